@@ -1,0 +1,87 @@
+#include "secmem.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+
+void *secmem_alloc(size_t n)
+{
+	void *p = calloc(1, n ? n : 1);
+	if (p && mlock(p, n) != 0)
+		log_debug("mlock(%zu) failed: %s", n, strerror(errno));
+	return p;
+}
+
+void secmem_free(void *p, size_t n)
+{
+	if (!p)
+		return;
+	explicit_bzero(p, n);
+	munlock(p, n);
+	free(p);
+}
+
+int secmem_cmp(const void *a, const void *b, size_t n)
+{
+	const volatile unsigned char *x = a, *y = b;
+	unsigned char d = 0;
+	for (size_t i = 0; i < n; i++)
+		d |= x[i] ^ y[i];
+	return d != 0;
+}
+
+c2s_err secmem_read_secret_file(const char *path, char *out, size_t cap, size_t *len, char *why,
+				size_t why_cap)
+{
+	c2s_err ret = C2S_ERR_PIN_FILE;
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(why, why_cap, "cannot open %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(why, why_cap, "%s is not a regular file", path);
+		goto out;
+	}
+	if (st.st_uid != geteuid()) {
+		snprintf(why, why_cap, "%s must be owned by the service user (uid %u), not uid %u",
+			 path, (unsigned)geteuid(), (unsigned)st.st_uid);
+		goto out;
+	}
+	if (st.st_mode & 077) {
+		snprintf(why, why_cap, "%s has mode %04o; it must be 0600 (chmod 600 %s)", path,
+			 (unsigned)(st.st_mode & 07777), path);
+		goto out;
+	}
+	ssize_t n = read(fd, out, cap - 1);
+	if (n < 0) {
+		snprintf(why, why_cap, "cannot read %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if ((size_t)n == cap - 1) {
+		snprintf(why, why_cap, "%s is too long for a PIN", path);
+		explicit_bzero(out, cap);
+		goto out;
+	}
+	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r'))
+		n--;
+	out[n] = 0;
+	if (n == 0) {
+		snprintf(why, why_cap, "%s is empty", path);
+		goto out;
+	}
+	*len = (size_t)n;
+	ret = C2S_OK;
+out:
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
