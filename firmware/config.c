@@ -1,0 +1,294 @@
+#include "config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+
+struct config_ctx {
+	struct config *cfg;
+	FILE *f;
+	int line;
+};
+
+static void config_problem(struct config *cfg, int line, const char *section, const char *key,
+			   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void config_problem(struct config *cfg, int line, const char *section, const char *key,
+			   const char *fmt, ...)
+{
+	if (cfg->n_problems >= CONFIG_MAX_ERRORS)
+		return;
+	struct config_problem *p = &cfg->problems[cfg->n_problems++];
+	p->line = line;
+	snprintf(p->section, sizeof(p->section), "%s", section);
+	snprintf(p->key, sizeof(p->key), "%s", key);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(p->why, sizeof(p->why), fmt, ap);
+	va_end(ap);
+}
+
+void config_defaults(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(cfg->state_dir, sizeof(cfg->state_dir), "/var/lib/click2sign");
+	cfg->log_level = LOG_LVL_INFO;
+	snprintf(cfg->listen_host, sizeof(cfg->listen_host), "127.0.0.1");
+	cfg->listen_port = 8443;
+	snprintf(cfg->cert_listen_host, sizeof(cfg->cert_listen_host), "127.0.0.1");
+	cfg->cert_listen_port = 8444;
+	cfg->max_body = 32u << 20;
+	cfg->max_connections = 256;
+	cfg->max_per_ip = 64;
+	cfg->request_timeout = 30;
+	cfg->workers = 4;
+	snprintf(cfg->module, sizeof(cfg->module), "/usr/lib/softhsm/libsofthsm2.so");
+	snprintf(cfg->module_allow[0], CONFIG_PATH, "/usr/lib/softhsm/libsofthsm2.so");
+	snprintf(cfg->module_allow[1], CONFIG_PATH, "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so");
+	cfg->n_module_allow = 2;
+	snprintf(cfg->seal_key, sizeof(cfg->seal_key), "c2s-seal");
+	snprintf(cfg->seal_name, sizeof(cfg->seal_name), "Click2Sign seal");
+	snprintf(cfg->seal_reason, sizeof(cfg->seal_reason), "Sealed by the operator");
+	cfg->tsa_timeout_ms = 10000;
+	cfg->pdf_max = 100u << 20;
+}
+
+/* ---- value parsers: return 0 and set *why on failure ---- */
+
+static int parse_uint(const char *v, unsigned long long lo, unsigned long long hi,
+		      unsigned long long *out)
+{
+	char *end;
+	errno = 0;
+	if (*v == '-' || *v == 0)
+		return 0;
+	unsigned long long n = strtoull(v, &end, 10);
+	unsigned long long mul = 1;
+	if (*end == 'K' || *end == 'k')
+		mul = 1024, end++;
+	else if (*end == 'M' || *end == 'm')
+		mul = 1024 * 1024, end++;
+	else if (*end == 'G' || *end == 'g')
+		mul = 1024ull * 1024 * 1024, end++;
+	if (errno || *end || n > hi / mul || n * mul < lo || n * mul > hi)
+		return 0;
+	*out = n * mul;
+	return 1;
+}
+
+static int parse_hostport(const char *v, char *host, size_t host_cap, int *port)
+{
+	const char *colon = strrchr(v, ':');
+	unsigned long long p;
+	if (!colon || colon == v || (size_t)(colon - v) >= host_cap)
+		return 0;
+	if (!parse_uint(colon + 1, 0, 65535, &p))
+		return 0;
+	memcpy(host, v, (size_t)(colon - v));
+	host[colon - v] = 0;
+	*port = (int)p;
+	return 1;
+}
+
+static int set_str(char *dst, size_t cap, const char *v)
+{
+	size_t n = strlen(v);
+	if (n >= cap)
+		return 0;
+	memcpy(dst, v, n + 1);
+	return 1;
+}
+
+#define CFG_STR(sec, name, field)                                                                  \
+	if (strcmp(section, sec) == 0 && strcmp(key, name) == 0) {                                 \
+		if (!set_str(cfg->field, sizeof(cfg->field), v))                                   \
+			config_problem(cfg, line, section, key, "value is too long (max %zu)",     \
+				       sizeof(cfg->field) - 1);                                    \
+		return 1;                                                                          \
+	}
+#define CFG_UINT(sec, name, field, lo, hi, unit)                                                   \
+	if (strcmp(section, sec) == 0 && strcmp(key, name) == 0) {                                 \
+		unsigned long long n_;                                                             \
+		if (!parse_uint(v, lo, hi, &n_))                                                   \
+			config_problem(cfg, line, section, key,                                    \
+				       "'%s' is not a number from %llu to %llu%s", v,              \
+				       (unsigned long long)(lo), (unsigned long long)(hi), unit);  \
+		else                                                                               \
+			cfg->field = n_;                                                           \
+		return 1;                                                                          \
+	}
+
+static int config_allow_list(struct config *cfg, int line, const char *section, const char *key,
+			     const char *v)
+{
+	cfg->n_module_allow = 0;
+	const char *p = v;
+	while (*p) {
+		const char *e = strchr(p, ':');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		if (n > 0) {
+			if (cfg->n_module_allow >= CONFIG_MAX_ALLOW || n >= CONFIG_PATH) {
+				config_problem(cfg, line, section, key,
+					       "too many or too long entries (max %d)",
+					       CONFIG_MAX_ALLOW);
+				return 1;
+			}
+			memcpy(cfg->module_allow[cfg->n_module_allow], p, n);
+			cfg->module_allow[cfg->n_module_allow++][n] = 0;
+		}
+		p += n + (e ? 1 : 0);
+	}
+	return 1;
+}
+
+static int config_kv(struct config *cfg, int line, const char *section, const char *key,
+		     const char *v)
+{
+	CFG_STR("daemon", "state_dir", state_dir);
+	if (strcmp(section, "daemon") == 0 && strcmp(key, "log_level") == 0) {
+		int l = log_level_parse(v);
+		if (l < 0)
+			config_problem(cfg, line, section, key,
+				       "'%s' is not one of error, warn, info, debug", v);
+		else
+			cfg->log_level = l;
+		return 1;
+	}
+	if (strcmp(section, "web") == 0 &&
+	    (strcmp(key, "listen") == 0 || strcmp(key, "cert_listen") == 0)) {
+		int cert = strcmp(key, "cert_listen") == 0;
+		char *host = cert ? cfg->cert_listen_host : cfg->listen_host;
+		int *port = cert ? &cfg->cert_listen_port : &cfg->listen_port;
+		if (!parse_hostport(v, host, sizeof(cfg->listen_host), port))
+			config_problem(cfg, line, section, key,
+				       "'%s' is not HOST:PORT (e.g. 127.0.0.1:8443)", v);
+		return 1;
+	}
+	CFG_STR("web", "tls_cert", tls_cert);
+	CFG_STR("web", "tls_key", tls_key);
+	CFG_STR("web", "public_url", public_url);
+	CFG_UINT("web", "max_body", max_body, 1024, 1ull << 30, " bytes");
+	CFG_UINT("web", "max_connections", max_connections, 1, 100000, "");
+	CFG_UINT("web", "max_per_ip", max_per_ip, 1, 100000, "");
+	CFG_UINT("web", "request_timeout", request_timeout, 1, 3600, " seconds");
+	CFG_UINT("web", "workers", workers, 1, 64, "");
+	CFG_STR("token", "module", module);
+	if (strcmp(section, "token") == 0 && strcmp(key, "module_allow") == 0)
+		return config_allow_list(cfg, line, section, key, v);
+	CFG_STR("token", "uri", token_uri);
+	CFG_STR("token", "pin_file", pin_file);
+	CFG_STR("seal", "key", seal_key);
+	CFG_STR("seal", "chain", seal_chain);
+	CFG_STR("seal", "name", seal_name);
+	CFG_STR("seal", "reason", seal_reason);
+	CFG_STR("seal", "location", seal_location);
+	CFG_UINT("seal", "rate", seal_rate, 0, 1000000, " per second");
+	CFG_STR("tsa", "url", tsa_url);
+	CFG_UINT("tsa", "timeout_ms", tsa_timeout_ms, 100, 120000, " ms");
+	CFG_UINT("pades", "pdf_max", pdf_max, 1024, 1ull << 31, " bytes");
+	config_problem(cfg, line, section, key, "unknown key (or section [%s])", section);
+	return 1;
+}
+
+static int config_handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct config_ctx *c = user;
+	return config_kv(c->cfg, c->line, section, name, value);
+}
+
+static char *config_reader(char *str, int num, void *stream)
+{
+	struct config_ctx *c = stream;
+	char *r = fgets(str, num, c->f);
+	if (r)
+		c->line++;
+	return r;
+}
+
+static void config_need_file(struct config *cfg, const char *section, const char *key,
+			     const char *path, int required)
+{
+	if (!path[0]) {
+		if (required)
+			config_problem(cfg, 0, section, key, "is required");
+		return;
+	}
+	if (access(path, R_OK) != 0)
+		config_problem(cfg, 0, section, key, "cannot read '%s': %s", path,
+			       strerror(errno));
+}
+
+static void config_check(struct config *cfg)
+{
+	config_need_file(cfg, "web", "tls_cert", cfg->tls_cert, 1);
+	config_need_file(cfg, "web", "tls_key", cfg->tls_key, 1);
+	config_need_file(cfg, "token", "module", cfg->module, 1);
+	config_need_file(cfg, "token", "pin_file", cfg->pin_file, 1);
+	config_need_file(cfg, "seal", "chain", cfg->seal_chain, 0);
+	if (cfg->module[0] && !config_module_allowed(cfg, cfg->module))
+		config_problem(cfg, 0, "token", "module",
+			       "'%s' is not on the allow-list [token] module_allow", cfg->module);
+	if (!cfg->token_uri[0])
+		config_problem(cfg, 0, "token", "uri", "is required (e.g. pkcs11:token=c2s)");
+	else if (strncmp(cfg->token_uri, "pkcs11:", 7) != 0)
+		config_problem(cfg, 0, "token", "uri", "'%s' must start with pkcs11:",
+			       cfg->token_uri);
+	if (cfg->listen_port == cfg->cert_listen_port && cfg->listen_port != 0 &&
+	    strcmp(cfg->listen_host, cfg->cert_listen_host) == 0)
+		config_problem(cfg, 0, "web", "cert_listen", "must differ from [web] listen");
+	if (cfg->tsa_url[0] && strncmp(cfg->tsa_url, "http://", 7) != 0 &&
+	    strncmp(cfg->tsa_url, "https://", 8) != 0)
+		config_problem(cfg, 0, "tsa", "url", "'%s' must be an http:// or https:// URL",
+			       cfg->tsa_url);
+	if (!cfg->state_dir[0] || cfg->state_dir[0] != '/')
+		config_problem(cfg, 0, "daemon", "state_dir", "must be an absolute path");
+}
+
+c2s_err config_load(const char *path, struct config *cfg)
+{
+	config_defaults(cfg);
+	snprintf(cfg->path, sizeof(cfg->path), "%s", path);
+	struct config_ctx c = {.cfg = cfg, .f = fopen(path, "r"), .line = 0};
+	if (!c.f) {
+		config_problem(cfg, 0, "", "", "cannot open config file: %s", strerror(errno));
+		return C2S_ERR_CONFIG;
+	}
+	int rc = ini_parse_stream(config_reader, &c, config_handler, &c);
+	fclose(c.f);
+	if (rc > 0)
+		config_problem(cfg, rc, "", "", "syntax error (expected [section] or key = value)");
+	else if (rc < 0)
+		config_problem(cfg, 0, "", "", "cannot read config file");
+	config_check(cfg);
+	return cfg->n_problems ? C2S_ERR_CONFIG : C2S_OK;
+}
+
+void config_print_problems(const struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_problems; i++) {
+		const struct config_problem *p = &cfg->problems[i];
+		if (p->key[0])
+			fprintf(stderr, "%s:%d: [%s] %s: %s\n", cfg->path, p->line, p->section,
+				p->key, p->why);
+		else
+			fprintf(stderr, "%s:%d: %s\n", cfg->path, p->line, p->why);
+	}
+}
+
+int config_module_allowed(const struct config *cfg, const char *module)
+{
+	char real[PATH_MAX], allowed[PATH_MAX];
+	if (!realpath(module, real))
+		return 0;
+	for (size_t i = 0; i < cfg->n_module_allow; i++)
+		if (realpath(cfg->module_allow[i], allowed) && strcmp(real, allowed) == 0)
+			return 1;
+	return 0;
+}

@@ -1,0 +1,71 @@
+/* Appliance configuration (INI, parsed with inih). Every problem is collected with file,
+ * line, key and why, so `click2signd -n -c FILE` can name them all at once. */
+#ifndef C2S_CONFIG_H
+#define C2S_CONFIG_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+#define CONFIG_MAX_ALLOW  8
+#define CONFIG_MAX_ERRORS 32
+#define CONFIG_PATH	  4096
+
+struct config_problem {
+	int line;
+	char section[32];
+	char key[48];
+	char why[256];
+};
+
+struct config {
+	char path[CONFIG_PATH];
+	/* [daemon] */
+	char state_dir[CONFIG_PATH];
+	int log_level;
+	/* [web] */
+	char listen_host[64];
+	int listen_port;
+	char cert_listen_host[64];
+	int cert_listen_port;
+	char tls_cert[CONFIG_PATH];
+	char tls_key[CONFIG_PATH];
+	char public_url[512];
+	size_t max_body;	    /* bytes */
+	unsigned max_connections;
+	unsigned max_per_ip;
+	unsigned request_timeout;   /* seconds */
+	unsigned workers;	    /* HTTP worker threads = IPC channels to the keyholder */
+	/* [token] */
+	char module[CONFIG_PATH];
+	char module_allow[CONFIG_MAX_ALLOW][CONFIG_PATH];
+	size_t n_module_allow;
+	char token_uri[512];
+	char pin_file[CONFIG_PATH];
+	/* [seal] */
+	char seal_key[512];	    /* label or pkcs11: URI */
+	char seal_chain[CONFIG_PATH]; /* PEM, issuers of the seal certificate (leaf from token or first) */
+	char seal_name[256];	    /* /Name in signatures */
+	char seal_reason[256];
+	char seal_location[256];
+	unsigned seal_rate;	    /* seal signatures per second allowed by the keyholder, 0 = unlimited */
+	/* [tsa] */
+	char tsa_url[512];
+	unsigned tsa_timeout_ms;
+	/* [pades] */
+	size_t pdf_max;		    /* bytes */
+	/* problems found while loading */
+	struct config_problem problems[CONFIG_MAX_ERRORS];
+	size_t n_problems;
+};
+
+/* Defaults, then the file. Returns C2S_ERR_CONFIG with cfg->problems filled when anything is
+ * wrong (unknown section/key, bad value, missing required file). */
+C2S_MUST_CHECK c2s_err config_load(const char *path, struct config *cfg);
+void config_defaults(struct config *cfg);
+/* Prints each problem as "FILE:LINE: [section] key: why" to stderr. */
+void config_print_problems(const struct config *cfg);
+/* Whether `module` is on the allow-list (compared after realpath). */
+int config_module_allowed(const struct config *cfg, const char *module);
+
+#endif
