@@ -1,0 +1,245 @@
+/* IPC codec and permit table: every truncated, oversized, unknown-type and wrong-state
+ * message is rejected; well-formed ones pass, including over a real socketpair with fds. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "firmware/ipc.h"
+#include "firmware/khmsg.h"
+
+static void frame(uint32_t type, const void *body, size_t len, struct buf *out)
+{
+	buf_init(out, IPC_HDR_LEN + IPC_MAX_BODY + 16);
+	assert_int_equal(ipc_encode(type, body, len, out), C2S_OK);
+}
+
+static void decode_roundtrip(void **state)
+{
+	(void)state;
+	struct buf f;
+	struct ipc_msg m;
+	uint8_t body[40] = {0};
+	frame(IPC_SIGN_DIGEST_REQ, body, sizeof(body), &f);
+	assert_int_equal(ipc_decode(f.data, f.len, &m), C2S_OK);
+	assert_int_equal(m.type, IPC_SIGN_DIGEST_REQ);
+	assert_int_equal(m.body.len, sizeof(body));
+	buf_free(&f);
+}
+
+static void decode_rejects_truncated(void **state)
+{
+	(void)state;
+	struct buf f;
+	struct ipc_msg m;
+	uint8_t body[40] = {0};
+	frame(IPC_SIGN_DIGEST_REQ, body, sizeof(body), &f);
+	for (size_t n = 0; n < f.len; n++)
+		assert_int_equal(ipc_decode(f.data, n, &m), C2S_ERR_IPC_MALFORMED);
+	buf_free(&f);
+}
+
+static void decode_rejects_length_mismatch(void **state)
+{
+	(void)state;
+	struct buf f;
+	struct ipc_msg m;
+	uint8_t body[8] = {0};
+	frame(IPC_STATUS_REQ, body, sizeof(body), &f);
+	f.data[7] ^= 1; /* declared length differs from the datagram */
+	assert_int_equal(ipc_decode(f.data, f.len, &m), C2S_ERR_IPC_MALFORMED);
+	buf_free(&f);
+}
+
+static void decode_rejects_unknown_type(void **state)
+{
+	(void)state;
+	struct buf f;
+	struct ipc_msg m;
+	frame(0x7777, NULL, 0, &f);
+	assert_int_equal(ipc_decode(f.data, f.len, &m), C2S_ERR_IPC_MALFORMED);
+	assert_int_equal(ipc_permit(IPC_PEER_WEB, IPC_ST_READY, 0x7777, 0), C2S_ERR_IPC_MALFORMED);
+	buf_free(&f);
+}
+
+static void encode_rejects_oversized(void **state)
+{
+	(void)state;
+	struct buf f;
+	uint8_t *big = calloc(1, IPC_MAX_BODY + 1);
+	buf_init(&f, 2 * IPC_MAX_BODY);
+	assert_int_equal(ipc_encode(IPC_SEAL_ATTRS_REQ, big, IPC_MAX_BODY + 1, &f), C2S_ERR_TOO_BIG);
+	buf_free(&f);
+	free(big);
+}
+
+static void permit_sizes(void **state)
+{
+	(void)state;
+	/* status request carries no body */
+	assert_int_equal(ipc_permit(IPC_PEER_WEB, IPC_ST_READY, IPC_STATUS_REQ, 0), C2S_OK);
+	assert_int_equal(ipc_permit(IPC_PEER_WEB, IPC_ST_READY, IPC_STATUS_REQ, 1),
+			 C2S_ERR_IPC_MALFORMED);
+	/* sign-digest: too small for any digest, and too large */
+	assert_int_equal(ipc_permit(IPC_PEER_WEB, IPC_ST_READY, IPC_SIGN_DIGEST_REQ, 10),
+			 C2S_ERR_IPC_MALFORMED);
+	assert_int_equal(ipc_permit(IPC_PEER_WEB, IPC_ST_READY, IPC_SIGN_DIGEST_REQ, 5000),
+			 C2S_ERR_IPC_MALFORMED);
+	assert_int_equal(ipc_permit(IPC_PEER_WEB, IPC_ST_READY, IPC_SIGN_DIGEST_REQ, 50), C2S_OK);
+	/* seal attributes over 8 KiB */
+	assert_int_equal(ipc_permit(IPC_PEER_WEB, IPC_ST_READY, IPC_SEAL_ATTRS_REQ, 9000),
+			 C2S_ERR_IPC_MALFORMED);
+}
+
+static void permit_states_and_peers(void **state)
+{
+	(void)state;
+	/* signing is not allowed before the token is ready; status always is */
+	assert_int_equal(ipc_permit(IPC_PEER_WEB, IPC_ST_STARTING, IPC_SIGN_DIGEST_REQ, 50),
+			 C2S_ERR_IPC_PERMIT);
+	assert_int_equal(ipc_permit(IPC_PEER_WEB, IPC_ST_STARTING, IPC_SEAL_ATTRS_REQ, 100),
+			 C2S_ERR_IPC_PERMIT);
+	assert_int_equal(ipc_permit(IPC_PEER_WEB, IPC_ST_STARTING, IPC_KEYINFO_REQ, 10),
+			 C2S_ERR_IPC_PERMIT);
+	assert_int_equal(ipc_permit(IPC_PEER_WEB, IPC_ST_STARTING, IPC_STATUS_REQ, 0), C2S_OK);
+	/* web may not send what only the parent or keyholder sends */
+	assert_int_equal(ipc_permit(IPC_PEER_WEB, IPC_ST_READY, IPC_CHANNELS, 4),
+			 C2S_ERR_IPC_PERMIT);
+	assert_int_equal(ipc_permit(IPC_PEER_WEB, IPC_ST_READY, IPC_SIGN_RESP, 20),
+			 C2S_ERR_IPC_PERMIT);
+	assert_int_equal(ipc_permit(IPC_PEER_KEYHOLDER, IPC_ST_ANY, IPC_SIGN_DIGEST_REQ, 50),
+			 C2S_ERR_IPC_PERMIT);
+	assert_int_equal(ipc_permit(IPC_PEER_PARENT, IPC_ST_ANY, IPC_CHANNELS, 4), C2S_OK);
+}
+
+static void socketpair_with_fds(void **state)
+{
+	(void)state;
+	int sv[2], extra[2];
+	uint8_t *rx = malloc(IPC_HDR_LEN + IPC_MAX_BODY);
+	struct ipc_msg m;
+	uint8_t gen[4] = {0, 0, 0, 7};
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, extra), 0);
+	assert_int_equal(ipc_send_fds(sv[0], IPC_CHANNELS, gen, 4, extra, 2), C2S_OK);
+	assert_int_equal(ipc_recv(sv[1], rx, &m, 1000), C2S_OK);
+	assert_int_equal(m.type, IPC_CHANNELS);
+	assert_int_equal(m.nfds, 2);
+	/* the received descriptors work */
+	assert_int_equal(ipc_send(m.fds[0], IPC_STATUS_REQ, NULL, 0), C2S_OK);
+	assert_int_equal(ipc_recv(extra[1], rx, &m, 1000), C2S_OK);
+	assert_int_equal(m.type, IPC_STATUS_REQ);
+	/* timeout, then EOF */
+	assert_int_equal(ipc_recv(sv[1], rx, &m, 10), C2S_ERR_TIMEOUT);
+	close(sv[0]);
+	assert_int_equal(ipc_recv(sv[1], rx, &m, 1000), C2S_ERR_IPC);
+	/* a raw datagram with garbage is malformed */
+	int g[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, g), 0);
+	const uint8_t junk[11] = {0, 0, 0, 1, 0, 0, 0, 9, 'x', 'y', 'z'};
+	assert_int_equal(write(g[0], junk, sizeof(junk)), 11);
+	assert_int_equal(ipc_recv(g[1], rx, &m, 1000), C2S_ERR_IPC_MALFORMED);
+	close(g[0]);
+	close(g[1]);
+	close(sv[1]);
+	close(extra[0]);
+	close(extra[1]);
+	free(rx);
+}
+
+static void error_body_roundtrip_and_rejects(void **state)
+{
+	(void)state;
+	int sv[2];
+	uint8_t *rx = malloc(IPC_HDR_LEN + IPC_MAX_BODY);
+	struct ipc_msg m;
+	c2s_err code;
+	char detail[64];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	assert_int_equal(ipc_send_error(sv[0], C2S_ERR_HSM_REMOVED, "card out"), C2S_OK);
+	assert_int_equal(ipc_recv(sv[1], rx, &m, 1000), C2S_OK);
+	assert_int_equal(ipc_parse_error(&m, &code, detail, sizeof(detail)), C2S_OK);
+	assert_int_equal(code, C2S_ERR_HSM_REMOVED);
+	assert_string_equal(detail, "card out");
+	/* an "error" whose code is OK or unknown is malformed */
+	uint8_t bad[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+	assert_int_equal(ipc_send(sv[0], IPC_ERROR_RESP, bad, 8), C2S_OK);
+	assert_int_equal(ipc_recv(sv[1], rx, &m, 1000), C2S_OK);
+	assert_int_equal(ipc_parse_error(&m, &code, detail, sizeof(detail)), C2S_ERR_IPC_MALFORMED);
+	close(sv[0]);
+	close(sv[1]);
+	free(rx);
+}
+
+static void status_codec(void **state)
+{
+	(void)state;
+	struct khmsg_status s = {0}, d;
+	struct buf b;
+	s.state = C2S_ERR_HSM_NO_TOKEN;
+	snprintf(s.reason, sizeof(s.reason), "token gone");
+	snprintf(s.label, sizeof(s.label), "c2s");
+	s.card_since = 1700000000;
+	s.signatures = 1ull << 40;
+	buf_init(&b, 8192);
+	assert_int_equal(khmsg_status_encode(&s, &b), C2S_OK);
+	struct buf v;
+	buf_view(&v, b.data, b.len);
+	assert_int_equal(khmsg_status_decode(&v, &d), C2S_OK);
+	assert_string_equal(d.reason, "token gone");
+	assert_int_equal(d.card_since, 1700000000);
+	assert_true(d.signatures == (1ull << 40));
+	/* every truncation is refused */
+	for (size_t n = 0; n < b.len; n++) {
+		buf_view(&v, b.data, n);
+		assert_int_equal(khmsg_status_decode(&v, &d), C2S_ERR_IPC_MALFORMED);
+	}
+	buf_free(&b);
+}
+
+static void keyinfo_codec_rejects_bad_fields(void **state)
+{
+	(void)state;
+	uint8_t cert[3] = {1, 2, 3};
+	struct khmsg_keyinfo k = {.key_type = 1, .bits = 3072, .hash = CMS_SHA256,
+				  .sig = CMS_SIG_RSA_PKCS1, .sig_max = 384, .cert = cert,
+				  .cert_len = 3};
+	struct khmsg_keyinfo d;
+	struct buf b, v;
+	buf_init(&b, 4096);
+	assert_int_equal(khmsg_keyinfo_encode(&k, &b), C2S_OK);
+	buf_view(&v, b.data, b.len);
+	assert_int_equal(khmsg_keyinfo_decode(&v, &d), C2S_OK);
+	assert_int_equal(d.cert_len, 3);
+	khmsg_keyinfo_free(&d);
+	k.sig_max = 5000; /* impossible signature size */
+	buf_reset(&b);
+	assert_int_equal(khmsg_keyinfo_encode(&k, &b), C2S_OK);
+	buf_view(&v, b.data, b.len);
+	assert_int_equal(khmsg_keyinfo_decode(&v, &d), C2S_ERR_IPC_MALFORMED);
+	buf_free(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(decode_roundtrip),
+	    cmocka_unit_test(decode_rejects_truncated),
+	    cmocka_unit_test(decode_rejects_length_mismatch),
+	    cmocka_unit_test(decode_rejects_unknown_type),
+	    cmocka_unit_test(encode_rejects_oversized),
+	    cmocka_unit_test(permit_sizes),
+	    cmocka_unit_test(permit_states_and_peers),
+	    cmocka_unit_test(socketpair_with_fds),
+	    cmocka_unit_test(error_body_roundtrip_and_rejects),
+	    cmocka_unit_test(status_codec),
+	    cmocka_unit_test(keyinfo_codec_rejects_bad_fields),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
