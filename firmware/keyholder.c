@@ -1,0 +1,287 @@
+#include "keyholder.h"
+
+#include <errno.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/x509_crt.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cms.h"
+#include "hsm/hsm.h"
+#include "ipc.h"
+#include "keyholder_int.h"
+#include "khmsg.h"
+#include "log.h"
+#include "proc.h"
+#include "secmem.h"
+
+static struct kh kh_global;
+
+static void kh_set_state(struct kh *k, c2s_err st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void kh_set_state(struct kh *k, c2s_err st, const char *fmt, ...)
+{
+	char why[sizeof(k->reason)];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&k->mu);
+	if (k->state != st || strcmp(k->reason, why) != 0) {
+		if (st == C2S_OK)
+			log_info("ready: %s", why);
+		else
+			log_warn("not ready: %s", why);
+	}
+	k->state = st;
+	snprintf(k->reason, sizeof(k->reason), "%s", why);
+	pthread_mutex_unlock(&k->mu);
+}
+
+/* Leaf from the token (or, for tokens that cannot store certificates, the first certificate
+ * of the chain file that matches the key), issuers from the chain file. */
+static c2s_err kh_load_certs(struct kh *k, char *why, size_t why_cap)
+{
+	c2s_err ret = C2S_ERR_INTERNAL;
+	struct buf spki, tokcert;
+	mbedtls_x509_crt chain;
+	mbedtls_x509_crt_init(&chain);
+	buf_init(&spki, 4096);
+	buf_init(&tokcert, 16384);
+	GUARD(hsm_key_spki(k->hsm, k->seal, &spki));
+	if (k->cfg->seal_chain[0] &&
+	    mbedtls_x509_crt_parse_file(&chain, k->cfg->seal_chain) != 0) {
+		snprintf(why, why_cap, "cannot parse the seal chain file %s", k->cfg->seal_chain);
+		ret = C2S_ERR_CHAIN;
+		goto out;
+	}
+	c2s_err r = hsm_cert_for_key(k->hsm, k->seal, &tokcert);
+	kh_certs_free(k);
+	if (r == C2S_OK)
+		GUARD(kh_cert_add(k, tokcert.data, tokcert.len, 1));
+	for (mbedtls_x509_crt *c = &chain; c && c->raw.len; c = c->next) {
+		int matches = kh_cert_matches(c, spki.data, spki.len);
+		if (matches && k->cert)
+			continue; /* the leaf again */
+		GUARD(kh_cert_add(k, c->raw.p, c->raw.len, matches));
+	}
+	if (!k->cert) {
+		snprintf(why, why_cap,
+			 "no certificate for the seal key '%s' (neither in the token nor in %s); "
+			 "import one with click2sign-admin cert import",
+			 k->cfg->seal_key, k->cfg->seal_chain[0] ? k->cfg->seal_chain : "[seal] chain");
+		ret = C2S_ERR_NOT_FOUND;
+		goto out;
+	}
+	if (!kh_cert_matches_der(k->cert, k->cert_len, spki.data, spki.len)) {
+		snprintf(why, why_cap, "the seal certificate does not match the seal key '%s'",
+			 k->cfg->seal_key);
+		ret = C2S_ERR_CERT_MISMATCH;
+		goto out;
+	}
+	ret = C2S_OK;
+out:
+	mbedtls_x509_crt_free(&chain);
+	buf_free(&spki);
+	buf_free(&tokcert);
+	return ret;
+}
+
+static c2s_err kh_find_seal(struct kh *k, char *why, size_t why_cap)
+{
+	c2s_err ret = C2S_ERR_INTERNAL;
+	struct hsm_key_info ki;
+	GUARD(hsm_key_find(k->hsm, k->cfg->seal_key, &k->seal, why, why_cap));
+	GUARD(hsm_key_get_info(k->hsm, k->seal, &ki));
+	k->key_type = ki.type;
+	k->bits = ki.bits;
+	if (ki.type == HSM_KEY_RSA) {
+		k->mech = HSM_MECH_RSA_PKCS1;
+		k->hash = HSM_HASH_SHA256;
+		k->sig_max = (ki.bits + 7) / 8;
+	} else {
+		k->mech = HSM_MECH_ECDSA;
+		k->hash = ki.curve == HSM_CURVE_P521	? HSM_HASH_SHA512
+			  : ki.curve == HSM_CURVE_P384 ? HSM_HASH_SHA384
+						       : HSM_HASH_SHA256;
+		k->sig_max = 2 * ((ki.bits + 7) / 8) + 9;
+	}
+	GUARD(kh_load_certs(k, why, why_cap));
+out:
+	return ret;
+}
+
+/* Open the module, log in, find the seal key and its certificate. Keeps the reason when it
+ * cannot, so that /v1/health can say it; retried by the main loop. */
+static void kh_try_open(struct kh *k)
+{
+	char why[HSM_WHY * 2] = "";
+	char *pin = secmem_alloc(HSM_MAX_PIN);
+	size_t pin_len = 0;
+	struct hsm *h = NULL;
+	c2s_err r;
+	if (!pin) {
+		kh_set_state(k, C2S_ERR_NOMEM, "out of memory");
+		return;
+	}
+	r = secmem_read_secret_file(k->cfg->pin_file, pin, HSM_MAX_PIN, &pin_len, why, sizeof(why));
+	if (r != C2S_OK) {
+		kh_set_state(k, r, "PIN file refused: %s", why);
+		goto out;
+	}
+	const char *allow[CONFIG_MAX_ALLOW];
+	for (size_t i = 0; i < k->cfg->n_module_allow; i++)
+		allow[i] = k->cfg->module_allow[i];
+	struct hsm_config hc = {.module_path = k->cfg->module,
+				.allow = allow,
+				.n_allow = k->cfg->n_module_allow,
+				.token_uri = k->cfg->token_uri,
+				.pin = pin,
+				.pin_len = pin_len,
+				.pool_size = k->cfg->workers};
+	r = hsm_open(&hc, &h, why, sizeof(why));
+	if (r != C2S_OK) {
+		kh_set_state(k, r, "%s", why[0] ? why : c2s_err_message(r));
+		goto out;
+	}
+	pthread_rwlock_wrlock(&k->hsm_lock);
+	k->hsm = h;
+	r = kh_find_seal(k, why, sizeof(why));
+	pthread_rwlock_unlock(&k->hsm_lock);
+	if (r != C2S_OK)
+		kh_set_state(k, r, "%s", why[0] ? why : c2s_err_message(r));
+	else
+		kh_set_state(k, C2S_OK, "token '%s' open, seal key '%s' found", k->cfg->token_uri,
+			     k->cfg->seal_key);
+out:
+	secmem_free(pin, HSM_MAX_PIN);
+}
+
+static void kh_close_hsm(struct kh *k)
+{
+	pthread_rwlock_wrlock(&k->hsm_lock);
+	if (k->seal)
+		hsm_key_free(k->seal);
+	k->seal = NULL;
+	if (k->hsm)
+		hsm_close(k->hsm);
+	k->hsm = NULL;
+	kh_certs_free(k);
+	pthread_rwlock_unlock(&k->hsm_lock);
+}
+
+/* Once a second: token presence, recovery after re-insertion, retries after failures. */
+static void kh_tick(struct kh *k)
+{
+	if (!k->hsm || !k->seal) {
+		kh_close_hsm(k);
+		kh_try_open(k);
+		return;
+	}
+	struct hsm_token_info ti;
+	char why[HSM_WHY] = "";
+	pthread_rwlock_rdlock(&k->hsm_lock);
+	c2s_err r = hsm_token_info(k->hsm, &ti);
+	pthread_rwlock_unlock(&k->hsm_lock);
+	if (r != C2S_OK || !ti.present) {
+		kh_set_state(k, C2S_ERR_HSM_NO_TOKEN, "token '%s' is not present%s%s",
+			     k->cfg->token_uri, ti.slot_description[0] ? " in " : "",
+			     ti.slot_description);
+		return;
+	}
+	if (ti.pin_state != C2S_OK) {
+		kh_set_state(k, (c2s_err)ti.pin_state,
+			     "%s; automatic login stopped so the card's retry counter is not "
+			     "burned: fix the PIN file and restart the keyholder",
+			     c2s_err_message((c2s_err)ti.pin_state));
+		return;
+	}
+	if (k->state != C2S_OK || !ti.logged_in) {
+		pthread_rwlock_wrlock(&k->hsm_lock);
+		r = hsm_recover(k->hsm, why, sizeof(why));
+		if (r == C2S_OK)
+			r = kh_load_certs(k, why, sizeof(why));
+		pthread_rwlock_unlock(&k->hsm_lock);
+		if (r != C2S_OK)
+			kh_set_state(k, r, "%s", why[0] ? why : c2s_err_message(r));
+		else
+			kh_set_state(k, C2S_OK, "token '%s' back, seal key '%s' found",
+				     k->cfg->token_uri, k->cfg->seal_key);
+	}
+}
+
+static void *kh_channel_thread(void *arg)
+{
+	struct kh_channel *ch = arg;
+	kh_serve_channel(ch->kh, ch->fd);
+	close(ch->fd);
+	free(ch);
+	return NULL;
+}
+
+static void kh_start_channels(struct kh *k, struct ipc_msg *m)
+{
+	for (size_t i = 0; i < m->nfds; i++) {
+		struct kh_channel *ch = calloc(1, sizeof(*ch));
+		pthread_t t;
+		if (!ch) {
+			close(m->fds[i]);
+			continue;
+		}
+		ch->kh = k;
+		ch->fd = m->fds[i];
+		if (pthread_create(&t, NULL, kh_channel_thread, ch) != 0) {
+			close(ch->fd);
+			free(ch);
+			continue;
+		}
+		pthread_detach(t);
+	}
+	log_info("serving %zu channels from c2s-web", m->nfds);
+}
+
+int keyholder_main(const struct config *cfg)
+{
+	struct kh *k = &kh_global;
+	uint8_t *rx = malloc(IPC_HDR_LEN + IPC_MAX_BODY);
+	memset(k, 0, sizeof(*k));
+	k->cfg = cfg;
+	k->state = C2S_ERR_HSM_NO_TOKEN;
+	pthread_mutex_init(&k->mu, NULL);
+	pthread_rwlock_init(&k->hsm_lock, NULL);
+	kh_rate_init(k, cfg->seal_rate);
+	signal(SIGPIPE, SIG_IGN);
+	if (!rx)
+		return 1;
+	kh_try_open(k);
+	for (;;) {
+		struct ipc_msg m;
+		c2s_err r = ipc_recv(PROC_FD_PARENT, rx, &m, 1000);
+		if (r == C2S_ERR_TIMEOUT) {
+			kh_tick(k);
+			continue;
+		}
+		if (r != C2S_OK) {
+			log_info("parent channel closed; exiting");
+			break;
+		}
+		if (ipc_permit(IPC_PEER_PARENT, IPC_ST_ANY, m.type, m.body.len) != C2S_OK) {
+			log_error("refused %s from the parent; exiting", ipc_type_name(m.type));
+			break;
+		}
+		if (m.type == IPC_SHUTDOWN)
+			break;
+		if (m.type == IPC_CHANNELS)
+			kh_start_channels(k, &m);
+	}
+	kh_close_hsm(k);
+	free(rx);
+	return 0;
+}

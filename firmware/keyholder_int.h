@@ -1,0 +1,53 @@
+/* Keyholder internals shared by its source files (not a public API). */
+#ifndef C2S_KEYHOLDER_INT_H
+#define C2S_KEYHOLDER_INT_H
+
+#include <mbedtls/x509_crt.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "cms.h"
+#include "config.h"
+#include "hsm/hsm.h"
+
+struct kh {
+	const struct config *cfg;
+	pthread_mutex_t mu; /* state, reason, counters, rate limiter */
+	c2s_err state;
+	char reason[512];
+	uint64_t signatures, sign_errors;
+	/* token; replaced only under the write lock */
+	pthread_rwlock_t hsm_lock;
+	struct hsm *hsm;
+	struct hsm_key *seal;
+	enum hsm_key_type key_type;
+	unsigned bits;
+	enum hsm_mech mech;
+	enum hsm_hash hash;
+	size_t sig_max;
+	uint8_t *cert; /* seal leaf, DER */
+	size_t cert_len;
+	uint8_t *chain[CMS_MAX_CHAIN];
+	size_t chain_len[CMS_MAX_CHAIN];
+	size_t n_chain;
+	/* seal permit: token bucket */
+	double rate, tokens;
+	long long rate_last_ms;
+};
+
+struct kh_channel {
+	struct kh *kh;
+	int fd;
+};
+
+/* keyholder_dispatch.c: serve one channel from c2s-web until EOF or a fatal message. */
+void kh_serve_channel(struct kh *k, int fd);
+void kh_rate_init(struct kh *k, unsigned per_second);
+
+/* keyholder_certs.c */
+C2S_MUST_CHECK c2s_err kh_cert_add(struct kh *k, const uint8_t *der, size_t len, int leaf);
+void kh_certs_free(struct kh *k);
+int kh_cert_matches(const mbedtls_x509_crt *c, const uint8_t *spki, size_t spki_len);
+int kh_cert_matches_der(const uint8_t *der, size_t len, const uint8_t *spki, size_t spki_len);
+
+#endif
