@@ -1,0 +1,118 @@
+# Shared by scripts/demo.sh and the integration tests: provision and run a complete
+# appliance (SoftHSM2 token, test PKI, config, local TSA) under one directory.
+# Source it, then call the functions. Requires C2S_BUILD_DIR (built binaries) and
+# C2S_SOURCE_DIR (the repo). Nothing outside DIR is touched; servers listen on 127.0.0.1.
+
+c2s_free_port() {
+	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# c2s_wait_http URL CAFILE SECONDS: until the URL answers (any HTTP status)
+c2s_wait_http() {
+	local i
+	for ((i = 0; i < $3 * 10; i++)); do
+		if curl -s -o /dev/null --max-time 2 ${2:+--cacert "$2"} "$1"; then return 0; fi
+		sleep 0.1
+	done
+	return 1
+}
+
+# c2s_provision DIR [KEYTYPE]: token, keys, PKI, certificates, config, API client.
+# KEYTYPE is the seal key type (rsa:3072 default, or ec:p256).
+c2s_provision() {
+	local d=$1 keytype=${2:-rsa:3072}
+	local admin=$C2S_BUILD_DIR/click2sign-admin tools=$C2S_SOURCE_DIR/tests/tools
+	mkdir -p "$d/tokens" "$d/state" "$d/crl"
+	chmod 700 "$d/state"
+	cat >"$d/softhsm2.conf" <<EOT
+directories.tokendir = $d/tokens
+objectstore.backend = file
+log.level = ERROR
+slots.removable = false
+EOT
+	export SOFTHSM2_CONF=$d/softhsm2.conf
+	local port cport tport
+	port=$(c2s_free_port)
+	cport=$(c2s_free_port)
+	tport=$(c2s_free_port)
+	echo "$tport" >"$d/tsa.port"
+	(umask 077 && head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$d/pin" && echo >>"$d/pin")
+	(umask 077 && head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$d/so-pin" && echo >>"$d/so-pin")
+	C2S_CRL_BASE_URL="http://127.0.0.1:$tport/crl" "$tools/mkpki.sh" "$d/pki" >/dev/null
+	cat >"$d/c2s.conf" <<EOT
+# Click2Sign appliance configuration (made by tests/tools/appliance.sh)
+[daemon]
+state_dir = $d/state
+log_level = info
+
+[web]
+listen = 127.0.0.1:$port
+cert_listen = 127.0.0.1:$cport
+tls_cert = $d/pki/server/chain.pem
+tls_key = $d/pki/server/key.pem
+public_url = https://127.0.0.1:$port
+workers = 4
+
+[token]
+module = /usr/lib/softhsm/libsofthsm2.so
+uri = pkcs11:token=c2s
+pin_file = $d/pin
+
+[seal]
+key = c2s-seal
+chain = $d/seal-chain.pem
+name = Click2Sign Demo Seal
+reason = Sealed by the operator
+location = Ljubljana
+
+[tsa]
+url = http://127.0.0.1:$tport/tsa
+EOT
+	"$admin" --config "$d/c2s.conf" init >/dev/null
+	"$admin" --config "$d/c2s.conf" token init --label c2s --so-pin-file "$d/so-pin" --pin-file "$d/pin" >/dev/null
+	"$admin" --config "$d/c2s.conf" key generate --label c2s-seal --type "$keytype" >/dev/null
+	"$admin" --config "$d/c2s.conf" csr --key c2s-seal --subject "CN=Click2Sign Demo Seal,O=Click2Sign Demo,C=SI" --out "$d/seal.csr"
+	"$tools/mkpki.sh" sign-csr "$d/pki" "$d/seal.csr" "$d/seal.pem" seal >/dev/null
+	cp "$d/pki/issuing/ca.pem" "$d/seal-chain.pem"
+	"$admin" --config "$d/c2s.conf" cert import --key c2s-seal --cert "$d/seal.pem" --chain "$d/seal-chain.pem" >/dev/null
+	"$admin" --config "$d/c2s.conf" client add portal >"$d/api-token"
+	chmod 600 "$d/api-token"
+	echo "$port" >"$d/web.port"
+	echo "$cport" >"$d/cert.port"
+}
+
+# c2s_start_tsa DIR: local RFC 3161 TSA (also serves the CRLs) on the port chosen above.
+c2s_start_tsa() {
+	local d=$1
+	/usr/bin/python3 "$C2S_SOURCE_DIR/tests/tools/tsa_server.py" --dir "$d/pki" \
+		--port "$(cat "$d/tsa.port")" --pid-file "$d/tsa.pid" >"$d/tsa.log" 2>&1 &
+	c2s_wait_http "http://127.0.0.1:$(cat "$d/tsa.port")/crl/root.crl" "" 10
+}
+
+# c2s_start DIR [BINDIR]: the daemon in the background; waits until /v1/health answers.
+c2s_start() {
+	local d=$1 bin=${2:-$C2S_BUILD_DIR}
+	export SOFTHSM2_CONF=$d/softhsm2.conf
+	"$bin/click2signd" -c "$d/c2s.conf" >>"$d/click2signd.log" 2>&1 &
+	echo $! >"$d/click2signd.pid"
+	c2s_wait_http "https://127.0.0.1:$(cat "$d/web.port")/v1/health" "$d/pki/root.pem" 30
+}
+
+# c2s_stop DIR: stop what c2s_start / c2s_start_tsa started, by PID.
+c2s_stop() {
+	local d=$1 f pid
+	for f in "$d/click2signd.pid" "$d/tsa.pid"; do
+		[ -f "$f" ] || continue
+		pid=$(cat "$f")
+		if kill "$pid" 2>/dev/null; then
+			for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+			kill -9 "$pid" 2>/dev/null || true
+		fi
+		rm -f "$f"
+	done
+}
+
+# c2s_kid DIR NAME: PID of the child process NAME (c2s-keyholder / c2s-web).
+c2s_kid() {
+	pgrep -P "$(cat "$1/click2signd.pid")" -x "$2" | head -1
+}

@@ -1,0 +1,37 @@
+/* c2s-web's side of the keyholder channels: a pool of SEQPACKET sockets handed over by the
+ * parent (replaced whenever either process restarts), one request in flight per socket. */
+#ifndef C2S_KHCLIENT_H
+#define C2S_KHCLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "firmware/err.h"
+#include "firmware/ipc.h"
+#include "firmware/khmsg.h"
+
+C2S_MUST_CHECK c2s_err khc_init(void);
+void khc_fini(void);
+/* Replace the pool with fresh channels (takes ownership of the fds). */
+void khc_set_channels(uint32_t generation, const int *fds, size_t n);
+/* Generation of the current channel set (0 = none yet). */
+uint32_t khc_generation(void);
+
+/* One round-trip. On success *resp_type and resp (a malloc'd copy of the body) are set; an
+ * IPC_ERROR_RESP is turned into its code with `detail`. If the keyholder goes away mid-call,
+ * waits up to `wait_ms` for new channels and retries once (requests are idempotent). */
+C2S_MUST_CHECK c2s_err khc_call(uint32_t type, const void *body, size_t len, int timeout_ms,
+				uint32_t *resp_type, struct buf *resp, char *detail,
+				size_t detail_cap);
+
+C2S_MUST_CHECK c2s_err khc_status(struct khmsg_status *st, char *detail, size_t cap);
+/* Caller must khmsg_keyinfo_free. */
+C2S_MUST_CHECK c2s_err khc_keyinfo(const char *key, struct khmsg_keyinfo *ki, char *detail,
+				   size_t cap);
+C2S_MUST_CHECK c2s_err khc_seal_attrs(const char *key, const uint8_t *attrs, size_t len,
+				      uint8_t *sig, size_t *sig_len, char *detail, size_t cap);
+C2S_MUST_CHECK c2s_err khc_sign_digest(const char *key, uint8_t hash, const uint8_t *digest,
+				       size_t len, uint8_t *sig, size_t *sig_len, char *detail,
+				       size_t cap);
+
+#endif

@@ -1,0 +1,158 @@
+/* libmicrohttpd access handler: limits, routing, body collection, authentication. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "firmware/log.h"
+#include "server.h"
+#include "web.h"
+
+static const struct web_route web_routes[] = {
+    {"GET", "/v1/health", web_health, 0, 0},
+    {"POST", "/v1/seal", web_seal, 1, 1},
+    {"GET", "/metrics", web_metrics, 0, 0},
+};
+
+static const struct web_route *web_route_find(const char *method, const char *url,
+					      int *path_known)
+{
+	*path_known = 0;
+	for (size_t i = 0; i < sizeof(web_routes) / sizeof(web_routes[0]); i++) {
+		if (strcmp(url, web_routes[i].path) != 0)
+			continue;
+		*path_known = 1;
+		if (strcmp(method, web_routes[i].method) == 0)
+			return &web_routes[i];
+	}
+	return NULL;
+}
+
+/* Bearer token → API client (store lookup by SHA-256 of the token, constant-time compare). */
+static c2s_err web_auth(struct web_req *r)
+{
+	const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+						    MHD_HTTP_HEADER_AUTHORIZATION);
+	if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+		return C2S_ERR_HTTP_UNAUTHORIZED;
+	pthread_mutex_lock(&r->ctx->store_mu);
+	c2s_err e = r->ctx->store ? store_client_check(r->ctx->store, h + 7, r->client,
+						       sizeof(r->client))
+				  : C2S_ERR_STORE;
+	pthread_mutex_unlock(&r->ctx->store_mu);
+	return e;
+}
+
+static enum MHD_Result web_first_call(struct web_req *r)
+{
+	int known;
+	r->route = web_route_find(r->method, r->url, &known);
+	if (r->cert_listener)
+		return web_problem_ex(r, 404, "not-found", "Not found",
+				      "certificate login is not enabled on this appliance yet",
+				      NULL);
+	if (!r->route && known)
+		return web_problem(r, C2S_ERR_HTTP_METHOD, NULL);
+	if (!r->route)
+		return web_problem_ex(r, 404, "not-found", "Not found",
+				      "no such resource; see the API documentation", NULL);
+	const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+						     MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl) {
+		char *end;
+		unsigned long long n = strtoull(cl, &end, 10);
+		if (*end || n > r->ctx->cfg->max_body) {
+			char d[160];
+			snprintf(d, sizeof(d), "the request body is larger than %zu bytes",
+				 r->ctx->cfg->max_body);
+			return web_problem(r, C2S_ERR_TOO_BIG, d);
+		}
+	}
+	return MHD_YES;
+}
+
+static enum MHD_Result web_handle(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version,
+				  const char *upload_data, size_t *upload_size, void **con_cls)
+{
+	struct web_listener *l = cls;
+	struct web_req *r = *con_cls;
+	(void)version;
+	if (!r) {
+		r = calloc(1, sizeof(*r));
+		if (!r)
+			return MHD_NO;
+		r->ctx = l->ctx;
+		r->conn = conn;
+		r->method = method;
+		r->url = url;
+		r->cert_listener = l->cert_listener;
+		buf_init(&r->body, l->ctx->cfg->max_body);
+		*con_cls = r;
+		return web_first_call(r);
+	}
+	if (*upload_size) {
+		if (!r->too_big && buf_put(&r->body, upload_data, *upload_size) != C2S_OK) {
+			r->too_big = 1;
+			buf_free(&r->body);
+		}
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (r->too_big) {
+		char d[160];
+		snprintf(d, sizeof(d), "the request body is larger than %zu bytes",
+			 r->ctx->cfg->max_body);
+		return web_problem(r, C2S_ERR_TOO_BIG, d);
+	}
+	if (r->route->auth) {
+		c2s_err e = web_auth(r);
+		if (e != C2S_OK)
+			return web_problem(r, e, NULL);
+	}
+	return r->route->fn(r);
+}
+
+static void web_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			  enum MHD_RequestTerminationCode toe)
+{
+	struct web_req *r = *con_cls;
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	if (!r)
+		return;
+	buf_free(&r->body);
+	free(r);
+	*con_cls = NULL;
+}
+
+static void web_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char line[512];
+	(void)cls;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	size_t n = strlen(line);
+	while (n && line[n - 1] == '\n')
+		line[--n] = 0;
+	log_debug("libmicrohttpd: %s", line);
+}
+
+struct MHD_Daemon *web_server_start(struct web_listener *l, int fd, const char *cert_pem,
+				    const char *key_pem)
+{
+	const struct config *cfg = l->ctx->cfg;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS | MHD_USE_EPOLL |
+			 MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+	return MHD_start_daemon(
+	    flags, 0, NULL, NULL, web_handle, l, MHD_OPTION_LISTEN_SOCKET, fd,
+	    MHD_OPTION_HTTPS_MEM_CERT, cert_pem, MHD_OPTION_HTTPS_MEM_KEY, key_pem,
+	    MHD_OPTION_HTTPS_PRIORITIES,
+	    "SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:"
+	    "+CHACHA20-POLY1305:-SHA1:%SERVER_PRECEDENCE",
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->workers, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    (unsigned)cfg->max_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)cfg->request_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    (size_t)64 * 1024, MHD_OPTION_NOTIFY_COMPLETED, web_completed, NULL,
+	    MHD_OPTION_EXTERNAL_LOGGER, web_mhd_log, NULL, MHD_OPTION_END);
+}

@@ -1,0 +1,120 @@
+/* c2s-web process: listeners, store, keyholder channels; exits when the parent goes. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "firmware/ipc.h"
+#include "firmware/log.h"
+#include "firmware/proc.h"
+#include "khclient.h"
+#include "server.h"
+#include "web.h"
+#include "webd.h"
+
+static char *webd_read_file(const char *path, size_t max)
+{
+	FILE *f = fopen(path, "rb");
+	char *p = NULL;
+	if (!f)
+		return NULL;
+	p = calloc(1, max + 1);
+	if (p) {
+		size_t n = fread(p, 1, max, f);
+		if (n == 0 || n == max) {
+			free(p);
+			p = NULL;
+		}
+	}
+	fclose(f);
+	return p;
+}
+
+static void webd_parent_msg(uint8_t *rx, int *running)
+{
+	struct ipc_msg m;
+	c2s_err r = ipc_recv(PROC_FD_PARENT, rx, &m, 0);
+	if (r == C2S_ERR_TIMEOUT)
+		return;
+	if (r != C2S_OK || ipc_permit(IPC_PEER_PARENT, IPC_ST_ANY, m.type, m.body.len) != C2S_OK) {
+		log_info("parent channel closed; exiting");
+		*running = 0;
+		return;
+	}
+	if (m.type == IPC_SHUTDOWN) {
+		*running = 0;
+	} else if (m.type == IPC_CHANNELS) {
+		uint32_t gen = 0;
+		if (buf_get_u32(&m.body, &gen) == C2S_OK)
+			khc_set_channels(gen, m.fds, m.nfds);
+	}
+}
+
+int webd_main(const struct config *cfg)
+{
+	static struct web_ctx ctx;
+	struct web_listener main_l = {.ctx = &ctx, .cert_listener = 0};
+	struct web_listener cert_l = {.ctx = &ctx, .cert_listener = 1};
+	struct MHD_Daemon *d = NULL, *dc = NULL;
+	char *cert = NULL, *key = NULL;
+	uint8_t *rx = malloc(IPC_HDR_LEN + IPC_MAX_BODY);
+	int rc = 1, sfd = -1, running = 1;
+	sigset_t mask;
+	ctx.cfg = cfg;
+	pthread_mutex_init(&ctx.store_mu, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (!rx)
+		goto out;
+	if (store_open(cfg->state_dir, &ctx.store) != C2S_OK)
+		log_error("cannot open the store in %s; API clients cannot authenticate",
+			  cfg->state_dir);
+	cert = webd_read_file(cfg->tls_cert, 256 * 1024);
+	key = webd_read_file(cfg->tls_key, 64 * 1024);
+	if (!cert || !key) {
+		log_error("cannot read the TLS certificate %s or key %s", cfg->tls_cert,
+			  cfg->tls_key);
+		goto out;
+	}
+	d = web_server_start(&main_l, PROC_FD_LISTEN, cert, key);
+	dc = web_server_start(&cert_l, PROC_FD_CERT_LISTEN, cert, key);
+	if (!d || !dc) {
+		log_error("cannot start the HTTPS listeners (bad TLS certificate or key?)");
+		goto out;
+	}
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	while (running) {
+		struct pollfd p[2] = {{.fd = PROC_FD_PARENT, .events = POLLIN},
+				      {.fd = sfd, .events = POLLIN}};
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (p[1].revents)
+			break;
+		if (p[0].revents)
+			webd_parent_msg(rx, &running);
+	}
+	rc = 0;
+out:
+	if (d)
+		MHD_stop_daemon(d);
+	if (dc)
+		MHD_stop_daemon(dc);
+	khc_fini();
+	store_close(ctx.store);
+	if (key) {
+		explicit_bzero(key, strlen(key));
+		free(key);
+	}
+	free(cert);
+	free(rx);
+	if (sfd >= 0)
+		close(sfd);
+	return rc;
+}
