@@ -1,0 +1,222 @@
+/* PAdES baseline signing (EN 319 142-1 B-B, B-T, B-LT): placeholder sized from the real
+ * certificate chain, streamed hash of the signed byte ranges, signed attributes, signature
+ * by callback, signature time-stamp, CMS into /Contents, and /DSS for B-LT. */
+#include "pades.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mbedtls/md.h>
+
+#define PADES_MAX_DSS_CERTS (CMS_MAX_CHAIN + 1 + 8)
+
+#define WHY(code, ...)                                                                             \
+	do {                                                                                       \
+		if (why != NULL && why_cap > 0)                                                    \
+			snprintf(why, why_cap, __VA_ARGS__);                                       \
+		ret = (code);                                                                      \
+		goto out;                                                                          \
+	} while (0)
+
+int pades_level_parse(const char *s)
+{
+	if (s == NULL)
+		return -1;
+	if (strcmp(s, "B-B") == 0)
+		return PADES_B_B;
+	if (strcmp(s, "B-T") == 0)
+		return PADES_B_T;
+	if (strcmp(s, "B-LT") == 0)
+		return PADES_B_LT;
+	return -1;
+}
+
+static mbedtls_md_type_t md_type(enum cms_hash h)
+{
+	return h == CMS_SHA256   ? MBEDTLS_MD_SHA256
+	       : h == CMS_SHA384 ? MBEDTLS_MD_SHA384
+	       : h == CMS_SHA512 ? MBEDTLS_MD_SHA512
+	                         : MBEDTLS_MD_NONE;
+}
+
+struct hasher {
+	mbedtls_md_context_t md;
+	int err;
+};
+
+static void on_chunk(void *ctx, const uint8_t *p, size_t n)
+{
+	struct hasher *h = ctx;
+	if (mbedtls_md_update(&h->md, p, n) != 0)
+		h->err = 1;
+}
+
+/* Digest of the signed byte ranges of original || update, streamed. */
+static c2s_err hash_ranges(const struct pdf_prepared *pp, const uint8_t *pdf, enum cms_hash hh,
+                           uint8_t *out)
+{
+	c2s_err ret = C2S_ERR_INTERNAL;
+	struct hasher h = {.err = 0};
+	const mbedtls_md_info_t *info = mbedtls_md_info_from_type(md_type(hh));
+
+	mbedtls_md_init(&h.md);
+	ENSURE(info != NULL, C2S_ERR_ARG);
+	ENSURE(mbedtls_md_setup(&h.md, info, 0) == 0 && mbedtls_md_starts(&h.md) == 0,
+	       C2S_ERR_NOMEM);
+	pdf_signed_ranges(pp, pdf, on_chunk, &h);
+	ENSURE(!h.err && mbedtls_md_finish(&h.md, out) == 0, C2S_ERR_INTERNAL);
+	ret = C2S_OK;
+out:
+	mbedtls_md_free(&h.md);
+	return ret;
+}
+
+static c2s_err check_request(const struct pades_request *r, char *why, size_t why_cap)
+{
+	c2s_err ret = C2S_ERR_ARG;
+	if (r == NULL || r->signer == NULL || r->sign == NULL || r->sig_max == 0)
+		WHY(C2S_ERR_ARG, "signing request incomplete");
+	if (r->level != PADES_B_B && r->level != PADES_B_T && r->level != PADES_B_LT)
+		WHY(C2S_ERR_HTTP_LEVEL, "level must be one of B-B, B-T, B-LT");
+	if (r->level != PADES_B_B && (r->tsa == NULL || r->tsa->url == NULL))
+		WHY(C2S_ERR_CONFIG, "B-T and B-LT need a time-stamping authority");
+	if (cms_hash_len(r->signer->hash) == 0 || r->n_crls > 64 ||
+	    (r->n_crls && (r->crls == NULL || r->crl_lens == NULL)))
+		WHY(C2S_ERR_ARG, "invalid hash or revocation data");
+	ret = C2S_OK;
+out:
+	return ret;
+}
+
+/* B-LT: /DSS with the signer's chain, the TSA's certificates and the caller's CRLs. */
+static c2s_err add_dss(const uint8_t *pdf, size_t len, const struct pades_request *r,
+                       const struct buf *tok, struct pades_result *res, char *why, size_t why_cap)
+{
+	c2s_err ret = C2S_ERR_INTERNAL;
+	const uint8_t *certs[PADES_MAX_DSS_CERTS];
+	size_t lens[PADES_MAX_DSS_CERTS], n = 0, nt = 0;
+	uint8_t *full = NULL;
+	const struct cms_signer *s = r->signer;
+
+	certs[n] = s->cert, lens[n++] = s->cert_len;
+	for (size_t i = 0; i < s->n_chain && i < CMS_MAX_CHAIN; i++)
+		certs[n] = s->chain[i], lens[n++] = s->chain_len[i];
+	GUARD(tsa_token_certs(tok->data, tok->len, certs + n, lens + n, PADES_MAX_DSS_CERTS - n,
+	                      &nt));
+	n += nt;
+	size_t total = len + res->update.len;
+	full = malloc(total);
+	ENSURE(full != NULL, C2S_ERR_NOMEM);
+	memcpy(full, pdf, len);
+	memcpy(full + len, res->update.data, res->update.len);
+	struct pdf_dss dss = {.certs = certs,
+	                      .cert_lens = lens,
+	                      .n_certs = n,
+	                      .crls = r->crls,
+	                      .crl_lens = r->crl_lens,
+	                      .n_crls = r->n_crls};
+	GUARD(pdf_append_dss(full, total, &dss, &res->dss_update, why, why_cap));
+	ret = C2S_OK;
+out:
+	free(full);
+	return ret;
+}
+
+/* Signature (by callback), time-stamp over it for B-T+, CMS into the placeholder. */
+static c2s_err sign_and_fill(const struct pades_request *r, const struct buf *attrs,
+                             struct pdf_prepared *pp, struct buf *tok, char *why, size_t why_cap)
+{
+	c2s_err ret = C2S_ERR_INTERNAL;
+	const struct cms_signer *s = r->signer;
+	uint8_t *sig = malloc(r->sig_max), imprint[64];
+	size_t sl = r->sig_max;
+	struct buf cms;
+
+	buf_init(&cms, pp->contents_max);
+	ENSURE(sig != NULL, C2S_ERR_NOMEM);
+	ret = r->sign(r->sign_ctx, attrs->data, attrs->len, sig, &sl);
+	if (ret != C2S_OK)
+		WHY(ret, "signing failed: %s", c2s_err_message(ret));
+	if (sl == 0 || sl > r->sig_max)
+		WHY(C2S_ERR_INTERNAL, "signature of %zu bytes, at most %zu expected", sl,
+		    r->sig_max);
+	if (r->level != PADES_B_B) { /* imprint: hash of the signature value's contents */
+		GUARD(cms_hash_buf(s->hash, sig, sl, imprint));
+		GUARD(tsa_timestamp(r->tsa, s->hash, imprint, cms_hash_len(s->hash), tok, why,
+		                    why_cap));
+	}
+	ret = cms_signed_data(s, attrs->data, attrs->len, sig, sl, tok->len ? tok->data : NULL,
+	                      tok->len, &cms);
+	if (ret == C2S_ERR_TOO_BIG)
+		WHY(C2S_ERR_TOO_BIG,
+		    "signature (%zu-byte time-stamp token) exceeds the %zu bytes "
+		    "reserved; raise the token budget",
+		    tok->len, pp->contents_max);
+	GUARD(ret);
+	ret = pdf_set_contents(pp, cms.data, cms.len);
+	if (ret == C2S_ERR_TOO_BIG)
+		WHY(C2S_ERR_TOO_BIG, "CMS of %zu bytes (token %zu) exceeds the %zu bytes reserved",
+		    cms.len, tok->len, pp->contents_max);
+	GUARD(ret);
+	ret = C2S_OK;
+out:
+	free(sig);
+	buf_free(&cms);
+	return ret;
+}
+
+c2s_err pades_sign(const uint8_t *pdf, size_t len, const struct pades_request *r,
+                   struct pades_result *out, char *why, size_t why_cap)
+{
+	c2s_err ret = C2S_ERR_INTERNAL;
+	struct pdf_prepared pp;
+	struct buf attrs, tok;
+	uint8_t digest[64];
+
+	memset(&pp, 0, sizeof(pp));
+	buf_init(&attrs, 1 << 16);
+	buf_init(&tok, TSA_REPLY_MAX);
+	if (why != NULL && why_cap > 0)
+		why[0] = 0;
+	ENSURE(out != NULL, C2S_ERR_ARG);
+	memset(out, 0, sizeof(*out));
+	buf_init(&out->update, 0);
+	buf_init(&out->dss_update, 0);
+	GUARD(check_request(r, why, why_cap));
+	struct pdf_sig_params params = r->params;
+	if (params.contents_max == 0) {
+		size_t budget = r->level == PADES_B_B ? 0
+		                : r->tst_max          ? r->tst_max
+		                                      : PADES_TST_BUDGET;
+		params.contents_max = cms_max_size(r->signer, r->sig_max, budget);
+		if (params.contents_max == 0)
+			WHY(C2S_ERR_X509, "signer certificate could not be parsed");
+	}
+	GUARD(pdf_prepare(pdf, len, r->max_len, &params, &pp, why, why_cap));
+	GUARD(hash_ranges(&pp, pdf, r->signer->hash, digest));
+	GUARD(cms_signed_attrs(r->signer, digest, cms_hash_len(r->signer->hash), &attrs));
+	GUARD(sign_and_fill(r, &attrs, &pp, &tok, why, why_cap));
+	out->update = pp.update;
+	out->orig_len = pp.orig_len;
+	buf_init(&pp.update, 0);
+	if (r->level == PADES_B_LT)
+		GUARD(add_dss(pdf, len, r, &tok, out, why, why_cap));
+	ret = C2S_OK;
+out:
+	if (ret != C2S_OK && out != NULL)
+		pades_result_free(out);
+	pdf_prepared_free(&pp);
+	buf_free(&attrs);
+	buf_free(&tok);
+	return ret;
+}
+
+void pades_result_free(struct pades_result *res)
+{
+	if (res == NULL)
+		return;
+	buf_free(&res->update);
+	buf_free(&res->dss_update);
+	res->orig_len = 0;
+}
