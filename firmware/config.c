@@ -192,6 +192,7 @@ static int config_kv(struct config *cfg, int line, const char *section, const ch
 	CFG_UINT("seal", "rate", seal_rate, 0, 1000000, " per second");
 	CFG_STR("tsa", "url", tsa_url);
 	CFG_UINT("tsa", "timeout_ms", tsa_timeout_ms, 100, 120000, " ms");
+	CFG_STR("tsa", "trust", tsa_trust);
 	CFG_UINT("pades", "pdf_max", pdf_max, 1024, 1ull << 31, " bytes");
 	config_problem(cfg, line, section, key, "unknown key (or section [%s])", section);
 	return 1;
@@ -232,6 +233,7 @@ static void config_check(struct config *cfg)
 	config_need_file(cfg, "token", "module", cfg->module, 1);
 	config_need_file(cfg, "token", "pin_file", cfg->pin_file, 1);
 	config_need_file(cfg, "seal", "chain", cfg->seal_chain, 0);
+	config_need_file(cfg, "tsa", "trust", cfg->tsa_trust, 0);
 	if (cfg->module[0] && !config_module_allowed(cfg, cfg->module))
 		config_problem(cfg, 0, "token", "module",
 			       "'%s' is not on the allow-list [token] module_allow", cfg->module);

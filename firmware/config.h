@@ -52,6 +52,7 @@ struct config {
 	/* [tsa] */
 	char tsa_url[512];
 	unsigned tsa_timeout_ms;
+	char tsa_trust[CONFIG_PATH]; /* PEM anchors for the TSA's certificate; empty = not checked */
 	/* [pades] */
 	size_t pdf_max;		    /* bytes */
 	/* problems found while loading */

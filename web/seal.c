@@ -170,7 +170,9 @@ enum MHD_Result web_seal(struct web_req *r)
 		signer.chain[i] = ki.chain[i];
 		signer.chain_len[i] = ki.chain_len[i];
 	}
-	struct tsa_config tsa = {.url = cfg->tsa_url, .timeout_ms = cfg->tsa_timeout_ms};
+	struct tsa_config tsa = {.url = cfg->tsa_url,
+				 .timeout_ms = cfg->tsa_timeout_ms,
+				 .trust_file = cfg->tsa_trust[0] ? cfg->tsa_trust : NULL};
 	struct seal_sign_ctx sc = {.key = cfg->seal_key, .detail = detail, .cap = sizeof(detail)};
 	struct pades_request req = {.level = (enum pades_level)level,
 				    .signer = &signer,

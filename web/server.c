@@ -134,7 +134,7 @@ static void web_mhd_log(void *cls, const char *fmt, va_list ap)
 	size_t n = strlen(line);
 	while (n && line[n - 1] == '\n')
 		line[--n] = 0;
-	log_debug("libmicrohttpd: %s", line);
+	log_warn("libmicrohttpd: %s", line);
 }
 
 struct MHD_Daemon *web_server_start(struct web_listener *l, int fd, const char *cert_pem,
@@ -144,7 +144,8 @@ struct MHD_Daemon *web_server_start(struct web_listener *l, int fd, const char *
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS | MHD_USE_EPOLL |
 			 MHD_USE_ERROR_LOG | MHD_USE_TURBO;
 	return MHD_start_daemon(
-	    flags, 0, NULL, NULL, web_handle, l, MHD_OPTION_LISTEN_SOCKET, fd,
+	    flags, 0, NULL, NULL, web_handle, l, MHD_OPTION_EXTERNAL_LOGGER, web_mhd_log, NULL,
+	    MHD_OPTION_LISTEN_SOCKET, fd,
 	    MHD_OPTION_HTTPS_MEM_CERT, cert_pem, MHD_OPTION_HTTPS_MEM_KEY, key_pem,
 	    MHD_OPTION_HTTPS_PRIORITIES,
 	    "SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:"
@@ -153,6 +154,5 @@ struct MHD_Daemon *web_server_start(struct web_listener *l, int fd, const char *
 	    (unsigned)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 	    (unsigned)cfg->max_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
 	    (unsigned)cfg->request_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	    (size_t)64 * 1024, MHD_OPTION_NOTIFY_COMPLETED, web_completed, NULL,
-	    MHD_OPTION_EXTERNAL_LOGGER, web_mhd_log, NULL, MHD_OPTION_END);
+	    (size_t)64 * 1024, MHD_OPTION_NOTIFY_COMPLETED, web_completed, NULL, MHD_OPTION_END);
 }

@@ -1,4 +1,5 @@
 /* c2s-web process: listeners, store, keyholder channels; exits when the parent goes. */
+#include <curl/curl.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -67,7 +68,7 @@ int webd_main(const struct config *cfg)
 	ctx.cfg = cfg;
 	pthread_mutex_init(&ctx.store_mu, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (!rx)
+	if (!rx || curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
 		goto out;
 	if (store_open(cfg->state_dir, &ctx.store) != C2S_OK)
 		log_error("cannot open the store in %s; API clients cannot authenticate",

@@ -48,7 +48,7 @@ log_level = info
 [web]
 listen = 127.0.0.1:$port
 cert_listen = 127.0.0.1:$cport
-tls_cert = $d/pki/server/chain.pem
+tls_cert = $d/pki/server/cert.pem
 tls_key = $d/pki/server/key.pem
 public_url = https://127.0.0.1:$port
 workers = 4
@@ -66,8 +66,10 @@ reason = Sealed by the operator
 location = Ljubljana
 
 [tsa]
-url = http://127.0.0.1:$tport/tsa
+url = http://127.0.0.1:$tport/
+trust = $d/pki/root.pem
 EOT
+	: >"$d/seal-chain.pem" # filled by cert import below
 	"$admin" --config "$d/c2s.conf" init >/dev/null
 	"$admin" --config "$d/c2s.conf" token init --label c2s --so-pin-file "$d/so-pin" --pin-file "$d/pin" >/dev/null
 	"$admin" --config "$d/c2s.conf" key generate --label c2s-seal --type "$keytype" >/dev/null
@@ -84,7 +86,7 @@ EOT
 # c2s_start_tsa DIR: local RFC 3161 TSA (also serves the CRLs) on the port chosen above.
 c2s_start_tsa() {
 	local d=$1
-	/usr/bin/python3 "$C2S_SOURCE_DIR/tests/tools/tsa_server.py" --dir "$d/pki" \
+	/usr/bin/python3 "$C2S_SOURCE_DIR/tests/tools/tsa_server.py" --pki "$d/pki" \
 		--port "$(cat "$d/tsa.port")" --pid-file "$d/tsa.pid" >"$d/tsa.log" 2>&1 &
 	c2s_wait_http "http://127.0.0.1:$(cat "$d/tsa.port")/crl/root.crl" "" 10
 }

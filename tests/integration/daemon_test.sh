@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# The foundation end to end: real daemon, real SoftHSM2 token, curl verifying the server.
+set -uo pipefail
+. "$C2S_SOURCE_DIR/tests/tools/appliance.sh"
+. "$C2S_SOURCE_DIR/tests/tools/itlib.sh"
+d=$(mktemp -d /tmp/c2s-daemon-test.XXXXXX)
+trap 'c2s_stop "$d"; rm -rf "$d"' EXIT
+c2s_provision "$d" ec:p256 || { echo "provisioning failed"; exit 1; }
+sed -i 's/^\[web\]$/[web]\nmax_body = 1M/' "$d/c2s.conf"
+url=https://127.0.0.1:$(cat "$d/web.port")
+ca=$d/pki/root.pem
+tok=$(cat "$d/api-token")
+health() { curl -s --cacert "$ca" -w '\n%{http_code}' "$url/v1/health"; }
+
+# -n names every problem and starts nothing
+cp "$d/c2s.conf" "$d/bad.conf"
+printf '[web]\nworkers = many\n[nope]\nx = 1\n' >>"$d/bad.conf"
+out=$("$C2S_BUILD_DIR/click2signd" -n -c "$d/bad.conf" 2>&1)
+rc=$?
+equals "click2signd -n on a bad config exits 1" "$rc" 1
+contains "bad key named with line" "$out" "[web] workers: 'many' is not a number"
+contains "unknown section named" "$out" "[nope] x: unknown key"
+out=$("$C2S_BUILD_DIR/click2signd" -n -c "$d/c2s.conf" 2>&1)
+contains "good config checks OK" "$out" "configuration OK"
+
+c2s_start "$d" || { echo "daemon did not start"; cat "$d/click2signd.log"; exit 1; }
+check "health becomes ok" wait_for 20 bash -c "curl -sf --cacert '$ca' '$url/v1/health' | grep -q '\"status\":\"ok\"'"
+h=$(health)
+contains "health: status ok over verified TLS" "$h" '"status":"ok"'
+contains "health: token present with label" "$h" '"present":true,"label":"c2s"'
+contains "health: version" "$h" '"version":"'
+pid=$(cat "$d/click2signd.pid")
+kh=$(c2s_kid "$d" c2s-keyholder)
+web=$(c2s_kid "$d" c2s-web)
+check "c2s-keyholder runs as a child" test -n "$kh"
+check "c2s-web runs as a child" test -n "$web"
+check "keyholder names itself" grep -q c2s-keyholder /proc/"$kh"/comm
+check "keyholder holds no TCP socket" bash -c "! ss -tanp | grep -q 'pid=$kh,'"
+check "web holds the listening socket" bash -c "ss -tlnp | grep -q 'pid=$web,'"
+
+# TLS: 1.2 and 1.3 only
+check "TLS 1.3 accepted" curl -sf -o /dev/null --tlsv1.3 --cacert "$ca" "$url/v1/health"
+check "TLS 1.2 accepted" curl -sf -o /dev/null --tlsv1.2 --tls-max 1.2 --cacert "$ca" "$url/v1/health"
+check "TLS 1.1 refused" bash -c "! curl -s -o /dev/null --tlsv1.1 --tls-max 1.1 --cacert '$ca' '$url/v1/health'"
+
+# errors are problem+json
+r=$(curl -s --cacert "$ca" -w '\n%{http_code} %{content_type}' "$url/v1/nothing")
+contains "unknown path: 404 problem+json" "$r" "404 application/problem+json"
+r=$(curl -s --cacert "$ca" -X DELETE -w '\n%{http_code}' "$url/v1/health")
+contains "wrong method: 405" "$r" "405"
+r=$(curl -s --cacert "$ca" -X POST -H 'Content-Type: application/pdf' --data-binary x -w '\n%{http_code}' "$url/v1/seal")
+contains "seal without bearer token: 401" "$r" "401"
+contains "401 says what to do" "$r" "API client token"
+r=$(curl -s --cacert "$ca" -H "Authorization: Bearer nope" -X POST -H 'Content-Type: application/pdf' --data-binary x -w '\n%{http_code}' "$url/v1/seal")
+contains "seal with a wrong token: 401" "$r" "401"
+head -c 1500000 /dev/zero >"$d/big.bin"
+r=$(curl -s --cacert "$ca" -H "Authorization: Bearer $tok" -H 'Content-Type: application/pdf' --data-binary @"$d/big.bin" -w '\n%{http_code} %{content_type}' "$url/v1/seal")
+contains "oversized body: 413 problem+json" "$r" "413 application/problem+json"
+contains "413 names the limit" "$r" "larger than 1048576 bytes"
+r=$(curl -s --cacert "$ca" -H "Authorization: Bearer $tok" -H 'Content-Type: application/pdf' -H 'Transfer-Encoding: chunked' --data-binary @"$d/big.bin" -w '\n%{http_code}' "$url/v1/seal")
+contains "oversized chunked body: 413" "$r" "413"
+r=$(curl -s --cacert "$ca" -H "Authorization: Bearer $tok" -H 'Content-Type: text/plain' --data-binary x -w '\n%{http_code}' "$url/v1/seal")
+contains "wrong content type: 415" "$r" "415"
+r=$(curl -s --cacert "$ca" -H "Authorization: Bearer $tok" -H 'Content-Type: application/pdf' --data-binary x -w '\n%{http_code}' "$url/v1/seal?level=B-X")
+contains "bad level: 400" "$r" "400"
+r=$(curl -s --cacert "$ca" -H "Authorization: Bearer $tok" -H 'Content-Type: application/pdf' --data-binary 'hello' -w '\n%{http_code}' "$url/v1/seal")
+contains "not a PDF: 422 invalid-document" "$r" "invalid-document"
+r=$(curl -s --cacert "$ca" "$url/metrics")
+contains "metrics: Prometheus text" "$r" "c2s_keyholder_up 1"
+
+# kill the keyholder: health says why (503), then it is restarted and recovers by itself
+kill -9 "$kh"
+check "health goes 503 while the keyholder is down" wait_for 5 bash -c "curl -s --cacert '$ca' -o /dev/null -w '%{http_code}' '$url/v1/health' | grep -q 503"
+h=$(health)
+contains "503 health names the keyholder" "$h" "key-holding process"
+check "keyholder restarted and health ok again" wait_for 15 bash -c "curl -sf --cacert '$ca' '$url/v1/health' | grep -q '\"status\":\"ok\"'"
+kh2=$(c2s_kid "$d" c2s-keyholder)
+check "a new keyholder pid" test -n "$kh2" -a "$kh2" != "$kh"
+contains "restart logged" "$(cat "$d/click2signd.log")" "was killed by signal 9; restarting"
+
+# kill the web process: restarted, serving again
+kill -9 "$web"
+check "c2s-web restarted and serving" wait_for 15 bash -c "curl -sf --cacert '$ca' '$url/v1/health' | grep -q '\"status\":\"ok\"'"
+
+# PIN file with mode 0644 is refused with that reason; fixed, it recovers without restart
+chmod 644 "$d/pin"
+kill -9 "$(c2s_kid "$d" c2s-keyholder)"
+check "PIN 0644: health 503" wait_for 15 bash -c "curl -s --cacert '$ca' '$url/v1/health' | grep -q 'PIN file refused'"
+h=$(health)
+contains "PIN 0644: reason names the mode" "$h" "0600"
+contains "PIN 0644: status 503" "$h" "503"
+chmod 600 "$d/pin"
+check "PIN fixed: ok again without a restart" wait_for 10 bash -c "curl -sf --cacert '$ca' '$url/v1/health' | grep -q '\"status\":\"ok\"'"
+
+# SIGTERM stops everything cleanly
+kill -TERM "$pid"
+check "daemon exits on SIGTERM" wait_for 10 bash -c "[ ! -e /proc/$pid ] || grep -q '^State:.*Z' /proc/$pid/status"
+check "no children left" bash -c "! pgrep -x c2s-keyholder -P $pid && ! pgrep -x c2s-web -P $pid"
+wait "$pid" 2>/dev/null
+rc=$?
+equals "exit status 0 after SIGTERM" "$rc" 0
+rm -f "$d/click2signd.pid"
+it_done

@@ -1,0 +1,33 @@
+# Assertions for the integration tests (sourced). Each check prints ok/FAIL; the test ends
+# with it_done, which prints "N passed, N failed" and sets the exit code.
+it_pass=0
+it_fail=0
+ok() { it_pass=$((it_pass + 1)); echo "ok   - $*"; }
+fail() { it_fail=$((it_fail + 1)); echo "FAIL - $*"; }
+# check "what" command...: passes when the command succeeds
+check() {
+	local what=$1
+	shift
+	if "$@"; then ok "$what"; else fail "$what"; fi
+}
+# contains "what" haystack needle
+contains() {
+	if [[ "$2" == *"$3"* ]]; then ok "$1"; else fail "$1 (expected to find '$3' in: ${2:0:400})"; fi
+}
+equals() {
+	if [ "$2" = "$3" ]; then ok "$1"; else fail "$1 (expected '$3', got '$2')"; fi
+}
+it_done() {
+	echo "$it_pass passed, $it_fail failed"
+	[ "$it_fail" -eq 0 ]
+}
+# wait_for SECONDS command...: retry every 0.1 s
+wait_for() {
+	local secs=$1 i
+	shift
+	for ((i = 0; i < secs * 10; i++)); do
+		if "$@" >/dev/null 2>&1; then return 0; fi
+		sleep 0.1
+	done
+	return 1
+}
