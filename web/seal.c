@@ -7,6 +7,7 @@
 
 #include "firmware/log.h"
 #include "firmware/pades.h"
+#include "firmware/revocation.h"
 #include "khclient.h"
 #include "web.h"
 
@@ -185,7 +186,23 @@ enum MHD_Result web_seal(struct web_req *r)
 	req.params.reason = cfg->seal_reason[0] ? cfg->seal_reason : NULL;
 	req.params.location = cfg->seal_location[0] ? cfg->seal_location : NULL;
 	req.params.when = time(NULL);
-	e = pades_sign(o->orig.data, o->orig.len, &req, &o->res, detail, sizeof(detail));
+	struct rev_set crls = {0};
+	if (level == PADES_B_LT) {
+		const uint8_t *certs[1 + CMS_MAX_CHAIN] = {ki.cert};
+		size_t lens[1 + CMS_MAX_CHAIN] = {ki.cert_len};
+		for (size_t i = 0; i < ki.n_chain; i++) {
+			certs[1 + i] = ki.chain[i];
+			lens[1 + i] = ki.chain_len[i];
+		}
+		e = rev_crls_for(certs, lens, 1 + ki.n_chain, cfg->tsa_timeout_ms, &crls, detail,
+				 sizeof(detail));
+		req.crls = (const uint8_t *const *)crls.crl;
+		req.crl_lens = crls.len;
+		req.n_crls = crls.n;
+	}
+	if (e == C2S_OK)
+		e = pades_sign(o->orig.data, o->orig.len, &req, &o->res, detail, sizeof(detail));
+	rev_set_free(&crls);
 	khmsg_keyinfo_free(&ki);
 	if (e == C2S_ERR_CERT_MISMATCH || e == C2S_ERR_IPC)
 		seal_keyinfo_drop();
