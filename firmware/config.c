@@ -57,6 +57,7 @@ void config_defaults(struct config *cfg)
 	snprintf(cfg->seal_name, sizeof(cfg->seal_name), "Click2Sign seal");
 	snprintf(cfg->seal_reason, sizeof(cfg->seal_reason), "Sealed by the operator");
 	cfg->tsa_timeout_ms = 10000;
+	cfg->card = -1;
 	cfg->pdf_max = 100u << 20;
 }
 
@@ -184,6 +185,18 @@ static int config_kv(struct config *cfg, int line, const char *section, const ch
 		return config_allow_list(cfg, line, section, key, v);
 	CFG_STR("token", "uri", token_uri);
 	CFG_STR("token", "pin_file", pin_file);
+	CFG_STR("token", "card_reader", card_reader);
+	if (strcmp(section, "token") == 0 && strcmp(key, "card") == 0) {
+		if (strcmp(v, "auto") == 0)
+			cfg->card = -1;
+		else if (strcmp(v, "yes") == 0)
+			cfg->card = 1;
+		else if (strcmp(v, "no") == 0)
+			cfg->card = 0;
+		else
+			config_problem(cfg, line, section, key, "'%s' is not one of auto, yes, no", v);
+		return 1;
+	}
 	CFG_STR("seal", "key", seal_key);
 	CFG_STR("seal", "chain", seal_chain);
 	CFG_STR("seal", "name", seal_name);
@@ -282,6 +295,11 @@ void config_print_problems(const struct config *cfg)
 		else
 			fprintf(stderr, "%s:%d: %s\n", cfg->path, p->line, p->why);
 	}
+}
+
+int config_card_monitored(const struct config *cfg)
+{
+	return cfg->card == 1 || (cfg->card == -1 && strstr(cfg->module, "opensc") != NULL);
 }
 
 int config_module_allowed(const struct config *cfg, const char *module)

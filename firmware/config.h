@@ -42,6 +42,8 @@ struct config {
 	size_t n_module_allow;
 	char token_uri[512];
 	char pin_file[CONFIG_PATH];
+	int card;		    /* watch the card reader with pcsc-lite: -1 auto (OpenSC), 0, 1 */
+	char card_reader[128];	    /* reader name substring; empty = any reader */
 	/* [seal] */
 	char seal_key[512];	    /* label or pkcs11: URI */
 	char seal_chain[CONFIG_PATH]; /* PEM, issuers of the seal certificate (leaf from token or first) */
@@ -68,5 +70,7 @@ void config_defaults(struct config *cfg);
 void config_print_problems(const struct config *cfg);
 /* Whether `module` is on the allow-list (compared after realpath). */
 int config_module_allowed(const struct config *cfg, const char *module);
+/* Whether the keyholder watches a card reader ([token] card = yes, or auto with OpenSC). */
+int config_card_monitored(const struct config *cfg);
 
 #endif

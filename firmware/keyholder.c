@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cms.h"
+#include "drivers/pcsc.h"
 #include "hsm/hsm.h"
 #include "ipc.h"
 #include "keyholder_int.h"
@@ -145,7 +146,8 @@ static void kh_try_open(struct kh *k)
 				.token_uri = k->cfg->token_uri,
 				.pin = pin,
 				.pin_len = pin_len,
-				.pool_size = k->cfg->workers};
+				.pool_size = k->cfg->workers,
+				.allow_absent = k->card};
 	r = hsm_open(&hc, &h, why, sizeof(why));
 	if (r != C2S_OK) {
 		kh_set_state(k, r, "%s", why[0] ? why : c2s_err_message(r));
@@ -177,9 +179,52 @@ static void kh_close_hsm(struct kh *k)
 	pthread_rwlock_unlock(&k->hsm_lock);
 }
 
-/* Once a second: token presence, recovery after re-insertion, retries after failures. */
+/* Card monitored: fail closed while it is out or pcscd is gone. Returns 1 when the card is
+ * not usable (state set), 0 when it is in its reader. */
+static int kh_card_absent(struct kh *k)
+{
+	struct pcsc_state ps;
+	char when[32] = "";
+	struct tm tm;
+	if (pcsc_snapshot(&ps) != C2S_OK)
+		return 0;
+	if (!ps.reachable) {
+		kh_set_state(k, C2S_ERR_CARD, "pcscd (the smartcard service) is not reachable%s%s",
+			     ps.error[0] ? ": " : "", ps.error);
+		return 1;
+	}
+	if (!ps.reader[0]) {
+		kh_set_state(k, C2S_ERR_CARD, "no smartcard reader%s%s is connected",
+			     k->cfg->card_reader[0] ? " matching " : "", k->cfg->card_reader);
+		return 1;
+	}
+	if (!ps.card_present) {
+		if (gmtime_r(&ps.since, &tm))
+			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		kh_set_state(k, C2S_ERR_CARD_ABSENT, "card removed from reader %s at %s; insert it",
+			     ps.reader, when);
+		return 1;
+	}
+	return 0;
+}
+
+static void kh_card_changed(const struct pcsc_state *st, void *ctx)
+{
+	struct kh *k = ctx;
+	(void)st;
+	k->card_event = 1;
+	/* fail closed at once, without waiting for the next tick */
+	kh_card_absent(k);
+}
+
+/* Token presence, recovery after re-insertion, retries after failures. */
 static void kh_tick(struct kh *k)
 {
+	if (k->card) {
+		k->card_event = 0;
+		if (kh_card_absent(k))
+			return;
+	}
 	if (!k->hsm || !k->seal) {
 		kh_close_hsm(k);
 		kh_try_open(k);
@@ -204,6 +249,12 @@ static void kh_tick(struct kh *k)
 		return;
 	}
 	if (k->state != C2S_OK || !ti.logged_in) {
+		if (k->state == C2S_ERR_PIN_FILE || k->state == C2S_ERR_NOT_FOUND ||
+		    k->state == C2S_ERR_CERT_MISMATCH || k->state == C2S_ERR_CHAIN) {
+			kh_close_hsm(k); /* configuration problem: start over */
+			kh_try_open(k);
+			return;
+		}
 		pthread_rwlock_wrlock(&k->hsm_lock);
 		r = hsm_recover(k->hsm, why, sizeof(why));
 		if (r == C2S_OK)
@@ -215,6 +266,13 @@ static void kh_tick(struct kh *k)
 			kh_set_state(k, C2S_OK, "token '%s' back, seal key '%s' found",
 				     k->cfg->token_uri, k->cfg->seal_key);
 	}
+}
+
+static long long kh_mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void *kh_channel_thread(void *arg)
@@ -260,12 +318,22 @@ int keyholder_main(const struct config *cfg)
 	signal(SIGPIPE, SIG_IGN);
 	if (!rx)
 		return 1;
+	k->card = config_card_monitored(cfg);
+	if (k->card && pcsc_start(cfg->card_reader[0] ? cfg->card_reader : NULL, kh_card_changed,
+				  k) != C2S_OK)
+		log_error("cannot start the card reader monitor");
+	if (k->card)
+		usleep(300000); /* let the monitor see the reader before the first open */
 	kh_try_open(k);
+	long long last_tick = kh_mono_ms();
 	for (;;) {
 		struct ipc_msg m;
-		c2s_err r = ipc_recv(PROC_FD_PARENT, rx, &m, 1000);
+		c2s_err r = ipc_recv(PROC_FD_PARENT, rx, &m, k->card ? 100 : 1000);
 		if (r == C2S_ERR_TIMEOUT) {
-			kh_tick(k);
+			if (k->card_event || kh_mono_ms() - last_tick >= 1000) {
+				kh_tick(k);
+				last_tick = kh_mono_ms();
+			}
 			continue;
 		}
 		if (r != C2S_OK) {
@@ -281,6 +349,8 @@ int keyholder_main(const struct config *cfg)
 		if (m.type == IPC_CHANNELS)
 			kh_start_channels(k, &m);
 	}
+	if (k->card)
+		pcsc_stop();
 	kh_close_hsm(k);
 	free(rx);
 	return 0;

@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "drivers/pcsc.h"
 #include "ipc.h"
 #include "keyholder_int.h"
 #include "khmsg.h"
@@ -85,6 +86,15 @@ static c2s_err kh_reply_status(struct kh *k, int fd)
 	memcpy(s.serial, ti.serial, sizeof(s.serial));
 	memcpy(s.slot, ti.slot_description, sizeof(s.slot));
 	snprintf(s.seal_key, sizeof(s.seal_key), "%s", k->cfg->seal_key);
+	struct pcsc_state ps;
+	if (k->card && pcsc_snapshot(&ps) == C2S_OK) {
+		s.card_monitored = 1;
+		s.card_present = (uint8_t)ps.card_present;
+		s.pcscd_up = (uint8_t)ps.reachable;
+		snprintf(s.reader, sizeof(s.reader), "%s", ps.reader);
+		snprintf(s.atr, sizeof(s.atr), "%s", ps.atr_hex);
+		s.card_since = (int64_t)ps.since;
+	}
 	GUARD(khmsg_status_encode(&s, &b));
 	GUARD(ipc_send(fd, IPC_STATUS_RESP, b.data, b.len));
 out:

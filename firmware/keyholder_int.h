@@ -30,6 +30,9 @@ struct kh {
 	uint8_t *chain[CMS_MAX_CHAIN];
 	size_t chain_len[CMS_MAX_CHAIN];
 	size_t n_chain;
+	/* card reader (drivers/pcsc), when monitored */
+	int card;
+	volatile int card_event; /* set by the monitor thread, consumed by kh_tick */
 	/* seal permit: token bucket */
 	double rate, tokens;
 	long long rate_last_ms;
