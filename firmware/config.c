@@ -19,9 +19,9 @@ struct config_ctx {
 };
 
 static void config_problem(struct config *cfg, int line, const char *section, const char *key,
-			   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+                           const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 static void config_problem(struct config *cfg, int line, const char *section, const char *key,
-			   const char *fmt, ...)
+                           const char *fmt, ...)
 {
 	if (cfg->n_problems >= CONFIG_MAX_ERRORS)
 		return;
@@ -64,7 +64,7 @@ void config_defaults(struct config *cfg)
 /* ---- value parsers: return 0 and set *why on failure ---- */
 
 static int parse_uint(const char *v, unsigned long long lo, unsigned long long hi,
-		      unsigned long long *out)
+                      unsigned long long *out)
 {
 	char *end;
 	errno = 0;
@@ -111,7 +111,7 @@ static int set_str(char *dst, size_t cap, const char *v)
 	if (strcmp(section, sec) == 0 && strcmp(key, name) == 0) {                                 \
 		if (!set_str(cfg->field, sizeof(cfg->field), v))                                   \
 			config_problem(cfg, line, section, key, "value is too long (max %zu)",     \
-				       sizeof(cfg->field) - 1);                                    \
+			               sizeof(cfg->field) - 1);                                    \
 		return 1;                                                                          \
 	}
 #define CFG_UINT(sec, name, field, lo, hi, unit)                                                   \
@@ -119,15 +119,15 @@ static int set_str(char *dst, size_t cap, const char *v)
 		unsigned long long n_;                                                             \
 		if (!parse_uint(v, lo, hi, &n_))                                                   \
 			config_problem(cfg, line, section, key,                                    \
-				       "'%s' is not a number from %llu to %llu%s", v,              \
-				       (unsigned long long)(lo), (unsigned long long)(hi), unit);  \
+			               "'%s' is not a number from %llu to %llu%s", v,              \
+			               (unsigned long long)(lo), (unsigned long long)(hi), unit);  \
 		else                                                                               \
 			cfg->field = n_;                                                           \
 		return 1;                                                                          \
 	}
 
 static int config_allow_list(struct config *cfg, int line, const char *section, const char *key,
-			     const char *v)
+                             const char *v)
 {
 	cfg->n_module_allow = 0;
 	const char *p = v;
@@ -137,8 +137,8 @@ static int config_allow_list(struct config *cfg, int line, const char *section, 
 		if (n > 0) {
 			if (cfg->n_module_allow >= CONFIG_MAX_ALLOW || n >= CONFIG_PATH) {
 				config_problem(cfg, line, section, key,
-					       "too many or too long entries (max %d)",
-					       CONFIG_MAX_ALLOW);
+				               "too many or too long entries (max %d)",
+				               CONFIG_MAX_ALLOW);
 				return 1;
 			}
 			memcpy(cfg->module_allow[cfg->n_module_allow], p, n);
@@ -150,14 +150,14 @@ static int config_allow_list(struct config *cfg, int line, const char *section, 
 }
 
 static int config_kv(struct config *cfg, int line, const char *section, const char *key,
-		     const char *v)
+                     const char *v)
 {
 	CFG_STR("daemon", "state_dir", state_dir);
 	if (strcmp(section, "daemon") == 0 && strcmp(key, "log_level") == 0) {
 		int l = log_level_parse(v);
 		if (l < 0)
 			config_problem(cfg, line, section, key,
-				       "'%s' is not one of error, warn, info, debug", v);
+			               "'%s' is not one of error, warn, info, debug", v);
 		else
 			cfg->log_level = l;
 		return 1;
@@ -169,7 +169,7 @@ static int config_kv(struct config *cfg, int line, const char *section, const ch
 		int *port = cert ? &cfg->cert_listen_port : &cfg->listen_port;
 		if (!parse_hostport(v, host, sizeof(cfg->listen_host), port))
 			config_problem(cfg, line, section, key,
-				       "'%s' is not HOST:PORT (e.g. 127.0.0.1:8443)", v);
+			               "'%s' is not HOST:PORT (e.g. 127.0.0.1:8443)", v);
 		return 1;
 	}
 	CFG_STR("web", "tls_cert", tls_cert);
@@ -194,7 +194,8 @@ static int config_kv(struct config *cfg, int line, const char *section, const ch
 		else if (strcmp(v, "no") == 0)
 			cfg->card = 0;
 		else
-			config_problem(cfg, line, section, key, "'%s' is not one of auto, yes, no", v);
+			config_problem(cfg, line, section, key, "'%s' is not one of auto, yes, no",
+			               v);
 		return 1;
 	}
 	CFG_STR("seal", "key", seal_key);
@@ -227,7 +228,7 @@ static char *config_reader(char *str, int num, void *stream)
 }
 
 static void config_need_file(struct config *cfg, const char *section, const char *key,
-			     const char *path, int required)
+                             const char *path, int required)
 {
 	if (!path[0]) {
 		if (required)
@@ -235,8 +236,7 @@ static void config_need_file(struct config *cfg, const char *section, const char
 		return;
 	}
 	if (access(path, R_OK) != 0)
-		config_problem(cfg, 0, section, key, "cannot read '%s': %s", path,
-			       strerror(errno));
+		config_problem(cfg, 0, section, key, "cannot read '%s': %s", path, strerror(errno));
 }
 
 static void config_check(struct config *cfg)
@@ -249,19 +249,19 @@ static void config_check(struct config *cfg)
 	config_need_file(cfg, "tsa", "trust", cfg->tsa_trust, 0);
 	if (cfg->module[0] && !config_module_allowed(cfg, cfg->module))
 		config_problem(cfg, 0, "token", "module",
-			       "'%s' is not on the allow-list [token] module_allow", cfg->module);
+		               "'%s' is not on the allow-list [token] module_allow", cfg->module);
 	if (!cfg->token_uri[0])
 		config_problem(cfg, 0, "token", "uri", "is required (e.g. pkcs11:token=c2s)");
 	else if (strncmp(cfg->token_uri, "pkcs11:", 7) != 0)
-		config_problem(cfg, 0, "token", "uri", "'%s' must start with pkcs11:",
-			       cfg->token_uri);
+		config_problem(cfg, 0, "token", "uri",
+		               "'%s' must start with pkcs11:", cfg->token_uri);
 	if (cfg->listen_port == cfg->cert_listen_port && cfg->listen_port != 0 &&
 	    strcmp(cfg->listen_host, cfg->cert_listen_host) == 0)
 		config_problem(cfg, 0, "web", "cert_listen", "must differ from [web] listen");
 	if (cfg->tsa_url[0] && strncmp(cfg->tsa_url, "http://", 7) != 0 &&
 	    strncmp(cfg->tsa_url, "https://", 8) != 0)
 		config_problem(cfg, 0, "tsa", "url", "'%s' must be an http:// or https:// URL",
-			       cfg->tsa_url);
+		               cfg->tsa_url);
 	if (!cfg->state_dir[0] || cfg->state_dir[0] != '/')
 		config_problem(cfg, 0, "daemon", "state_dir", "must be an absolute path");
 }
@@ -291,7 +291,7 @@ void config_print_problems(const struct config *cfg)
 		const struct config_problem *p = &cfg->problems[i];
 		if (p->key[0])
 			fprintf(stderr, "%s:%d: [%s] %s: %s\n", cfg->path, p->line, p->section,
-				p->key, p->why);
+			        p->key, p->why);
 		else
 			fprintf(stderr, "%s:%d: %s\n", cfg->path, p->line, p->why);
 	}

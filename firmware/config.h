@@ -9,7 +9,7 @@
 
 #define CONFIG_MAX_ALLOW  8
 #define CONFIG_MAX_ERRORS 32
-#define CONFIG_PATH	  4096
+#define CONFIG_PATH       4096
 
 struct config_problem {
 	int line;
@@ -31,32 +31,34 @@ struct config {
 	char tls_cert[CONFIG_PATH];
 	char tls_key[CONFIG_PATH];
 	char public_url[512];
-	size_t max_body;	    /* bytes */
+	size_t max_body; /* bytes */
 	unsigned max_connections;
 	unsigned max_per_ip;
-	unsigned request_timeout;   /* seconds */
-	unsigned workers;	    /* HTTP worker threads = IPC channels to the keyholder */
+	unsigned request_timeout; /* seconds */
+	unsigned workers;         /* HTTP worker threads = IPC channels to the keyholder */
 	/* [token] */
 	char module[CONFIG_PATH];
 	char module_allow[CONFIG_MAX_ALLOW][CONFIG_PATH];
 	size_t n_module_allow;
 	char token_uri[512];
 	char pin_file[CONFIG_PATH];
-	int card;		    /* watch the card reader with pcsc-lite: -1 auto (OpenSC), 0, 1 */
-	char card_reader[128];	    /* reader name substring; empty = any reader */
+	int card;              /* watch the card reader with pcsc-lite: -1 auto (OpenSC), 0, 1 */
+	char card_reader[128]; /* reader name substring; empty = any reader */
 	/* [seal] */
-	char seal_key[512];	    /* label or pkcs11: URI */
-	char seal_chain[CONFIG_PATH]; /* PEM, issuers of the seal certificate (leaf from token or first) */
-	char seal_name[256];	    /* /Name in signatures */
+	char seal_key[512];           /* label or pkcs11: URI */
+	char seal_chain[CONFIG_PATH]; /* PEM, issuers of the seal certificate (leaf from token or
+	                                 first) */
+	char seal_name[256];          /* /Name in signatures */
 	char seal_reason[256];
 	char seal_location[256];
-	unsigned seal_rate;	    /* seal signatures per second allowed by the keyholder, 0 = unlimited */
+	unsigned seal_rate; /* seal signatures per second allowed by the keyholder, 0 = unlimited */
 	/* [tsa] */
 	char tsa_url[512];
 	unsigned tsa_timeout_ms;
-	char tsa_trust[CONFIG_PATH]; /* PEM anchors for the TSA's certificate; empty = not checked */
+	char
+	    tsa_trust[CONFIG_PATH]; /* PEM anchors for the TSA's certificate; empty = not checked */
 	/* [pades] */
-	size_t pdf_max;		    /* bytes */
+	size_t pdf_max; /* bytes */
 	/* problems found while loading */
 	struct config_problem problems[CONFIG_MAX_ERRORS];
 	size_t n_problems;

@@ -27,7 +27,7 @@
 	  "PKCS#11 module is not on the allow-list")                                               \
 	/* 3xx ipc */                                                                              \
 	X(C2S_ERR_IPC, 300, 503, "keyholder-unavailable",                                          \
-	  "the key-holding process is not available; retry shortly")                              \
+	  "the key-holding process is not available; retry shortly")                               \
 	X(C2S_ERR_IPC_MALFORMED, 301, 500, "internal", "malformed message between processes")      \
 	X(C2S_ERR_IPC_PERMIT, 302, 403, "not-permitted", "request not permitted in this state")    \
 	/* 4xx hsm (token) */                                                                      \
@@ -44,7 +44,8 @@
 	  "the key does not support this signature mechanism")                                     \
 	X(C2S_ERR_HSM_REMOVED, 408, 503, "token-removed", "the token or card was removed")         \
 	X(C2S_ERR_HSM_URI, 409, 500, "pkcs11-uri", "invalid pkcs11: URI")                          \
-	X(C2S_ERR_HSM_NOT_LOGGED_IN, 410, 503, "token-not-logged-in", "not logged in to the token") \
+	X(C2S_ERR_HSM_NOT_LOGGED_IN, 410, 503, "token-not-logged-in",                              \
+	  "not logged in to the token")                                                            \
 	/* 5xx card */                                                                             \
 	X(C2S_ERR_CARD, 500, 503, "card-error", "smartcard reader error")                          \
 	X(C2S_ERR_CARD_ABSENT, 501, 503, "card-removed", "the card is not in its reader")          \
@@ -77,8 +78,7 @@
 	  "missing or invalid bearer token; ask security staff for an API client token")           \
 	X(C2S_ERR_HTTP_METHOD, 901, 405, "method-not-allowed", "method not allowed")               \
 	X(C2S_ERR_HTTP_MEDIA_TYPE, 902, 415, "unsupported-media-type", "unsupported content type") \
-	X(C2S_ERR_HTTP_LEVEL, 903, 400, "invalid-request",                                         \
-	  "level must be one of B-B, B-T, B-LT")
+	X(C2S_ERR_HTTP_LEVEL, 903, 400, "invalid-request", "level must be one of B-B, B-T, B-LT")
 
 typedef enum {
 #define C2S_ERR_ENUM(name, value, http, type, msg) name = value,

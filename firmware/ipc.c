@@ -9,7 +9,7 @@
 struct ipc_permit_row {
 	uint32_t type;
 	const char *name;
-	unsigned peers;	 /* enum ipc_peer mask of allowed senders */
+	unsigned peers;  /* enum ipc_peer mask of allowed senders */
 	unsigned states; /* enum ipc_state mask the receiver must be in */
 	size_t min, max; /* body size */
 };
@@ -84,7 +84,7 @@ out:
 }
 
 c2s_err ipc_send_fds(int fd, uint32_t type, const void *body, size_t len, const int *fds,
-		     size_t nfds)
+                     size_t nfds)
 {
 	c2s_err ret = C2S_ERR_INTERNAL;
 	struct buf b;

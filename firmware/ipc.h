@@ -16,20 +16,20 @@
 
 enum ipc_type {
 	/* web -> keyholder */
-	IPC_STATUS_REQ = 1,    /* empty */
-	IPC_KEYINFO_REQ = 2,   /* str key */
+	IPC_STATUS_REQ = 1,      /* empty */
+	IPC_KEYINFO_REQ = 2,     /* str key */
 	IPC_SIGN_DIGEST_REQ = 3, /* str key, u8 hash, blob digest */
-	IPC_SEAL_ATTRS_REQ = 4,	 /* str key, blob signed-attributes DER (SET) */
+	IPC_SEAL_ATTRS_REQ = 4,  /* str key, blob signed-attributes DER (SET) */
 	/* keyholder -> web */
 	IPC_STATUS_RESP = 16,
 	IPC_KEYINFO_RESP = 17,
-	IPC_SIGN_RESP = 18,    /* blob signature */
-	IPC_ERROR_RESP = 19,   /* u32 c2s_err, str detail */
+	IPC_SIGN_RESP = 18,  /* blob signature */
+	IPC_ERROR_RESP = 19, /* u32 c2s_err, str detail */
 	/* parent -> child */
-	IPC_CHANNELS = 32,     /* u32 generation + SCM_RIGHTS fds */
-	IPC_SHUTDOWN = 33,     /* empty */
+	IPC_CHANNELS = 32, /* u32 generation + SCM_RIGHTS fds */
+	IPC_SHUTDOWN = 33, /* empty */
 	/* child -> parent */
-	IPC_READY = 40,	       /* empty */
+	IPC_READY = 40, /* empty */
 };
 
 /* Who sent a message, from the receiver's point of view. */
@@ -53,7 +53,7 @@ struct ipc_msg {
  * C2S_ERR_IPC_MALFORMED for unknown types and bad sizes, C2S_ERR_IPC_PERMIT for a known
  * message not allowed from that peer or in that state. */
 C2S_MUST_CHECK c2s_err ipc_permit(enum ipc_peer peer, enum ipc_state state, uint32_t type,
-				  size_t len);
+                                  size_t len);
 const char *ipc_type_name(uint32_t type);
 
 /* Frame a message into `out` (header + body); checks the body size. */
@@ -64,7 +64,7 @@ C2S_MUST_CHECK c2s_err ipc_decode(const uint8_t *p, size_t n, struct ipc_msg *m)
 /* Send/receive one message on a SEQPACKET socket (blocking; EINTR retried). */
 C2S_MUST_CHECK c2s_err ipc_send(int fd, uint32_t type, const void *body, size_t len);
 C2S_MUST_CHECK c2s_err ipc_send_fds(int fd, uint32_t type, const void *body, size_t len,
-				    const int *fds, size_t nfds);
+                                    const int *fds, size_t nfds);
 /* `rxbuf` must hold IPC_HDR_LEN + IPC_MAX_BODY bytes; m->body points into it.
  * timeout_ms < 0 waits forever. C2S_ERR_IPC on EOF/error, C2S_ERR_TIMEOUT on timeout,
  * C2S_ERR_IPC_MALFORMED on a bad frame (the caller must drop the peer). Received fds are
@@ -74,7 +74,6 @@ C2S_MUST_CHECK c2s_err ipc_recv(int fd, uint8_t *rxbuf, struct ipc_msg *m, int t
 /* Helpers for the common bodies. */
 C2S_MUST_CHECK c2s_err ipc_send_error(int fd, c2s_err code, const char *detail);
 /* Reads an IPC_ERROR_RESP body. */
-C2S_MUST_CHECK c2s_err ipc_parse_error(struct ipc_msg *m, c2s_err *code, char *detail,
-				       size_t cap);
+C2S_MUST_CHECK c2s_err ipc_parse_error(struct ipc_msg *m, c2s_err *code, char *detail, size_t cap);
 
 #endif

@@ -57,13 +57,14 @@ static c2s_err kh_load_certs(struct kh *k, char *why, size_t why_cap)
 	buf_init(&spki, 4096);
 	buf_init(&tokcert, 16384);
 	GUARD(hsm_key_spki(k->hsm, k->seal, &spki));
-	if (k->cfg->seal_chain[0] &&
-	    mbedtls_x509_crt_parse_file(&chain, k->cfg->seal_chain) != 0) {
+	if (k->cfg->seal_chain[0] && mbedtls_x509_crt_parse_file(&chain, k->cfg->seal_chain) != 0) {
 		snprintf(why, why_cap, "cannot parse the seal chain file %s", k->cfg->seal_chain);
 		ret = C2S_ERR_CHAIN;
 		goto out;
 	}
-	c2s_err r = hsm_cert_for_key(k->hsm, k->seal, &tokcert);
+	/* A leaf first in the chain file wins over the token's (a card's own certificate). */
+	int file_leaf = chain.raw.len && kh_cert_matches(&chain, spki.data, spki.len);
+	c2s_err r = file_leaf ? C2S_ERR_NOT_FOUND : hsm_cert_for_key(k->hsm, k->seal, &tokcert);
 	kh_certs_free(k);
 	if (r == C2S_OK)
 		GUARD(kh_cert_add(k, tokcert.data, tokcert.len, 1));
@@ -75,15 +76,16 @@ static c2s_err kh_load_certs(struct kh *k, char *why, size_t why_cap)
 	}
 	if (!k->cert) {
 		snprintf(why, why_cap,
-			 "no certificate for the seal key '%s' (neither in the token nor in %s); "
-			 "import one with click2sign-admin cert import",
-			 k->cfg->seal_key, k->cfg->seal_chain[0] ? k->cfg->seal_chain : "[seal] chain");
+		         "no certificate for the seal key '%s' (neither in the token nor in %s); "
+		         "import one with click2sign-admin cert import",
+		         k->cfg->seal_key,
+		         k->cfg->seal_chain[0] ? k->cfg->seal_chain : "[seal] chain");
 		ret = C2S_ERR_NOT_FOUND;
 		goto out;
 	}
 	if (!kh_cert_matches_der(k->cert, k->cert_len, spki.data, spki.len)) {
 		snprintf(why, why_cap, "the seal certificate does not match the seal key '%s'",
-			 k->cfg->seal_key);
+		         k->cfg->seal_key);
 		ret = C2S_ERR_CERT_MISMATCH;
 		goto out;
 	}
@@ -109,9 +111,9 @@ static c2s_err kh_find_seal(struct kh *k, char *why, size_t why_cap)
 		k->sig_max = (ki.bits + 7) / 8;
 	} else {
 		k->mech = HSM_MECH_ECDSA;
-		k->hash = ki.curve == HSM_CURVE_P521	? HSM_HASH_SHA512
-			  : ki.curve == HSM_CURVE_P384 ? HSM_HASH_SHA384
-						       : HSM_HASH_SHA256;
+		k->hash = ki.curve == HSM_CURVE_P521   ? HSM_HASH_SHA512
+		          : ki.curve == HSM_CURVE_P384 ? HSM_HASH_SHA384
+		                                       : HSM_HASH_SHA256;
 		k->sig_max = 2 * ((ki.bits + 7) / 8) + 9;
 	}
 	GUARD(kh_load_certs(k, why, why_cap));
@@ -141,13 +143,13 @@ static void kh_try_open(struct kh *k)
 	for (size_t i = 0; i < k->cfg->n_module_allow; i++)
 		allow[i] = k->cfg->module_allow[i];
 	struct hsm_config hc = {.module_path = k->cfg->module,
-				.allow = allow,
-				.n_allow = k->cfg->n_module_allow,
-				.token_uri = k->cfg->token_uri,
-				.pin = pin,
-				.pin_len = pin_len,
-				.pool_size = k->cfg->workers,
-				.allow_absent = k->card};
+	                        .allow = allow,
+	                        .n_allow = k->cfg->n_module_allow,
+	                        .token_uri = k->cfg->token_uri,
+	                        .pin = pin,
+	                        .pin_len = pin_len,
+	                        .pool_size = k->cfg->workers,
+	                        .allow_absent = k->card};
 	r = hsm_open(&hc, &h, why, sizeof(why));
 	if (r != C2S_OK) {
 		kh_set_state(k, r, "%s", why[0] ? why : c2s_err_message(r));
@@ -161,7 +163,7 @@ static void kh_try_open(struct kh *k)
 		kh_set_state(k, r, "%s", why[0] ? why : c2s_err_message(r));
 	else
 		kh_set_state(k, C2S_OK, "token '%s' open, seal key '%s' found", k->cfg->token_uri,
-			     k->cfg->seal_key);
+		             k->cfg->seal_key);
 out:
 	secmem_free(pin, HSM_MAX_PIN);
 }
@@ -190,19 +192,19 @@ static int kh_card_absent(struct kh *k)
 		return 0;
 	if (!ps.reachable) {
 		kh_set_state(k, C2S_ERR_CARD, "pcscd (the smartcard service) is not reachable%s%s",
-			     ps.error[0] ? ": " : "", ps.error);
+		             ps.error[0] ? ": " : "", ps.error);
 		return 1;
 	}
 	if (!ps.reader[0]) {
 		kh_set_state(k, C2S_ERR_CARD, "no smartcard reader%s%s is connected",
-			     k->cfg->card_reader[0] ? " matching " : "", k->cfg->card_reader);
+		             k->cfg->card_reader[0] ? " matching " : "", k->cfg->card_reader);
 		return 1;
 	}
 	if (!ps.card_present) {
 		if (gmtime_r(&ps.since, &tm))
 			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 		kh_set_state(k, C2S_ERR_CARD_ABSENT, "card removed from reader %s at %s; insert it",
-			     ps.reader, when);
+		             ps.reader, when);
 		return 1;
 	}
 	return 0;
@@ -237,15 +239,15 @@ static void kh_tick(struct kh *k)
 	pthread_rwlock_unlock(&k->hsm_lock);
 	if (r != C2S_OK || !ti.present) {
 		kh_set_state(k, C2S_ERR_HSM_NO_TOKEN, "token '%s' is not present%s%s",
-			     k->cfg->token_uri, ti.slot_description[0] ? " in " : "",
-			     ti.slot_description);
+		             k->cfg->token_uri, ti.slot_description[0] ? " in " : "",
+		             ti.slot_description);
 		return;
 	}
 	if (ti.pin_state != C2S_OK) {
 		kh_set_state(k, (c2s_err)ti.pin_state,
-			     "%s; automatic login stopped so the card's retry counter is not "
-			     "burned: fix the PIN file and restart the keyholder",
-			     c2s_err_message((c2s_err)ti.pin_state));
+		             "%s; automatic login stopped so the card's retry counter is not "
+		             "burned: fix the PIN file and restart the keyholder",
+		             c2s_err_message((c2s_err)ti.pin_state));
 		return;
 	}
 	if (k->state != C2S_OK || !ti.logged_in) {
@@ -264,7 +266,7 @@ static void kh_tick(struct kh *k)
 			kh_set_state(k, r, "%s", why[0] ? why : c2s_err_message(r));
 		else
 			kh_set_state(k, C2S_OK, "token '%s' back, seal key '%s' found",
-				     k->cfg->token_uri, k->cfg->seal_key);
+			             k->cfg->token_uri, k->cfg->seal_key);
 	}
 }
 
@@ -319,8 +321,8 @@ int keyholder_main(const struct config *cfg)
 	if (!rx)
 		return 1;
 	k->card = config_card_monitored(cfg);
-	if (k->card && pcsc_start(cfg->card_reader[0] ? cfg->card_reader : NULL, kh_card_changed,
-				  k) != C2S_OK)
+	if (k->card &&
+	    pcsc_start(cfg->card_reader[0] ? cfg->card_reader : NULL, kh_card_changed, k) != C2S_OK)
 		log_error("cannot start the card reader monitor");
 	if (k->card)
 		usleep(300000); /* let the monitor see the reader before the first open */

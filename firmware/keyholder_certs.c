@@ -47,7 +47,8 @@ int kh_cert_matches_der(const uint8_t *der, size_t len, const uint8_t *spki, siz
 {
 	mbedtls_x509_crt c;
 	mbedtls_x509_crt_init(&c);
-	int ok = mbedtls_x509_crt_parse_der(&c, der, len) == 0 && kh_cert_matches(&c, spki, spki_len);
+	int ok =
+	    mbedtls_x509_crt_parse_der(&c, der, len) == 0 && kh_cert_matches(&c, spki, spki_len);
 	mbedtls_x509_crt_free(&c);
 	return ok;
 }

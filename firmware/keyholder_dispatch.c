@@ -120,9 +120,9 @@ static c2s_err kh_reply_keyinfo(struct kh *k, int fd, struct ipc_msg *m)
 	ki.key_type = (uint8_t)k->key_type;
 	ki.bits = k->bits;
 	ki.hash = (uint8_t)k->hash; /* enum hsm_hash and enum cms_hash share values */
-	ki.sig = k->mech == HSM_MECH_ECDSA	? CMS_SIG_ECDSA
-		 : k->mech == HSM_MECH_RSA_PSS ? CMS_SIG_RSA_PSS
-					       : CMS_SIG_RSA_PKCS1;
+	ki.sig = k->mech == HSM_MECH_ECDSA     ? CMS_SIG_ECDSA
+	         : k->mech == HSM_MECH_RSA_PSS ? CMS_SIG_RSA_PSS
+	                                       : CMS_SIG_RSA_PKCS1;
 	ki.sig_max = (uint32_t)k->sig_max;
 	ki.cert = k->cert;
 	ki.cert_len = k->cert_len;
@@ -150,9 +150,9 @@ static c2s_err kh_sign_and_reply(struct kh *k, int fd, const uint8_t *digest, si
 	if (!kh_rate_take(k))
 		return ipc_send_error(fd, C2S_ERR_RATE_LIMIT, "seal rate limit reached");
 	pthread_rwlock_rdlock(&k->hsm_lock);
-	r = k->hsm && k->seal ? hsm_sign(k->hsm, k->seal, k->mech, k->hash, digest, dlen, sig,
-					 &sig_len)
-			      : C2S_ERR_HSM_NO_TOKEN;
+	r = k->hsm && k->seal
+	        ? hsm_sign(k->hsm, k->seal, k->mech, k->hash, digest, dlen, sig, &sig_len)
+	        : C2S_ERR_HSM_NO_TOKEN;
 	pthread_rwlock_unlock(&k->hsm_lock);
 	kh_count(k, r);
 	if (r != C2S_OK) {
@@ -185,7 +185,7 @@ static c2s_err kh_sign_digest(struct kh *k, int fd, struct ipc_msg *m)
 		return ipc_send_error(fd, C2S_ERR_IPC_PERMIT, "key is not the configured seal key");
 	if (hash != (uint8_t)k->hash || dlen != hsm_hash_len(k->hash))
 		return ipc_send_error(fd, C2S_ERR_HSM_MECHANISM,
-				      "digest algorithm or length does not match the key");
+		                      "digest algorithm or length does not match the key");
 	ret = kh_sign_and_reply(k, fd, digest, dlen);
 out:
 	return ret;
@@ -204,10 +204,9 @@ static c2s_err kh_seal_attrs(struct kh *k, int fd, struct ipc_msg *m)
 	ENSURE(buf_left(&m->body) == 0, C2S_ERR_IPC_MALFORMED);
 	if (strcmp(key, k->cfg->seal_key) != 0)
 		return ipc_send_error(fd, C2S_ERR_IPC_PERMIT, "key is not the configured seal key");
-	if (cms_attrs_check(attrs, alen, &md, &mdlen) != C2S_OK ||
-	    mdlen != hsm_hash_len(k->hash))
+	if (cms_attrs_check(attrs, alen, &md, &mdlen) != C2S_OK || mdlen != hsm_hash_len(k->hash))
 		return ipc_send_error(fd, C2S_ERR_IPC_PERMIT,
-				      "signed attributes refused by the keyholder");
+		                      "signed attributes refused by the keyholder");
 	GUARD(cms_hash_buf((enum cms_hash)k->hash, attrs, alen, digest));
 	ret = kh_sign_and_reply(k, fd, digest, hsm_hash_len(k->hash));
 out:
@@ -228,7 +227,7 @@ void kh_serve_channel(struct kh *k, int fd)
 		}
 		if (ipc_permit(IPC_PEER_WEB, IPC_ST_ANY, m.type, m.body.len) != C2S_OK) {
 			log_error("refused %s (%zu bytes) from c2s-web; dropping the channel",
-				  ipc_type_name(m.type), m.body.len);
+			          ipc_type_name(m.type), m.body.len);
 			break;
 		}
 		pthread_mutex_lock(&k->mu);
@@ -237,7 +236,7 @@ void kh_serve_channel(struct kh *k, int fd)
 		memcpy(reason, k->reason, sizeof(reason));
 		pthread_mutex_unlock(&k->mu);
 		if (ipc_permit(IPC_PEER_WEB, st == C2S_OK ? IPC_ST_READY : IPC_ST_STARTING, m.type,
-			       m.body.len) != C2S_OK) {
+		               m.body.len) != C2S_OK) {
 			r = ipc_send_error(fd, st, reason);
 		} else if (m.type == IPC_STATUS_REQ) {
 			r = kh_reply_status(k, fd);
@@ -250,7 +249,7 @@ void kh_serve_channel(struct kh *k, int fd)
 		}
 		if (r != C2S_OK) {
 			log_error("%s from c2s-web failed (%s); dropping the channel",
-				  ipc_type_name(m.type), c2s_err_name(r));
+			          ipc_type_name(m.type), c2s_err_name(r));
 			break;
 		}
 	}

@@ -124,7 +124,7 @@ c2s_err khmsg_keyinfo_decode(struct buf *b, struct khmsg_keyinfo *k)
 	for (; k->n_chain < n; k->n_chain++)
 		GUARD(khmsg_dup(b, &k->chain[k->n_chain], &k->chain_len[k->n_chain]));
 	ENSURE(buf_left(b) == 0 && k->sig_max > 0 && k->sig_max <= 1024 && k->hash >= CMS_SHA256 &&
-		   k->hash <= CMS_SHA512 && k->sig >= CMS_SIG_RSA_PKCS1 && k->sig <= CMS_SIG_ECDSA,
+	           k->hash <= CMS_SHA512 && k->sig >= CMS_SIG_RSA_PKCS1 && k->sig <= CMS_SIG_ECDSA,
 	       C2S_ERR_IPC_MALFORMED);
 	ret = C2S_OK;
 out:

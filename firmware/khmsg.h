@@ -10,8 +10,8 @@
 #include "err.h"
 
 struct khmsg_status {
-	uint32_t state;	     /* C2S_OK when ready to sign, else why not */
-	char reason[512];    /* human reason when state != C2S_OK */
+	uint32_t state;   /* C2S_OK when ready to sign, else why not */
+	char reason[512]; /* human reason when state != C2S_OK */
 	uint8_t token_present, logged_in, removable;
 	char label[33], manufacturer[33], model[17], serial[17], slot[65];
 	char seal_key[512];
@@ -19,17 +19,17 @@ struct khmsg_status {
 	uint8_t card_monitored, card_present, pcscd_up;
 	char reader[128];
 	char atr[80];
-	int64_t card_since;	      /* unix time of the last card/reader change */
+	int64_t card_since;               /* unix time of the last card/reader change */
 	uint64_t signatures, sign_errors; /* counters since the keyholder started */
 };
 
 struct khmsg_keyinfo {
-	uint8_t key_type;	      /* enum hsm_key_type */
+	uint8_t key_type; /* enum hsm_key_type */
 	uint32_t bits;
-	uint8_t hash;		      /* enum cms_hash the keyholder uses with this key */
-	uint8_t sig;		      /* enum cms_sig */
-	uint32_t sig_max;	      /* max signature bytes */
-	uint8_t *cert;		      /* leaf DER (malloc'd by decode) */
+	uint8_t hash;     /* enum cms_hash the keyholder uses with this key */
+	uint8_t sig;      /* enum cms_sig */
+	uint32_t sig_max; /* max signature bytes */
+	uint8_t *cert;    /* leaf DER (malloc'd by decode) */
 	size_t cert_len;
 	uint8_t *chain[CMS_MAX_CHAIN];
 	size_t chain_len[CMS_MAX_CHAIN];

@@ -38,9 +38,10 @@ void log_msg(enum log_level lvl, const char *file, const char *func, const char 
 	struct tm tm;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s[%d] %s: ",
-			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-			 tm.tm_sec, ts.tv_nsec / 1000000, log_role, (int)getpid(), log_names[lvl]);
+	int n = snprintf(line, sizeof(line),
+	                 "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s[%d] %s: ", tm.tm_year + 1900,
+	                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+	                 ts.tv_nsec / 1000000, log_role, (int)getpid(), log_names[lvl]);
 	if (n < 0)
 		return;
 	size_t used = (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
@@ -52,10 +53,11 @@ void log_msg(enum log_level lvl, const char *file, const char *func, const char 
 		used += (size_t)m < sizeof(line) - used ? (size_t)m : sizeof(line) - used - 1;
 	if (lvl <= LOG_LVL_WARN || log_max >= LOG_LVL_DEBUG) {
 		const char *base = strrchr(file, '/');
-		int k = snprintf(line + used, sizeof(line) - used, " (%s:%s)", base ? base + 1 : file,
-				 func);
+		int k = snprintf(line + used, sizeof(line) - used, " (%s:%s)",
+		                 base ? base + 1 : file, func);
 		if (k > 0)
-			used += (size_t)k < sizeof(line) - used ? (size_t)k : sizeof(line) - used - 1;
+			used +=
+			    (size_t)k < sizeof(line) - used ? (size_t)k : sizeof(line) - used - 1;
 	}
 	/* one write per line so lines from several processes do not interleave */
 	if (used < sizeof(line) - 1)

@@ -11,8 +11,8 @@
 static void usage(void)
 {
 	fprintf(stderr, "usage: click2signd -c CONFIG [-n]\n"
-			"  -c FILE  configuration file\n"
-			"  -n       check the configuration, name every problem, and exit\n");
+	                "  -c FILE  configuration file\n"
+	                "  -n       check the configuration, name every problem, and exit\n");
 }
 
 int main(int argc, char **argv)
@@ -44,7 +44,7 @@ int main(int argc, char **argv)
 	if (config_load(config_path, &cfg) != C2S_OK) {
 		config_print_problems(&cfg);
 		fprintf(stderr, "%s: %zu problem(s); nothing started\n", config_path,
-			cfg.n_problems);
+		        cfg.n_problems);
 		return 1;
 	}
 	log_set_level((enum log_level)cfg.log_level);

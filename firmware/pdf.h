@@ -11,22 +11,23 @@
 #include "err.h"
 
 struct pdf_sig_params {
-	const char *name;	  /* /Name: signer (UTF-8; written as UTF-16BE when outside PDFDocEncoding) */
-	const char *reason;	  /* /Reason (UTF-8), may be NULL */
-	const char *location;	  /* /Location (UTF-8), may be NULL */
-	const char *contact;	  /* /ContactInfo, may be NULL */
-	time_t when;		  /* /M */
-	size_t contents_max;	  /* bytes reserved for the DER CMS (hex placeholder is 2x) */
-	const char *field_name;	  /* preferred field name, e.g. "Signature1"; made unique */
+	const char
+	    *name; /* /Name: signer (UTF-8; written as UTF-16BE when outside PDFDocEncoding) */
+	const char *reason;     /* /Reason (UTF-8), may be NULL */
+	const char *location;   /* /Location (UTF-8), may be NULL */
+	const char *contact;    /* /ContactInfo, may be NULL */
+	time_t when;            /* /M */
+	size_t contents_max;    /* bytes reserved for the DER CMS (hex placeholder is 2x) */
+	const char *field_name; /* preferred field name, e.g. "Signature1"; made unique */
 };
 
 struct pdf_prepared {
-	struct buf update;	  /* the appended bytes only (placeholder zero-filled) */
-	size_t orig_len;	  /* length of the original file (prefix of the output) */
+	struct buf update; /* the appended bytes only (placeholder zero-filled) */
+	size_t orig_len;   /* length of the original file (prefix of the output) */
 	/* /ByteRange over the whole output (original || update) */
-	size_t range[4];	  /* offset1=0, len1, offset2, len2 */
-	size_t contents_off;	  /* offset in the whole output of the first hex digit after '<' */
-	size_t contents_max;	  /* bytes available for DER (hex digits = 2x) */
+	size_t range[4];     /* offset1=0, len1, offset2, len2 */
+	size_t contents_off; /* offset in the whole output of the first hex digit after '<' */
+	size_t contents_max; /* bytes available for DER (hex digits = 2x) */
 };
 
 /* Checks the file (refusals: C2S_ERR_PDF_NOT_PDF, _DAMAGED, _ENCRYPTED, _CERTIFIED, _TOO_BIG,
@@ -42,8 +43,8 @@ struct pdf_prepared {
  * is filled if there is one (preferring one named `field_name`), else a new field is named
  * `field_name` (default "Signature1"), or with its trailing number increased until unique. */
 C2S_MUST_CHECK c2s_err pdf_prepare(const uint8_t *pdf, size_t len, size_t max_len,
-				   const struct pdf_sig_params *p, struct pdf_prepared *out,
-				   char *why, size_t why_cap);
+                                   const struct pdf_sig_params *p, struct pdf_prepared *out,
+                                   char *why, size_t why_cap);
 void pdf_prepared_free(struct pdf_prepared *pp);
 
 /* Writes DER bytes as hex into the placeholder (in pp->update). C2S_ERR_TOO_BIG if larger. */
@@ -52,7 +53,7 @@ C2S_MUST_CHECK c2s_err pdf_set_contents(struct pdf_prepared *pp, const uint8_t *
 /* Calls cb for each signed piece of the output in order (for streamed hashing). */
 typedef void (*pdf_chunk_cb)(void *ctx, const uint8_t *p, size_t n);
 void pdf_signed_ranges(const struct pdf_prepared *pp, const uint8_t *orig, pdf_chunk_cb cb,
-		       void *ctx);
+                       void *ctx);
 
 /* PAdES B-LT: an incremental update over `pdf` (a complete signed file) that adds or extends
  * the catalog's /DSS with /Certs, /CRLs and /OCSPs (DER blobs). `update` is initialised here
@@ -70,6 +71,6 @@ struct pdf_dss {
 	size_t n_ocsps;
 };
 C2S_MUST_CHECK c2s_err pdf_append_dss(const uint8_t *pdf, size_t len, const struct pdf_dss *dss,
-				      struct buf *update, char *why, size_t why_cap);
+                                      struct buf *update, char *why, size_t why_cap);
 
 #endif

@@ -29,7 +29,7 @@ static const struct proc_role proc_table[PROC_COUNT] = {
 struct proc_child {
 	const struct proc_role *role;
 	pid_t pid;
-	int fd;			/* parent's end of the parent channel */
+	int fd; /* parent's end of the parent channel */
 	long long started_ms;
 	long long restart_at_ms; /* 0 = not scheduled */
 	unsigned backoff_ms;
@@ -92,7 +92,7 @@ static int proc_bind(const char *host, int port)
 static void proc_exec_child(struct proc_parent *pp, const struct proc_role *r, int chfd)
 {
 	int want[3] = {chfd, r->id == PROC_WEB ? pp->listen_fd : -1,
-		       r->id == PROC_WEB ? pp->cert_listen_fd : -1};
+	               r->id == PROC_WEB ? pp->cert_listen_fd : -1};
 	int tmp[3];
 	sigset_t all;
 	sigemptyset(&all);
@@ -153,13 +153,13 @@ static void proc_send_channels(struct proc_parent *pp)
 	}
 	pp->generation++;
 	uint8_t g[4] = {(uint8_t)(pp->generation >> 24), (uint8_t)(pp->generation >> 16),
-			(uint8_t)(pp->generation >> 8), (uint8_t)pp->generation};
+	                (uint8_t)(pp->generation >> 8), (uint8_t)pp->generation};
 	if (made != n || ipc_send_fds(kh->fd, IPC_CHANNELS, g, 4, khfds, made) != C2S_OK ||
 	    ipc_send_fds(web->fd, IPC_CHANNELS, g, 4, webfds, made) != C2S_OK)
 		log_error("could not hand %u channels to the children", n);
 	else
 		log_info("handed %u keyholder channels to c2s-web (generation %u)", made,
-			 pp->generation);
+		         pp->generation);
 	for (unsigned i = 0; i < made; i++) {
 		close(khfds[i]);
 		close(webfds[i]);
@@ -180,10 +180,10 @@ static void proc_reaped(struct proc_parent *pp, pid_t pid, int status)
 			k->backoff_ms = 10000;
 		if (WIFSIGNALED(status))
 			log_error("%s (pid %d) was killed by signal %d; restarting in %u ms",
-				  k->role->name, (int)pid, WTERMSIG(status), k->backoff_ms);
+			          k->role->name, (int)pid, WTERMSIG(status), k->backoff_ms);
 		else
 			log_error("%s (pid %d) exited with status %d; restarting in %u ms",
-				  k->role->name, (int)pid, WEXITSTATUS(status), k->backoff_ms);
+			          k->role->name, (int)pid, WEXITSTATUS(status), k->backoff_ms);
 		close(k->fd);
 		k->fd = -1;
 		k->pid = 0;
@@ -289,9 +289,8 @@ int proc_parent_run(const struct config *cfg, const char *config_path)
 			goto out;
 	}
 	proc_send_channels(&pp);
-	log_info("click2signd %s: listening on https://%s:%d (certificates on %s:%d)",
-		 C2S_VERSION, cfg->listen_host, cfg->listen_port, cfg->cert_listen_host,
-		 cfg->cert_listen_port);
+	log_info("click2signd %s: listening on https://%s:%d (certificates on %s:%d)", C2S_VERSION,
+	         cfg->listen_host, cfg->listen_port, cfg->cert_listen_host, cfg->cert_listen_port);
 	rc = proc_loop(&pp, sfd);
 out:
 	if (rc != 0)

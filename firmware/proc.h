@@ -7,8 +7,8 @@
 #include "err.h"
 
 /* Fixed descriptors in every child. */
-#define PROC_FD_PARENT	    3 /* SEQPACKET to the parent */
-#define PROC_FD_LISTEN	    4 /* web: main HTTPS listener */
+#define PROC_FD_PARENT      3 /* SEQPACKET to the parent */
+#define PROC_FD_LISTEN      4 /* web: main HTTPS listener */
 #define PROC_FD_CERT_LISTEN 5 /* web: certificate listener */
 
 enum proc_id { PROC_KEYHOLDER = 0, PROC_WEB = 1, PROC_COUNT = 2 };

@@ -51,7 +51,8 @@ static c2s_err rev_first_uri(const uint8_t *p, const uint8_t *end, char *url, si
 		const uint8_t *ge = names + l;
 		while (names < ge && cms_der_any(&names, ge, &tag, &v, &l) == C2S_OK) {
 			if (tag == 0x86 && l < cap &&
-			    (l > 7 && (memcmp(v, "http://", 7) == 0 || memcmp(v, "https://", 8) == 0))) {
+			    (l > 7 &&
+			     (memcmp(v, "http://", 7) == 0 || memcmp(v, "https://", 8) == 0))) {
 				memcpy(url, v, l);
 				url[l] = 0;
 				return C2S_OK;
@@ -127,7 +128,7 @@ static c2s_err rev_fetch(const char *url, long timeout_ms, struct buf *out, char
 
 /* Parsed, from the certificate's issuer, and not past its nextUpdate. */
 static c2s_err rev_check(const uint8_t *cert, size_t cert_len, const uint8_t *der, size_t len,
-			 const char *url, time_t *next, char *why, size_t cap)
+                         const char *url, time_t *next, char *why, size_t cap)
 {
 	mbedtls_x509_crt c;
 	mbedtls_x509_crl crl;
@@ -149,11 +150,11 @@ static c2s_err rev_check(const uint8_t *cert, size_t cert_len, const uint8_t *de
 		goto out;
 	}
 	struct tm tm = {.tm_year = crl.next_update.year - 1900,
-			.tm_mon = crl.next_update.mon - 1,
-			.tm_mday = crl.next_update.day,
-			.tm_hour = crl.next_update.hour,
-			.tm_min = crl.next_update.min,
-			.tm_sec = crl.next_update.sec};
+	                .tm_mon = crl.next_update.mon - 1,
+	                .tm_mday = crl.next_update.day,
+	                .tm_hour = crl.next_update.hour,
+	                .tm_min = crl.next_update.min,
+	                .tm_sec = crl.next_update.sec};
 	*next = timegm(&tm);
 	ret = C2S_OK;
 out:
@@ -164,7 +165,7 @@ out:
 
 /* From the cache, or fetched and cached. Copies into out. */
 static c2s_err rev_get(const char *url, const uint8_t *cert, size_t cert_len, long timeout_ms,
-		       uint8_t **der, size_t *len, char *why, size_t cap)
+                       uint8_t **der, size_t *len, char *why, size_t cap)
 {
 	time_t now = time(NULL), next = 0;
 	struct buf b;
@@ -212,7 +213,7 @@ out:
 }
 
 c2s_err rev_crls_for(const uint8_t *const *certs, const size_t *lens, size_t n, long timeout_ms,
-		     struct rev_set *out, char *why, size_t why_cap)
+                     struct rev_set *out, char *why, size_t why_cap)
 {
 	c2s_err ret = C2S_OK;
 	char url[512];
@@ -224,8 +225,8 @@ c2s_err rev_crls_for(const uint8_t *const *certs, const size_t *lens, size_t n, 
 		ENSURE(r == C2S_OK, r);
 		int dup = 0;
 		ENSURE(out->n < REV_MAX_CRLS, C2S_ERR_TOO_BIG);
-		GUARD(rev_get(url, certs[i], lens[i], timeout_ms, &out->crl[out->n], &out->len[out->n],
-			      why, why_cap));
+		GUARD(rev_get(url, certs[i], lens[i], timeout_ms, &out->crl[out->n],
+		              &out->len[out->n], why, why_cap));
 		for (size_t j = 0; j < out->n; j++)
 			dup |= out->len[j] == out->len[out->n] &&
 			       memcmp(out->crl[j], out->crl[out->n], out->len[j]) == 0;

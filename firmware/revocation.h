@@ -22,8 +22,8 @@ struct rev_set {
 C2S_MUST_CHECK c2s_err rev_cdp_url(const uint8_t *cert, size_t len, char *url, size_t cap);
 /* CRLs for every certificate in certs[] that names one (roots usually do not). */
 C2S_MUST_CHECK c2s_err rev_crls_for(const uint8_t *const *certs, const size_t *lens, size_t n,
-				    long timeout_ms, struct rev_set *out, char *why,
-				    size_t why_cap);
+                                    long timeout_ms, struct rev_set *out, char *why,
+                                    size_t why_cap);
 void rev_set_free(struct rev_set *s);
 /* Drop the cache (tests). */
 void rev_cache_clear(void);

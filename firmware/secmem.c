@@ -38,7 +38,7 @@ int secmem_cmp(const void *a, const void *b, size_t n)
 }
 
 c2s_err secmem_read_secret_file(const char *path, char *out, size_t cap, size_t *len, char *why,
-				size_t why_cap)
+                                size_t why_cap)
 {
 	c2s_err ret = C2S_ERR_PIN_FILE;
 	struct stat st;
@@ -53,12 +53,12 @@ c2s_err secmem_read_secret_file(const char *path, char *out, size_t cap, size_t 
 	}
 	if (st.st_uid != geteuid()) {
 		snprintf(why, why_cap, "%s must be owned by the service user (uid %u), not uid %u",
-			 path, (unsigned)geteuid(), (unsigned)st.st_uid);
+		         path, (unsigned)geteuid(), (unsigned)st.st_uid);
 		goto out;
 	}
 	if (st.st_mode & 077) {
 		snprintf(why, why_cap, "%s has mode %04o; it must be 0600 (chmod 600 %s)", path,
-			 (unsigned)(st.st_mode & 07777), path);
+		         (unsigned)(st.st_mode & 07777), path);
 		goto out;
 	}
 	ssize_t n = read(fd, out, cap - 1);

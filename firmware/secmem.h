@@ -15,7 +15,7 @@ int secmem_cmp(const void *a, const void *b, size_t n);
 /* Read a secret file (PIN): must be a regular file owned by the current uid, mode 0600
  * (no group/other bits), at most cap-1 bytes; trailing newline removed. `why` gets a
  * human reason on failure. */
-C2S_MUST_CHECK c2s_err secmem_read_secret_file(const char *path, char *out, size_t cap,
-					       size_t *len, char *why, size_t why_cap);
+C2S_MUST_CHECK c2s_err secmem_read_secret_file(const char *path, char *out, size_t cap, size_t *len,
+                                               char *why, size_t why_cap);
 
 #endif

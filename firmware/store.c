@@ -48,13 +48,13 @@ c2s_err store_open(const char *state_dir, struct store **out)
 	}
 	ENSURE((size_t)snprintf(path, sizeof(path), "%s/click2sign.db", state_dir) < sizeof(path),
 	       C2S_ERR_CONFIG);
-	GUARD(store_map(s, sqlite3_open_v2(path, &s->db,
-					   SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-					       SQLITE_OPEN_FULLMUTEX,
-					   NULL)));
+	GUARD(store_map(
+	    s, sqlite3_open_v2(path, &s->db,
+	                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+	                       NULL)));
 	sqlite3_busy_timeout(s->db, 5000);
 	GUARD(store_map(s, sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;",
-					NULL, NULL, NULL)));
+	                                NULL, NULL, NULL)));
 	GUARD(store_map(s, sqlite3_exec(s->db, store_schema, NULL, NULL, NULL)));
 	*out = s;
 	s = NULL;
@@ -76,7 +76,7 @@ static void store_hash_token(const char *token, uint8_t out[32])
 {
 	/* mbedtls_md is the same in mbedTLS 2.28 and 3.x */
 	if (mbedtls_md(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), (const unsigned char *)token,
-		       strlen(token), out) != 0)
+	               strlen(token), out) != 0)
 		memset(out, 0xff, 32); /* never matches a stored hash of a real token */
 }
 
@@ -102,9 +102,9 @@ c2s_err store_client_add(struct store *s, const char *name, char *token_out, siz
 	token_out[olen] = 0;
 	store_hash_token(token_out, h);
 	GUARD(store_map(s, sqlite3_prepare_v2(s->db,
-					      "INSERT INTO api_clients(name, token_sha256) "
-					      "VALUES(?, ?)",
-					      -1, &st, NULL)));
+	                                      "INSERT INTO api_clients(name, token_sha256) "
+	                                      "VALUES(?, ?)",
+	                                      -1, &st, NULL)));
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 2, h, sizeof(h), SQLITE_STATIC);
 	int rc = sqlite3_step(st);
@@ -125,8 +125,8 @@ c2s_err store_client_revoke(struct store *s, const char *name)
 	c2s_err ret = C2S_ERR_STORE;
 	sqlite3_stmt *st = NULL;
 	GUARD(store_map(s, sqlite3_prepare_v2(s->db,
-					      "UPDATE api_clients SET revoked = 1 WHERE name = ?",
-					      -1, &st, NULL)));
+	                                      "UPDATE api_clients SET revoked = 1 WHERE name = ?",
+	                                      -1, &st, NULL)));
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	GUARD(store_map(s, sqlite3_step(st)));
 	ENSURE(sqlite3_changes(s->db) == 1, C2S_ERR_NOT_FOUND);
@@ -147,14 +147,14 @@ c2s_err store_client_check(struct store *s, const char *token, char *name, size_
 	/* Look up by the hash (a one-way function of the secret), so timing reveals nothing
 	 * usable; the final comparison is constant-time anyway. */
 	GUARD(store_map(s, sqlite3_prepare_v2(s->db,
-					      "SELECT name, token_sha256 FROM api_clients "
-					      "WHERE token_sha256 = ? AND revoked = 0",
-					      -1, &st, NULL)));
+	                                      "SELECT name, token_sha256 FROM api_clients "
+	                                      "WHERE token_sha256 = ? AND revoked = 0",
+	                                      -1, &st, NULL)));
 	sqlite3_bind_blob(st, 1, h, sizeof(h), SQLITE_STATIC);
 	int rc = sqlite3_step(st);
 	ENSURE(rc == SQLITE_ROW, rc == SQLITE_DONE ? C2S_ERR_HTTP_UNAUTHORIZED : store_map(s, rc));
 	ENSURE(sqlite3_column_bytes(st, 1) == 32 &&
-		   secmem_cmp(sqlite3_column_blob(st, 1), h, 32) == 0,
+	           secmem_cmp(sqlite3_column_blob(st, 1), h, 32) == 0,
 	       C2S_ERR_HTTP_UNAUTHORIZED);
 	snprintf(name, name_cap, "%s", (const char *)sqlite3_column_text(st, 0));
 	ret = C2S_OK;
@@ -168,9 +168,9 @@ c2s_err store_client_list(struct store *s, store_client_cb cb, void *ctx)
 	c2s_err ret = C2S_ERR_STORE;
 	sqlite3_stmt *st = NULL;
 	GUARD(store_map(s, sqlite3_prepare_v2(s->db,
-					      "SELECT name, created, revoked FROM api_clients "
-					      "ORDER BY name",
-					      -1, &st, NULL)));
+	                                      "SELECT name, created, revoked FROM api_clients "
+	                                      "ORDER BY name",
+	                                      -1, &st, NULL)));
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		cb(ctx, (const char *)sqlite3_column_text(st, 0),

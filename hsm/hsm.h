@@ -15,37 +15,37 @@ enum hsm_curve { HSM_CURVE_NONE = 0, HSM_CURVE_P256, HSM_CURVE_P384, HSM_CURVE_P
 enum hsm_mech { HSM_MECH_RSA_PKCS1 = 1, HSM_MECH_RSA_PSS = 2, HSM_MECH_ECDSA = 3 };
 enum hsm_hash { HSM_HASH_SHA256 = 1, HSM_HASH_SHA384 = 2, HSM_HASH_SHA512 = 3 };
 
-#define HSM_MAX_SIG	1024 /* bytes: RSA-8192 or DER ECDSA P-521 */
-#define HSM_MAX_ID	64
-#define HSM_MAX_LABEL	128
-#define HSM_MAX_PIN	256
-#define HSM_WHY		256
+#define HSM_MAX_SIG   1024 /* bytes: RSA-8192 or DER ECDSA P-521 */
+#define HSM_MAX_ID    64
+#define HSM_MAX_LABEL 128
+#define HSM_MAX_PIN   256
+#define HSM_WHY       256
 
 struct hsm;
 
 struct hsm_config {
-	const char *module_path;    /* must be in `allow` */
-	const char *const *allow;   /* allow-list of module paths (exact, after realpath) */
+	const char *module_path;  /* must be in `allow` */
+	const char *const *allow; /* allow-list of module paths (exact, after realpath) */
 	size_t n_allow;
-	const char *token_uri;      /* RFC 7512 pkcs11: URI selecting exactly one token */
-	const char *pin;            /* user PIN or NULL (no login); copied into locked memory */
+	const char *token_uri; /* RFC 7512 pkcs11: URI selecting exactly one token */
+	const char *pin;       /* user PIN or NULL (no login); copied into locked memory */
 	size_t pin_len;
-	unsigned pool_size;         /* sessions kept open; >= 1 */
-	int allow_absent;           /* hsm_open succeeds while the token is absent (cards);
-				       operations fail with C2S_ERR_HSM_NO_TOKEN until it is back */
+	unsigned pool_size; /* sessions kept open; >= 1 */
+	int allow_absent;   /* hsm_open succeeds while the token is absent (cards);
+	                       operations fail with C2S_ERR_HSM_NO_TOKEN until it is back */
 };
 
 struct hsm_token_info {
-	int present;		     /* token in its slot */
+	int present; /* token in its slot */
 	int logged_in;
-	int pin_state;		     /* C2S_OK, C2S_ERR_HSM_PIN_INCORRECT or C2S_ERR_HSM_PIN_LOCKED */
+	int pin_state; /* C2S_OK, C2S_ERR_HSM_PIN_INCORRECT or C2S_ERR_HSM_PIN_LOCKED */
 	unsigned long slot_id;
-	char slot_description[65];   /* for cards: the reader name */
+	char slot_description[65]; /* for cards: the reader name */
 	char label[33];
 	char manufacturer[33];
 	char model[17];
 	char serial[17];
-	int removable;		     /* CKF_REMOVABLE_DEVICE */
+	int removable; /* CKF_REMOVABLE_DEVICE */
 };
 
 struct hsm_key_info {
@@ -53,10 +53,10 @@ struct hsm_key_info {
 	uint8_t id[HSM_MAX_ID];
 	size_t id_len;
 	enum hsm_key_type type;
-	enum hsm_curve curve;	     /* for EC */
-	unsigned bits;		     /* modulus bits or curve bits */
+	enum hsm_curve curve; /* for EC */
+	unsigned bits;        /* modulus bits or curve bits */
 	int always_authenticate;
-	int has_certificate;	     /* a CKO_CERTIFICATE with the same CKA_ID exists */
+	int has_certificate; /* a CKO_CERTIFICATE with the same CKA_ID exists */
 };
 
 /* A resolved private key. Survives session and token recovery: after a token comes back
@@ -70,7 +70,12 @@ struct hsm_uri {
 	uint8_t id[HSM_MAX_ID];
 	size_t id_len;
 	int has_token, has_manufacturer, has_serial, has_model, has_object, has_id;
-	enum { HSM_URI_TYPE_ANY = 0, HSM_URI_TYPE_PRIVATE, HSM_URI_TYPE_PUBLIC, HSM_URI_TYPE_CERT } type;
+	enum {
+		HSM_URI_TYPE_ANY = 0,
+		HSM_URI_TYPE_PRIVATE,
+		HSM_URI_TYPE_PUBLIC,
+		HSM_URI_TYPE_CERT
+	} type;
 	char pin_source[256]; /* "pin-source" query attribute, if any */
 };
 /* Strict parser: unknown path attributes are refused, `why` names the part at fault. */
@@ -82,7 +87,7 @@ C2S_MUST_CHECK c2s_err hsm_uri_parse(const char *s, struct hsm_uri *u, char *why
  * retrying): hsm_token_info() then shows pin_state, and operations needing the login
  * return C2S_ERR_HSM_PIN_INCORRECT / C2S_ERR_HSM_PIN_LOCKED. */
 C2S_MUST_CHECK c2s_err hsm_open(const struct hsm_config *cfg, struct hsm **out, char *why,
-				size_t why_cap);
+                                size_t why_cap);
 void hsm_close(struct hsm *h);
 
 /* Current token state; probes the slot (cheap). Never fails because the token is gone:
@@ -93,7 +98,7 @@ C2S_MUST_CHECK c2s_err hsm_recover(struct hsm *h, char *why, size_t why_cap);
 
 /* Find a private key by pkcs11: URI (object=/id=) or plain label. Exactly one must match. */
 C2S_MUST_CHECK c2s_err hsm_key_find(struct hsm *h, const char *uri_or_label, struct hsm_key **out,
-				    char *why, size_t why_cap);
+                                    char *why, size_t why_cap);
 void hsm_key_free(struct hsm_key *k);
 C2S_MUST_CHECK c2s_err hsm_key_get_info(struct hsm *h, struct hsm_key *k, struct hsm_key_info *ki);
 /* SubjectPublicKeyInfo DER of the key's public half (from CKO_PUBLIC_KEY or the private
@@ -105,21 +110,21 @@ C2S_MUST_CHECK c2s_err hsm_key_spki(struct hsm *h, struct hsm_key *k, struct buf
  * Recovers once from lost sessions/login/token removal, then fails with a clear code.
  * *sig_len: in, the capacity of `sig` (HSM_MAX_SIG always suffices); out, the length. */
 C2S_MUST_CHECK c2s_err hsm_sign(struct hsm *h, struct hsm_key *k, enum hsm_mech m,
-				enum hsm_hash hash, const uint8_t *digest, size_t digest_len,
-				uint8_t *sig, size_t *sig_len);
+                                enum hsm_hash hash, const uint8_t *digest, size_t digest_len,
+                                uint8_t *sig, size_t *sig_len);
 
 struct hsm_keygen {
 	enum hsm_key_type type;
-	unsigned rsa_bits;	  /* 2048, 3072, 4096 */
-	enum hsm_curve curve;	  /* P-256, P-384, P-521 */
+	unsigned rsa_bits;    /* 2048, 3072, 4096 */
+	enum hsm_curve curve; /* P-256, P-384, P-521 */
 	const char *label;
-	const uint8_t *id;	  /* NULL: derived from the public key (SHA-1 of the point/modulus) */
+	const uint8_t *id; /* NULL: derived from the public key (SHA-1 of the point/modulus) */
 	size_t id_len;
-	int session_only;	  /* CKA_TOKEN=false (per-order signer keys) */
+	int session_only; /* CKA_TOKEN=false (per-order signer keys) */
 };
 /* Private key: CKA_SENSITIVE, !CKA_EXTRACTABLE, CKA_PRIVATE, CKA_SIGN only. */
 C2S_MUST_CHECK c2s_err hsm_key_generate(struct hsm *h, const struct hsm_keygen *spec,
-					struct hsm_key **out, char *why, size_t why_cap);
+                                        struct hsm_key **out, char *why, size_t why_cap);
 C2S_MUST_CHECK c2s_err hsm_key_destroy(struct hsm *h, struct hsm_key *k);
 
 typedef void (*hsm_key_cb)(void *ctx, const struct hsm_key_info *ki);
@@ -127,7 +132,7 @@ C2S_MUST_CHECK c2s_err hsm_key_list(struct hsm *h, hsm_key_cb cb, void *ctx);
 
 /* Store an X.509 certificate (DER) with the given id/label (CKO_CERTIFICATE, CKA_TOKEN). */
 C2S_MUST_CHECK c2s_err hsm_cert_store(struct hsm *h, const uint8_t *der, size_t len,
-				      const uint8_t *id, size_t id_len, const char *label);
+                                      const uint8_t *id, size_t id_len, const char *label);
 /* Read the certificate whose CKA_ID equals the key's; C2S_ERR_NOT_FOUND when none. */
 C2S_MUST_CHECK c2s_err hsm_cert_for_key(struct hsm *h, struct hsm_key *k, struct buf *der);
 
@@ -135,8 +140,8 @@ C2S_MUST_CHECK c2s_err hsm_cert_for_key(struct hsm *h, struct hsm_key *k, struct
  * `token_uri` (or the first slot with an uninitialised token when `token_uri` has no token
  * label match), set its label and the user PIN. */
 C2S_MUST_CHECK c2s_err hsm_token_init(const struct hsm_config *cfg, const char *so_pin,
-				      const char *label, const char *user_pin, char *why,
-				      size_t why_cap);
+                                      const char *label, const char *user_pin, char *why,
+                                      size_t why_cap);
 /* C_SetPIN on a logged-in `struct hsm`; on success the new PIN is kept for later logins. */
 C2S_MUST_CHECK c2s_err hsm_pin_change(struct hsm *h, const char *old_pin, const char *new_pin);
 /* Replace the PIN kept for logins (e.g. the PIN file was corrected) and clear a remembered
@@ -147,7 +152,7 @@ C2S_MUST_CHECK c2s_err hsm_set_pin(struct hsm *h, const char *pin, size_t pin_le
 /* Raw r||s (2*n bytes) to DER SEQUENCE{INTEGER r, INTEGER s}; handles leading zeros.
  * *der_len: in, capacity of `der`; out, length written. */
 C2S_MUST_CHECK c2s_err hsm_ecdsa_raw_to_der(const uint8_t *raw, size_t raw_len, uint8_t *der,
-					    size_t *der_len);
+                                            size_t *der_len);
 size_t hsm_hash_len(enum hsm_hash h);
 
 #endif

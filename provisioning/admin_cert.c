@@ -1,6 +1,7 @@
 /* click2sign-admin cert import: store a certificate next to its key in the token, after
  * checking it belongs to that key and that its chain links up; the seal key's issuers go
- * to [seal] chain. */
+ * to [seal] chain. Cards (removable tokens) usually refuse new objects and come with their
+ * own certificate: then the seal certificate is kept in [seal] chain, leaf first. */
 #include "admin.h"
 
 #include <mbedtls/md.h>
@@ -162,20 +163,45 @@ out:
 	return ret;
 }
 
-/* Stores the leaf next to the key, unless the very same certificate is already there. */
+/* Where cert import put the leaf. */
+enum cert_where {
+	CERT_STORED,  /* written to the token now */
+	CERT_ALREADY, /* the token held this very certificate */
+	CERT_CONFIG,  /* the token would not take it: kept in [seal] chain */
+};
+
+/* Whether a failed C_CreateObject means the token does not take certificates (a card
+ * through OpenSC, a write-protected token) rather than a passing problem. */
+static int cert_refused(c2s_err r)
+{
+	return r != C2S_ERR_HSM_NO_TOKEN && r != C2S_ERR_HSM_REMOVED &&
+	       r != C2S_ERR_HSM_NOT_LOGGED_IN && r != C2S_ERR_HSM_PIN_INCORRECT &&
+	       r != C2S_ERR_HSM_PIN_LOCKED && r != C2S_ERR_NOMEM && r != C2S_ERR_X509;
+}
+
+/* Stores the leaf next to the key, unless the very same certificate is already there.
+ * `card`: a removable token; a card's own certificate for the key is left alone and the
+ * new one is kept in the config instead (*where = CERT_CONFIG, `why` says why). */
 static c2s_err cert_store(struct hsm *h, struct hsm_key *k, const struct hsm_key_info *ki,
-                          const mbedtls_x509_crt *leaf, int *already)
+                          const mbedtls_x509_crt *leaf, int card, enum cert_where *where,
+                          char *why, size_t why_cap)
 {
 	c2s_err ret = C2S_ERR_INTERNAL;
 	struct buf old;
 	char idhex[2 * HSM_MAX_ID + 1];
 	buf_init(&old, CERT_MAX);
-	*already = 0;
+	*where = CERT_STORED;
 	admin_hex(ki->id, ki->id_len, idhex, sizeof(idhex));
 	ret = hsm_cert_for_key(h, k, &old);
 	if (ret == C2S_OK) {
 		if (old.len == leaf->raw.len && memcmp(old.data, leaf->raw.p, old.len) == 0) {
-			*already = 1;
+			*where = CERT_ALREADY;
+			goto out;
+		}
+		if (card) {
+			snprintf(why, why_cap, "the card holds another certificate for key '%s' "
+			         "(id %s), which is left as it is", ki->label, idhex);
+			*where = CERT_CONFIG;
 			goto out;
 		}
 		admin_fail("key '%s' already has a different certificate in the token; delete it "
@@ -189,40 +215,55 @@ static c2s_err cert_store(struct hsm *h, struct hsm_key *k, const struct hsm_key
 		goto out;
 	}
 	ret = hsm_cert_store(h, leaf->raw.p, leaf->raw.len, ki->id, ki->id_len, ki->label);
-	if (ret != C2S_OK)
+	if (ret != C2S_OK && cert_refused(ret)) {
+		snprintf(why, why_cap, "the token refused to store it (%s)", c2s_err_message(ret));
+		*where = CERT_CONFIG;
+		ret = C2S_OK;
+	} else if (ret != C2S_OK) {
 		admin_fail("the token refused to store the certificate: %s", c2s_err_message(ret));
+	}
 out:
 	buf_free(&old);
 	return ret;
 }
 
-/* Writes the issuers as PEM to [seal] chain. */
-static c2s_err cert_write_chain(const char *path, const mbedtls_x509_crt *chain, size_t *n)
+/* Appends one certificate as PEM. */
+static c2s_err cert_pem_put(struct buf *pem, const mbedtls_x509_crt *c)
+{
+	c2s_err ret = C2S_ERR_INTERNAL;
+	size_t cap = c->raw.len * 2 + 128, olen = 0;
+	unsigned char *one = malloc(cap);
+	ENSURE(one, C2S_ERR_NOMEM);
+	ENSURE(mbedtls_pem_write_buffer("-----BEGIN CERTIFICATE-----\n",
+	                                "-----END CERTIFICATE-----\n", c->raw.p, c->raw.len, one,
+	                                cap, &olen) == 0 &&
+	           olen > 0,
+	       C2S_ERR_INTERNAL);
+	GUARD(buf_put(pem, one, olen - 1));
+out:
+	free(one);
+	return ret;
+}
+
+/* Writes `leaf` (if not NULL) followed by the issuers as PEM to [seal] chain; *n counts the
+ * issuers. */
+static c2s_err cert_write_chain(const char *path, const mbedtls_x509_crt *leaf,
+                                const mbedtls_x509_crt *chain, size_t *n)
 {
 	c2s_err ret = C2S_ERR_INTERNAL;
 	struct buf pem;
-	size_t cap = 0, olen;
-	unsigned char *one = NULL;
 	buf_init(&pem, CERT_CHAIN_PEM);
 	*n = 0;
+	if (leaf)
+		GUARD(cert_pem_put(&pem, leaf));
 	for (const mbedtls_x509_crt *c = chain; c; c = c->next) {
-		cap = c->raw.len * 2 + 128;
-		free(one);
-		one = malloc(cap);
-		ENSURE(one, C2S_ERR_NOMEM);
-		ENSURE(mbedtls_pem_write_buffer("-----BEGIN CERTIFICATE-----\n",
-		                                "-----END CERTIFICATE-----\n", c->raw.p, c->raw.len,
-		                                one, cap, &olen) == 0 &&
-		           olen > 0,
-		       C2S_ERR_INTERNAL);
-		GUARD(buf_put(&pem, one, olen - 1));
+		GUARD(cert_pem_put(&pem, c));
 		(*n)++;
 	}
 	ret = admin_write_file(path, pem.data, pem.len, 0644);
 out:
 	if (ret != C2S_OK && ret != C2S_ERR_IO)
 		admin_fail("cannot encode the chain: %s", c2s_err_message(ret));
-	free(one);
 	buf_free(&pem);
 	return ret;
 }
@@ -265,16 +306,78 @@ static int cert_is_seal_key(struct admin *a, struct hsm *h, const uint8_t *spki,
 	return is;
 }
 
+/* [seal] chain after the leaf is in place: the issuers (token holds the leaf) or, for a card,
+ * the leaf followed by the issuers (the daemon takes a leaf from the chain file when the
+ * card cannot hold it). */
+static c2s_err cert_chain_update(struct admin *a, const struct hsm_key_info *ki, int is_seal,
+                                 int card, enum cert_where where,
+                                 const mbedtls_x509_crt *leaf, const mbedtls_x509_crt *chain)
+{
+	size_t n = 0;
+	int with_leaf = card || where == CERT_CONFIG;
+	if (!is_seal) {
+		printf("key '%s' is not the [seal] key '%s'; no chain file written\n", ki->label,
+		       a->cfg.seal_key);
+		return C2S_OK;
+	}
+	if (!a->cfg.seal_chain[0]) {
+		printf("note: [seal] chain is not set in the config; %s not written\n",
+		       with_leaf ? "certificate and issuers" : "issuers");
+		return C2S_OK;
+	}
+	if (!chain && !with_leaf) {
+		printf("note: no issuers given (--chain); [seal] chain left unchanged\n");
+		return C2S_OK;
+	}
+	if (cert_write_chain(a->cfg.seal_chain, with_leaf ? leaf : NULL, chain, &n) != C2S_OK)
+		return C2S_ERR_IO;
+	if (with_leaf)
+		printf("wrote the certificate and %zu issuer certificate(s) to [seal] chain %s\n",
+		       n, a->cfg.seal_chain);
+	else
+		printf("wrote %zu issuer certificate(s) to [seal] chain %s\n", n,
+		       a->cfg.seal_chain);
+	return C2S_OK;
+}
+
+/* Reports where the leaf went; fails when the token refused it and the config cannot hold
+ * it either (not the [seal] key, or no [seal] chain). */
+static c2s_err cert_report(struct admin *a, const struct hsm_key_info *ki, int is_seal,
+                           enum cert_where where, const mbedtls_x509_crt *leaf,
+                           const char *why)
+{
+	char dn[CERT_DN_MAX], idhex[2 * HSM_MAX_ID + 1];
+	cert_subject(leaf, dn, sizeof(dn));
+	admin_hex(ki->id, ki->id_len, idhex, sizeof(idhex));
+	if (where != CERT_CONFIG) {
+		printf("certificate %s %s in the token with key '%s' (id %s)\n", dn,
+		       where == CERT_ALREADY ? "was already stored" : "stored", ki->label, idhex);
+		return C2S_OK;
+	}
+	if (!is_seal || !a->cfg.seal_chain[0]) {
+		admin_fail("certificate %s was not stored: %s; only the [seal] key's certificate "
+		           "can be kept in [seal] chain instead%s",
+		           dn, why, is_seal ? " (set [seal] chain in the config)" : "");
+		return C2S_ERR_ARG;
+	}
+	printf("note: certificate %s is not on the token: %s. It is kept in the appliance's "
+	       "config instead: [seal] chain %s holds it first, then its issuers\n",
+	       dn, why, a->cfg.seal_chain);
+	return C2S_OK;
+}
+
 static int cert_import(struct admin *a, const struct cert_args *ca)
 {
-	int rc = ADMIN_EXIT_FAIL, already = 0;
+	int rc = ADMIN_EXIT_FAIL;
 	mbedtls_x509_crt leafs, chainf, *chain = NULL;
 	struct hsm *h = NULL;
 	struct hsm_key *k = NULL;
 	struct hsm_key_info ki;
+	struct hsm_token_info ti;
+	enum cert_where where = CERT_STORED;
 	uint8_t spki[ADMIN_SPKI_MAX];
-	size_t spki_len = 0, n_chain = 0;
-	char dn[CERT_DN_MAX], idhex[2 * HSM_MAX_ID + 1];
+	size_t spki_len = 0;
+	char why[HSM_WHY * 2] = "";
 	mbedtls_x509_crt_init(&leafs);
 	mbedtls_x509_crt_init(&chainf);
 	if (admin_config_load(a, 0) != C2S_OK || cert_load(ca, &leafs, &chainf, &chain) != C2S_OK ||
@@ -285,25 +388,13 @@ static int cert_import(struct admin *a, const struct cert_args *ca)
 		admin_fail("cannot read the key's attributes from the token");
 		goto out;
 	}
-	if (cert_store(h, k, &ki, &leafs, &already) != C2S_OK)
+	int card = hsm_token_info(h, &ti) == C2S_OK && ti.removable;
+	if (cert_store(h, k, &ki, &leafs, card, &where, why, sizeof(why)) != C2S_OK)
 		goto out;
-	cert_subject(&leafs, dn, sizeof(dn));
-	admin_hex(ki.id, ki.id_len, idhex, sizeof(idhex));
-	printf("certificate %s %s in the token with key '%s' (id %s)\n", dn,
-	       already ? "was already stored" : "stored", ki.label, idhex);
-	if (!cert_is_seal_key(a, h, spki, spki_len)) {
-		printf("key '%s' is not the [seal] key '%s'; no chain file written\n", ki.label,
-		       a->cfg.seal_key);
-	} else if (!chain) {
-		printf("note: no issuers given (--chain); [seal] chain left unchanged\n");
-	} else if (!a->cfg.seal_chain[0]) {
-		printf("note: [seal] chain is not set in the config; issuers not written\n");
-	} else {
-		if (cert_write_chain(a->cfg.seal_chain, chain, &n_chain) != C2S_OK)
-			goto out;
-		printf("wrote %zu issuer certificate(s) to [seal] chain %s\n", n_chain,
-		       a->cfg.seal_chain);
-	}
+	int is_seal = cert_is_seal_key(a, h, spki, spki_len);
+	if (cert_report(a, &ki, is_seal, where, &leafs, why) != C2S_OK ||
+	    cert_chain_update(a, &ki, is_seal, card, where, &leafs, chain) != C2S_OK)
+		goto out;
 	rc = ADMIN_EXIT_OK;
 out:
 	if (k)

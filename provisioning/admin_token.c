@@ -3,6 +3,11 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "../drivers/pcsc.h"
+
+#define TOKEN_PCSC_WAIT_MS 2000 /* how long token status waits for pcscd's first answer */
 
 /* Whether the token [token] uri selects is already initialised (token init would erase it). */
 static int token_exists(struct admin *a)
@@ -129,6 +134,59 @@ out:
 		hsm_key_free(k);
 }
 
+/* Whether the monitor has a complete first picture: pcscd answered and the selected
+ * reader (if any) has its card state. */
+static int token_pcsc_settled(const struct pcsc_state *ps)
+{
+	return ps->reachable && ps->changes > 0 && (!ps->card_present || ps->atr_hex[0]);
+}
+
+/* The card reader as pcscd sees it ([token] card = yes, or auto with OpenSC): a short run
+ * of the PC/SC monitor, the same view the daemon's /v1/health reports. */
+static void token_print_card(struct admin *a)
+{
+	struct pcsc_state ps;
+	memset(&ps, 0, sizeof(ps));
+	if (pcsc_start(a->cfg.card_reader[0] ? a->cfg.card_reader : NULL, NULL, NULL) != C2S_OK) {
+		printf("card reader:   cannot start the PC/SC monitor\n");
+		return;
+	}
+	for (int i = 0; i < TOKEN_PCSC_WAIT_MS / 20; i++) {
+		if (pcsc_snapshot(&ps) == C2S_OK && token_pcsc_settled(&ps))
+			break;
+		usleep(20000);
+	}
+	if (ps.reachable && ps.reader[0])
+		usleep(100000); /* a late reader or card event still in flight */
+	if (pcsc_snapshot(&ps) != C2S_OK)
+		memset(&ps, 0, sizeof(ps));
+	pcsc_stop();
+	if (!ps.reachable) {
+		printf("pcscd:         NOT REACHABLE%s%s (is pcscd running?)\n",
+		       ps.error[0] ? ": " : "", ps.error);
+		return;
+	}
+	printf("pcscd:         reachable, %zu reader(s)\n", ps.n_readers);
+	if (!ps.reader[0]) {
+		printf("reader:        NONE%s%s\n", a->cfg.card_reader[0] ? " matching " : "",
+		       a->cfg.card_reader);
+		return;
+	}
+	printf("reader:        %s\n", ps.reader);
+	printf("card:          %s\n", ps.card_present ? "present" : "NOT PRESENT (insert it)");
+	if (ps.card_present)
+		printf("ATR:           %s\n", ps.atr_hex);
+}
+
+/* The card's name as OpenSC reports it (manufacturer, model). */
+static void token_print_card_name(const struct hsm_token_info *ti)
+{
+	if (!ti->present)
+		return;
+	printf("card name:     %s%s%s%s\n", ti->manufacturer, ti->model[0] ? " (" : "", ti->model,
+	       ti->model[0] ? ")" : "");
+}
+
 static int token_status(struct admin *a, int argc, char **argv)
 {
 	const char *pos[1];
@@ -162,7 +220,12 @@ static int token_status(struct admin *a, int argc, char **argv)
 	}
 	printf("module:        %s\n", a->cfg.module);
 	printf("uri:           %s\n", a->cfg.token_uri);
+	int card = config_card_monitored(&a->cfg);
+	if (card)
+		token_print_card(a);
 	token_print_info(&ti);
+	if (card)
+		token_print_card_name(&ti);
 	if (ti.present && ti.logged_in)
 		token_print_key(h, "[seal] key:", a->cfg.seal_key);
 	fflush(stdout);

@@ -9,8 +9,8 @@
 static json_t *health_token(const struct khmsg_status *s)
 {
 	return json_pack("{s:b, s:s, s:s, s:s, s:s, s:b}", "present", s->token_present, "label",
-			 s->label, "manufacturer", s->manufacturer, "model", s->model, "serial",
-			 s->serial, "logged_in", s->logged_in);
+	                 s->label, "manufacturer", s->manufacturer, "model", s->model, "serial",
+	                 s->serial, "logged_in", s->logged_in);
 }
 
 static json_t *health_card(const struct khmsg_status *s)
@@ -21,7 +21,7 @@ static json_t *health_card(const struct khmsg_status *s)
 	if (t && gmtime_r(&t, &tm))
 		strftime(since, sizeof(since), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	return json_pack("{s:b, s:s, s:s, s:s, s:b}", "present", s->card_present, "reader",
-			 s->reader, "since", since, "atr", s->atr, "pcscd", s->pcscd_up);
+	                 s->reader, "since", since, "atr", s->atr, "pcscd", s->pcscd_up);
 }
 
 enum MHD_Result web_health(struct web_req *r)
@@ -32,18 +32,18 @@ enum MHD_Result web_health(struct web_req *r)
 	c2s_err e = khc_status(&s, detail, sizeof(detail));
 	if (e != C2S_OK) {
 		doc = json_pack("{s:s, s:s, s:s, s:{s:b, s:s}, s:{s:b}}", "status", "unavailable",
-				"version", C2S_VERSION, "reason",
-				detail[0] ? detail : c2s_err_message(e), "keyholder", "running", 0,
-				"error", c2s_err_name(e), "token", "present", 0);
+		                "version", C2S_VERSION, "reason",
+		                detail[0] ? detail : c2s_err_message(e), "keyholder", "running", 0,
+		                "error", c2s_err_name(e), "token", "present", 0);
 		return web_json(r, 503, doc);
 	}
 	int ok = s.state == C2S_OK;
 	doc = json_pack("{s:s, s:s, s:{s:b, s:I, s:I}, s:o, s:{s:{s:s, s:b, s:b}}}", "status",
-			ok ? "ok" : "unavailable", "version", C2S_VERSION, "keyholder", "running",
-			1, "signatures", (json_int_t)s.signatures, "sign_errors",
-			(json_int_t)s.sign_errors, "token", health_token(&s), "keys", "seal",
-			"label", s.seal_key, "present", s.seal_key_present, "certificate",
-			s.seal_cert_present);
+	                ok ? "ok" : "unavailable", "version", C2S_VERSION, "keyholder", "running",
+	                1, "signatures", (json_int_t)s.signatures, "sign_errors",
+	                (json_int_t)s.sign_errors, "token", health_token(&s), "keys", "seal",
+	                "label", s.seal_key, "present", s.seal_key_present, "certificate",
+	                s.seal_cert_present);
 	if (!doc)
 		return MHD_NO;
 	if (!ok) {

@@ -62,7 +62,8 @@ void khc_set_channels(uint32_t generation, const int *fds, size_t n)
 	khc.n = keep;
 	for (size_t i = 0; i < n; i++) {
 		if (khc.n < KHC_MAX)
-			khc.ch[khc.n++] = (struct khc_chan){.fd = fds[i], .busy = 0, .gen = generation};
+			khc.ch[khc.n++] =
+			    (struct khc_chan){.fd = fds[i], .busy = 0, .gen = generation};
 		else
 			close(fds[i]);
 	}
@@ -121,9 +122,8 @@ static void khc_release(struct khc_chan *c, int dead)
 	pthread_mutex_unlock(&khc.mu);
 }
 
-static c2s_err khc_once(uint32_t type, const void *body, size_t len, int timeout_ms,
-			int wait_ms, uint32_t *resp_type, struct buf *resp, char *detail,
-			size_t cap)
+static c2s_err khc_once(uint32_t type, const void *body, size_t len, int timeout_ms, int wait_ms,
+                        uint32_t *resp_type, struct buf *resp, char *detail, size_t cap)
 {
 	c2s_err ret = C2S_ERR_IPC;
 	uint8_t *rx = NULL;
@@ -141,9 +141,9 @@ static c2s_err khc_once(uint32_t type, const void *body, size_t len, int timeout
 		ret = ipc_recv(c->fd, rx, &m, timeout_ms);
 	if (ret != C2S_OK) {
 		dead = 1; /* a late answer would confuse the next caller */
-		snprintf(detail, cap, "%s", ret == C2S_ERR_TIMEOUT
-						? "the key-holding process did not answer in time"
-						: "the key-holding process went away");
+		snprintf(detail, cap, "%s",
+		         ret == C2S_ERR_TIMEOUT ? "the key-holding process did not answer in time"
+		                                : "the key-holding process went away");
 		if (ret != C2S_ERR_TIMEOUT)
 			ret = C2S_ERR_IPC;
 		goto out;
@@ -173,7 +173,7 @@ out:
 }
 
 c2s_err khc_call(uint32_t type, const void *body, size_t len, int timeout_ms, uint32_t *resp_type,
-		 struct buf *resp, char *detail, size_t cap)
+                 struct buf *resp, char *detail, size_t cap)
 {
 	detail[0] = 0;
 	c2s_err r = khc_once(type, body, len, timeout_ms, 2000, resp_type, resp, detail, cap);
@@ -226,7 +226,7 @@ static c2s_err khc_sig_reply(struct buf *resp, uint32_t t, uint8_t *sig, size_t 
 }
 
 c2s_err khc_seal_attrs(const char *key, const uint8_t *attrs, size_t len, uint8_t *sig,
-		       size_t *sig_len, char *detail, size_t cap)
+                       size_t *sig_len, char *detail, size_t cap)
 {
 	struct buf req, resp;
 	uint32_t t = 0;
@@ -244,7 +244,7 @@ out:
 }
 
 c2s_err khc_sign_digest(const char *key, uint8_t hash, const uint8_t *digest, size_t len,
-			uint8_t *sig, size_t *sig_len, char *detail, size_t cap)
+                        uint8_t *sig, size_t *sig_len, char *detail, size_t cap)
 {
 	struct buf req, resp;
 	uint32_t t = 0;

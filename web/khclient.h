@@ -21,17 +21,17 @@ uint32_t khc_generation(void);
  * IPC_ERROR_RESP is turned into its code with `detail`. If the keyholder goes away mid-call,
  * waits up to `wait_ms` for new channels and retries once (requests are idempotent). */
 C2S_MUST_CHECK c2s_err khc_call(uint32_t type, const void *body, size_t len, int timeout_ms,
-				uint32_t *resp_type, struct buf *resp, char *detail,
-				size_t detail_cap);
+                                uint32_t *resp_type, struct buf *resp, char *detail,
+                                size_t detail_cap);
 
 C2S_MUST_CHECK c2s_err khc_status(struct khmsg_status *st, char *detail, size_t cap);
 /* Caller must khmsg_keyinfo_free. */
 C2S_MUST_CHECK c2s_err khc_keyinfo(const char *key, struct khmsg_keyinfo *ki, char *detail,
-				   size_t cap);
+                                   size_t cap);
 C2S_MUST_CHECK c2s_err khc_seal_attrs(const char *key, const uint8_t *attrs, size_t len,
-				      uint8_t *sig, size_t *sig_len, char *detail, size_t cap);
+                                      uint8_t *sig, size_t *sig_len, char *detail, size_t cap);
 C2S_MUST_CHECK c2s_err khc_sign_digest(const char *key, uint8_t hash, const uint8_t *digest,
-				       size_t len, uint8_t *sig, size_t *sig_len, char *detail,
-				       size_t cap);
+                                       size_t len, uint8_t *sig, size_t *sig_len, char *detail,
+                                       size_t cap);
 
 #endif

@@ -15,41 +15,40 @@ enum MHD_Result web_metrics(struct web_req *r)
 	c2s_err e = buf_printf(&b, "# TYPE c2s_http_requests_total counter\n");
 	for (int i = 1; i <= 5 && e == C2S_OK; i++)
 		e = buf_printf(&b, "c2s_http_requests_total{class=\"%dxx\"} %lu\n", i,
-			       atomic_load(&web_stats.requests[i]));
+		               atomic_load(&web_stats.requests[i]));
 	if (e == C2S_OK)
-		e = buf_printf(&b,
-			       "# TYPE c2s_seals_total counter\n"
-			       "c2s_seals_total{result=\"ok\"} %lu\n"
-			       "c2s_seals_total{result=\"failed\"} %lu\n"
-			       "# TYPE c2s_seal_bytes_total counter\n"
-			       "c2s_seal_bytes_total %lu\n"
-			       "# TYPE c2s_keyholder_up gauge\nc2s_keyholder_up %d\n"
-			       "# TYPE c2s_token_present gauge\nc2s_token_present %d\n"
-			       "# TYPE c2s_signer_ready gauge\nc2s_signer_ready %d\n"
-			       "# TYPE c2s_keyholder_signatures_total counter\n"
-			       "c2s_keyholder_signatures_total %llu\n"
-			       "c2s_keyholder_sign_errors_total %llu\n",
-			       atomic_load(&web_stats.seals_ok), atomic_load(&web_stats.seals_failed),
-			       atomic_load(&web_stats.seal_bytes), up, up && s.token_present,
-			       up && s.state == C2S_OK,
-			       up ? (unsigned long long)s.signatures : 0ULL,
-			       up ? (unsigned long long)s.sign_errors : 0ULL);
+		e = buf_printf(
+		    &b,
+		    "# TYPE c2s_seals_total counter\n"
+		    "c2s_seals_total{result=\"ok\"} %lu\n"
+		    "c2s_seals_total{result=\"failed\"} %lu\n"
+		    "# TYPE c2s_seal_bytes_total counter\n"
+		    "c2s_seal_bytes_total %lu\n"
+		    "# TYPE c2s_keyholder_up gauge\nc2s_keyholder_up %d\n"
+		    "# TYPE c2s_token_present gauge\nc2s_token_present %d\n"
+		    "# TYPE c2s_signer_ready gauge\nc2s_signer_ready %d\n"
+		    "# TYPE c2s_keyholder_signatures_total counter\n"
+		    "c2s_keyholder_signatures_total %llu\n"
+		    "c2s_keyholder_sign_errors_total %llu\n",
+		    atomic_load(&web_stats.seals_ok), atomic_load(&web_stats.seals_failed),
+		    atomic_load(&web_stats.seal_bytes), up, up && s.token_present,
+		    up && s.state == C2S_OK, up ? (unsigned long long)s.signatures : 0ULL,
+		    up ? (unsigned long long)s.sign_errors : 0ULL);
 	if (e == C2S_OK && up && s.card_monitored)
 		e = buf_printf(&b, "# TYPE c2s_card_present gauge\nc2s_card_present %d\n",
-			       s.card_present);
+		               s.card_present);
 	if (e != C2S_OK || buf_put_u8(&b, 0) != C2S_OK) {
 		buf_free(&b);
 		return web_problem(r, C2S_ERR_NOMEM, NULL);
 	}
-	struct MHD_Response *resp = MHD_create_response_from_buffer(
-	    b.len - 1, b.data, MHD_RESPMEM_MUST_FREE);
+	struct MHD_Response *resp =
+	    MHD_create_response_from_buffer(b.len - 1, b.data, MHD_RESPMEM_MUST_FREE);
 	if (!resp) {
 		buf_free(&b);
 		return MHD_NO;
 	}
 	b.data = NULL;
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-				"text/plain; version=0.0.4");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; version=0.0.4");
 	atomic_fetch_add(&web_stats.requests[2], 1);
 	enum MHD_Result ret = MHD_queue_response(r->conn, 200, resp);
 	MHD_destroy_response(resp);

@@ -12,8 +12,7 @@ static void web_count(unsigned status)
 		atomic_fetch_add(&web_stats.requests[cls], 1);
 }
 
-static enum MHD_Result web_send(struct web_req *r, unsigned status, const char *ctype,
-				char *text)
+static enum MHD_Result web_send(struct web_req *r, unsigned status, const char *ctype, char *text)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
@@ -42,12 +41,12 @@ enum MHD_Result web_json(struct web_req *r, unsigned status, json_t *doc)
 }
 
 enum MHD_Result web_problem_ex(struct web_req *r, unsigned status, const char *type,
-			       const char *title, const char *detail, json_t *extra)
+                               const char *title, const char *detail, json_t *extra)
 {
 	char uri[256];
 	snprintf(uri, sizeof(uri), WEB_PROBLEM_BASE "%s", type);
 	json_t *p = json_pack("{s:s, s:s, s:i, s:s}", "type", uri, "title", title, "status",
-			      (int)status, "detail", detail ? detail : title);
+	                      (int)status, "detail", detail ? detail : title);
 	if (!p) {
 		json_decref(extra);
 		return MHD_NO;
@@ -64,6 +63,6 @@ enum MHD_Result web_problem_ex(struct web_req *r, unsigned status, const char *t
 enum MHD_Result web_problem(struct web_req *r, c2s_err e, const char *detail)
 {
 	return web_problem_ex(r, (unsigned)c2s_err_http_status(e), c2s_err_problem_type(e),
-			      c2s_err_message(e), detail && detail[0] ? detail : c2s_err_message(e),
-			      json_pack("{s:s}", "code", c2s_err_name(e)));
+	                      c2s_err_message(e), detail && detail[0] ? detail : c2s_err_message(e),
+	                      json_pack("{s:s}", "code", c2s_err_name(e)));
 }

@@ -41,8 +41,7 @@ static c2s_err seal_keyinfo_copy(const struct khmsg_keyinfo *in, struct khmsg_ke
 }
 
 /* Key info (certificate chain, algorithms) cached per keyholder channel generation. */
-static c2s_err seal_keyinfo(const char *key, struct khmsg_keyinfo *out, char *detail,
-			    size_t cap)
+static c2s_err seal_keyinfo(const char *key, struct khmsg_keyinfo *out, char *detail, size_t cap)
 {
 	c2s_err ret = C2S_OK;
 	uint32_t gen = khc_generation();
@@ -74,7 +73,7 @@ struct seal_sign_ctx {
 };
 
 static c2s_err seal_sign_cb(void *ctx, const uint8_t *attrs, size_t len, uint8_t *sig,
-			    size_t *sig_len)
+                            size_t *sig_len)
 {
 	struct seal_sign_ctx *c = ctx;
 	return khc_seal_attrs(c->key, attrs, len, sig, sig_len, c->detail, c->cap);
@@ -126,7 +125,7 @@ static enum MHD_Result seal_respond(struct web_req *r, struct seal_out *o)
 }
 
 static enum MHD_Result seal_fail(struct web_req *r, struct seal_out *o, c2s_err e,
-				 const char *detail)
+                                 const char *detail)
 {
 	atomic_fetch_add(&web_stats.seals_failed, 1);
 	seal_free(o);
@@ -137,8 +136,8 @@ enum MHD_Result web_seal(struct web_req *r)
 {
 	const struct config *cfg = r->ctx->cfg;
 	const char *lv = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "level");
-	const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-						     MHD_HTTP_HEADER_CONTENT_TYPE);
+	const char *ct =
+	    MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
 	int level = pades_level_parse(lv ? lv : "B-B");
 	char detail[512] = "";
 	struct khmsg_keyinfo ki;
@@ -146,12 +145,12 @@ enum MHD_Result web_seal(struct web_req *r)
 		return web_problem(r, C2S_ERR_HTTP_LEVEL, NULL);
 	if (!ct || strncmp(ct, "application/pdf", 15) != 0)
 		return web_problem(r, C2S_ERR_HTTP_MEDIA_TYPE,
-				   "send the document as Content-Type: application/pdf");
+		                   "send the document as Content-Type: application/pdf");
 	if (level != PADES_B_B && !cfg->tsa_url[0])
 		return web_problem_ex(r, 400, "invalid-request", "No time-stamping authority",
-				      "levels B-T and B-LT need a time-stamping authority; this "
-				      "appliance has no [tsa] url configured",
-				      NULL);
+		                      "levels B-T and B-LT need a time-stamping authority; this "
+		                      "appliance has no [tsa] url configured",
+		                      NULL);
 	c2s_err e = seal_keyinfo(cfg->seal_key, &ki, detail, sizeof(detail));
 	if (e != C2S_OK)
 		return web_problem(r, e, detail);
@@ -163,25 +162,25 @@ enum MHD_Result web_seal(struct web_req *r)
 	o->orig = r->body;
 	buf_init(&r->body, 0);
 	struct cms_signer signer = {.cert = ki.cert,
-				    .cert_len = ki.cert_len,
-				    .n_chain = ki.n_chain,
-				    .hash = (enum cms_hash)ki.hash,
-				    .sig = (enum cms_sig)ki.sig};
+	                            .cert_len = ki.cert_len,
+	                            .n_chain = ki.n_chain,
+	                            .hash = (enum cms_hash)ki.hash,
+	                            .sig = (enum cms_sig)ki.sig};
 	for (size_t i = 0; i < ki.n_chain; i++) {
 		signer.chain[i] = ki.chain[i];
 		signer.chain_len[i] = ki.chain_len[i];
 	}
 	struct tsa_config tsa = {.url = cfg->tsa_url,
-				 .timeout_ms = cfg->tsa_timeout_ms,
-				 .trust_file = cfg->tsa_trust[0] ? cfg->tsa_trust : NULL};
+	                         .timeout_ms = cfg->tsa_timeout_ms,
+	                         .trust_file = cfg->tsa_trust[0] ? cfg->tsa_trust : NULL};
 	struct seal_sign_ctx sc = {.key = cfg->seal_key, .detail = detail, .cap = sizeof(detail)};
 	struct pades_request req = {.level = (enum pades_level)level,
-				    .signer = &signer,
-				    .sig_max = ki.sig_max,
-				    .sign = seal_sign_cb,
-				    .sign_ctx = &sc,
-				    .tsa = cfg->tsa_url[0] ? &tsa : NULL,
-				    .max_len = cfg->pdf_max};
+	                            .signer = &signer,
+	                            .sig_max = ki.sig_max,
+	                            .sign = seal_sign_cb,
+	                            .sign_ctx = &sc,
+	                            .tsa = cfg->tsa_url[0] ? &tsa : NULL,
+	                            .max_len = cfg->pdf_max};
 	req.params.name = cfg->seal_name;
 	req.params.reason = cfg->seal_reason[0] ? cfg->seal_reason : NULL;
 	req.params.location = cfg->seal_location[0] ? cfg->seal_location : NULL;
@@ -195,7 +194,7 @@ enum MHD_Result web_seal(struct web_req *r)
 			lens[1 + i] = ki.chain_len[i];
 		}
 		e = rev_crls_for(certs, lens, 1 + ki.n_chain, cfg->tsa_timeout_ms, &crls, detail,
-				 sizeof(detail));
+		                 sizeof(detail));
 		req.crls = (const uint8_t *const *)crls.crl;
 		req.crl_lens = crls.len;
 		req.n_crls = crls.n;

@@ -13,8 +13,7 @@ static const struct web_route web_routes[] = {
     {"GET", "/metrics", web_metrics, 0, 0},
 };
 
-static const struct web_route *web_route_find(const char *method, const char *url,
-					      int *path_known)
+static const struct web_route *web_route_find(const char *method, const char *url, int *path_known)
 {
 	*path_known = 0;
 	for (size_t i = 0; i < sizeof(web_routes) / sizeof(web_routes[0]); i++) {
@@ -30,14 +29,14 @@ static const struct web_route *web_route_find(const char *method, const char *ur
 /* Bearer token → API client (store lookup by SHA-256 of the token, constant-time compare). */
 static c2s_err web_auth(struct web_req *r)
 {
-	const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-						    MHD_HTTP_HEADER_AUTHORIZATION);
+	const char *h =
+	    MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 	if (!h || strncasecmp(h, "Bearer ", 7) != 0)
 		return C2S_ERR_HTTP_UNAUTHORIZED;
 	pthread_mutex_lock(&r->ctx->store_mu);
-	c2s_err e = r->ctx->store ? store_client_check(r->ctx->store, h + 7, r->client,
-						       sizeof(r->client))
-				  : C2S_ERR_STORE;
+	c2s_err e = r->ctx->store
+	                ? store_client_check(r->ctx->store, h + 7, r->client, sizeof(r->client))
+	                : C2S_ERR_STORE;
 	pthread_mutex_unlock(&r->ctx->store_mu);
 	return e;
 }
@@ -48,22 +47,22 @@ static enum MHD_Result web_first_call(struct web_req *r)
 	r->route = web_route_find(r->method, r->url, &known);
 	if (r->cert_listener)
 		return web_problem_ex(r, 404, "not-found", "Not found",
-				      "certificate login is not enabled on this appliance yet",
-				      NULL);
+		                      "certificate login is not enabled on this appliance yet",
+		                      NULL);
 	if (!r->route && known)
 		return web_problem(r, C2S_ERR_HTTP_METHOD, NULL);
 	if (!r->route)
 		return web_problem_ex(r, 404, "not-found", "Not found",
-				      "no such resource; see the API documentation", NULL);
-	const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-						     MHD_HTTP_HEADER_CONTENT_LENGTH);
+		                      "no such resource; see the API documentation", NULL);
+	const char *cl =
+	    MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl) {
 		char *end;
 		unsigned long long n = strtoull(cl, &end, 10);
 		if (*end || n > r->ctx->cfg->max_body) {
 			char d[160];
 			snprintf(d, sizeof(d), "the request body is larger than %zu bytes",
-				 r->ctx->cfg->max_body);
+			         r->ctx->cfg->max_body);
 			return web_problem(r, C2S_ERR_TOO_BIG, d);
 		}
 	}
@@ -71,8 +70,8 @@ static enum MHD_Result web_first_call(struct web_req *r)
 }
 
 static enum MHD_Result web_handle(void *cls, struct MHD_Connection *conn, const char *url,
-				  const char *method, const char *version,
-				  const char *upload_data, size_t *upload_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls)
 {
 	struct web_listener *l = cls;
 	struct web_req *r = *con_cls;
@@ -101,7 +100,7 @@ static enum MHD_Result web_handle(void *cls, struct MHD_Connection *conn, const 
 	if (r->too_big) {
 		char d[160];
 		snprintf(d, sizeof(d), "the request body is larger than %zu bytes",
-			 r->ctx->cfg->max_body);
+		         r->ctx->cfg->max_body);
 		return web_problem(r, C2S_ERR_TOO_BIG, d);
 	}
 	if (r->route->auth) {
@@ -113,7 +112,7 @@ static enum MHD_Result web_handle(void *cls, struct MHD_Connection *conn, const 
 }
 
 static void web_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-			  enum MHD_RequestTerminationCode toe)
+                          enum MHD_RequestTerminationCode toe)
 {
 	struct web_req *r = *con_cls;
 	(void)cls;
@@ -138,21 +137,20 @@ static void web_mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 struct MHD_Daemon *web_server_start(struct web_listener *l, int fd, const char *cert_pem,
-				    const char *key_pem)
+                                    const char *key_pem)
 {
 	const struct config *cfg = l->ctx->cfg;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS | MHD_USE_EPOLL |
-			 MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+	                 MHD_USE_ERROR_LOG | MHD_USE_TURBO;
 	return MHD_start_daemon(
 	    flags, 0, NULL, NULL, web_handle, l, MHD_OPTION_EXTERNAL_LOGGER, web_mhd_log, NULL,
-	    MHD_OPTION_LISTEN_SOCKET, fd,
-	    MHD_OPTION_HTTPS_MEM_CERT, cert_pem, MHD_OPTION_HTTPS_MEM_KEY, key_pem,
-	    MHD_OPTION_HTTPS_PRIORITIES,
+	    MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_HTTPS_MEM_CERT, cert_pem,
+	    MHD_OPTION_HTTPS_MEM_KEY, key_pem, MHD_OPTION_HTTPS_PRIORITIES,
 	    "SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:"
 	    "+CHACHA20-POLY1305:-SHA1:%SERVER_PRECEDENCE",
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->workers, MHD_OPTION_CONNECTION_LIMIT,
 	    (unsigned)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 	    (unsigned)cfg->max_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
-	    (unsigned)cfg->request_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	    (size_t)64 * 1024, MHD_OPTION_NOTIFY_COMPLETED, web_completed, NULL, MHD_OPTION_END);
+	    (unsigned)cfg->request_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
+	    MHD_OPTION_NOTIFY_COMPLETED, web_completed, NULL, MHD_OPTION_END);
 }

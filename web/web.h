@@ -39,8 +39,8 @@ struct web_route {
 	const char *method;
 	const char *path;
 	web_handler fn;
-	int auth;	  /* needs a bearer token */
-	int body;	  /* accepts a body */
+	int auth; /* needs a bearer token */
+	int body; /* accepts a body */
 };
 
 /* Responses (each queues exactly one response and returns its MHD result). */
@@ -50,7 +50,7 @@ enum MHD_Result web_problem(struct web_req *r, c2s_err e, const char *detail);
 /* problem+json with explicit status/type/title (type: last path part). extra may be NULL
  * (stolen: its fields are merged in). */
 enum MHD_Result web_problem_ex(struct web_req *r, unsigned status, const char *type,
-			       const char *title, const char *detail, json_t *extra);
+                               const char *title, const char *detail, json_t *extra);
 
 /* Routes */
 enum MHD_Result web_health(struct web_req *r);

@@ -72,12 +72,12 @@ int webd_main(const struct config *cfg)
 		goto out;
 	if (store_open(cfg->state_dir, &ctx.store) != C2S_OK)
 		log_error("cannot open the store in %s; API clients cannot authenticate",
-			  cfg->state_dir);
+		          cfg->state_dir);
 	cert = webd_read_file(cfg->tls_cert, 256 * 1024);
 	key = webd_read_file(cfg->tls_key, 64 * 1024);
 	if (!cert || !key) {
 		log_error("cannot read the TLS certificate %s or key %s", cfg->tls_cert,
-			  cfg->tls_key);
+		          cfg->tls_key);
 		goto out;
 	}
 	d = web_server_start(&main_l, PROC_FD_LISTEN, cert, key);
@@ -93,7 +93,7 @@ int webd_main(const struct config *cfg)
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	while (running) {
 		struct pollfd p[2] = {{.fd = PROC_FD_PARENT, .events = POLLIN},
-				      {.fd = sfd, .events = POLLIN}};
+		                      {.fd = sfd, .events = POLLIN}};
 		if (poll(p, 2, -1) < 0 && errno != EINTR)
 			break;
 		if (p[1].revents)

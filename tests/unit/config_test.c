@@ -49,12 +49,12 @@ static void write_config(const char *extra)
 {
 	char text[4096];
 	snprintf(text, sizeof(text),
-		 "[daemon]\nstate_dir = %s/state\n"
-		 "[web]\nlisten = 127.0.0.1:18443\ncert_listen = 127.0.0.1:18444\n"
-		 "tls_cert = %s\ntls_key = %s\n"
-		 "[token]\nmodule = /usr/lib/softhsm/libsofthsm2.so\nuri = pkcs11:token=c2s\n"
-		 "pin_file = %s\n%s",
-		 dir, cert, cert, pin, extra);
+	         "[daemon]\nstate_dir = %s/state\n"
+	         "[web]\nlisten = 127.0.0.1:18443\ncert_listen = 127.0.0.1:18444\n"
+	         "tls_cert = %s\ntls_key = %s\n"
+	         "[token]\nmodule = /usr/lib/softhsm/libsofthsm2.so\nuri = pkcs11:token=c2s\n"
+	         "pin_file = %s\n%s",
+	         dir, cert, cert, pin, extra);
 	write_file(path, text);
 }
 
@@ -83,9 +83,9 @@ static void each_bad_key_is_named(void **state)
 	(void)state;
 	static struct config c;
 	write_config("[web]\nworkers = lots\nmax_body = 1G0\n"
-		     "[seal]\nkey = c2s-seal\ncolour = blue\n"
-		     "[tsa]\nurl = ftp://tsa\n"
-		     "[daemon]\nlog_level = loud\n");
+	             "[seal]\nkey = c2s-seal\ncolour = blue\n"
+	             "[tsa]\nurl = ftp://tsa\n"
+	             "[daemon]\nlog_level = loud\n");
 	assert_int_equal(config_load(path, &c), C2S_ERR_CONFIG);
 	const struct config_problem *p = find(&c, "workers");
 	assert_non_null(p);
@@ -110,8 +110,8 @@ static void missing_files_and_module_allow_list(void **state)
 	(void)state;
 	static struct config c;
 	char extra[1024];
-	snprintf(extra, sizeof(extra),
-		 "[token]\nmodule = %s\n[seal]\nchain = %s/nope.pem\n", cert, dir);
+	snprintf(extra, sizeof(extra), "[token]\nmodule = %s\n[seal]\nchain = %s/nope.pem\n", cert,
+	         dir);
 	write_config(extra);
 	assert_int_equal(config_load(path, &c), C2S_ERR_CONFIG);
 	const struct config_problem *p = find(&c, "module");

@@ -74,7 +74,8 @@ static void encode_rejects_oversized(void **state)
 	struct buf f;
 	uint8_t *big = calloc(1, IPC_MAX_BODY + 1);
 	buf_init(&f, 2 * IPC_MAX_BODY);
-	assert_int_equal(ipc_encode(IPC_SEAL_ATTRS_REQ, big, IPC_MAX_BODY + 1, &f), C2S_ERR_TOO_BIG);
+	assert_int_equal(ipc_encode(IPC_SEAL_ATTRS_REQ, big, IPC_MAX_BODY + 1, &f),
+	                 C2S_ERR_TOO_BIG);
 	buf_free(&f);
 	free(big);
 }
@@ -85,16 +86,16 @@ static void permit_sizes(void **state)
 	/* status request carries no body */
 	assert_int_equal(ipc_permit(IPC_PEER_WEB, IPC_ST_READY, IPC_STATUS_REQ, 0), C2S_OK);
 	assert_int_equal(ipc_permit(IPC_PEER_WEB, IPC_ST_READY, IPC_STATUS_REQ, 1),
-			 C2S_ERR_IPC_MALFORMED);
+	                 C2S_ERR_IPC_MALFORMED);
 	/* sign-digest: too small for any digest, and too large */
 	assert_int_equal(ipc_permit(IPC_PEER_WEB, IPC_ST_READY, IPC_SIGN_DIGEST_REQ, 10),
-			 C2S_ERR_IPC_MALFORMED);
+	                 C2S_ERR_IPC_MALFORMED);
 	assert_int_equal(ipc_permit(IPC_PEER_WEB, IPC_ST_READY, IPC_SIGN_DIGEST_REQ, 5000),
-			 C2S_ERR_IPC_MALFORMED);
+	                 C2S_ERR_IPC_MALFORMED);
 	assert_int_equal(ipc_permit(IPC_PEER_WEB, IPC_ST_READY, IPC_SIGN_DIGEST_REQ, 50), C2S_OK);
 	/* seal attributes over 8 KiB */
 	assert_int_equal(ipc_permit(IPC_PEER_WEB, IPC_ST_READY, IPC_SEAL_ATTRS_REQ, 9000),
-			 C2S_ERR_IPC_MALFORMED);
+	                 C2S_ERR_IPC_MALFORMED);
 }
 
 static void permit_states_and_peers(void **state)
@@ -102,19 +103,19 @@ static void permit_states_and_peers(void **state)
 	(void)state;
 	/* signing is not allowed before the token is ready; status always is */
 	assert_int_equal(ipc_permit(IPC_PEER_WEB, IPC_ST_STARTING, IPC_SIGN_DIGEST_REQ, 50),
-			 C2S_ERR_IPC_PERMIT);
+	                 C2S_ERR_IPC_PERMIT);
 	assert_int_equal(ipc_permit(IPC_PEER_WEB, IPC_ST_STARTING, IPC_SEAL_ATTRS_REQ, 100),
-			 C2S_ERR_IPC_PERMIT);
+	                 C2S_ERR_IPC_PERMIT);
 	assert_int_equal(ipc_permit(IPC_PEER_WEB, IPC_ST_STARTING, IPC_KEYINFO_REQ, 10),
-			 C2S_ERR_IPC_PERMIT);
+	                 C2S_ERR_IPC_PERMIT);
 	assert_int_equal(ipc_permit(IPC_PEER_WEB, IPC_ST_STARTING, IPC_STATUS_REQ, 0), C2S_OK);
 	/* web may not send what only the parent or keyholder sends */
 	assert_int_equal(ipc_permit(IPC_PEER_WEB, IPC_ST_READY, IPC_CHANNELS, 4),
-			 C2S_ERR_IPC_PERMIT);
+	                 C2S_ERR_IPC_PERMIT);
 	assert_int_equal(ipc_permit(IPC_PEER_WEB, IPC_ST_READY, IPC_SIGN_RESP, 20),
-			 C2S_ERR_IPC_PERMIT);
+	                 C2S_ERR_IPC_PERMIT);
 	assert_int_equal(ipc_permit(IPC_PEER_KEYHOLDER, IPC_ST_ANY, IPC_SIGN_DIGEST_REQ, 50),
-			 C2S_ERR_IPC_PERMIT);
+	                 C2S_ERR_IPC_PERMIT);
 	assert_int_equal(ipc_permit(IPC_PEER_PARENT, IPC_ST_ANY, IPC_CHANNELS, 4), C2S_OK);
 }
 
@@ -207,9 +208,13 @@ static void keyinfo_codec_rejects_bad_fields(void **state)
 {
 	(void)state;
 	uint8_t cert[3] = {1, 2, 3};
-	struct khmsg_keyinfo k = {.key_type = 1, .bits = 3072, .hash = CMS_SHA256,
-				  .sig = CMS_SIG_RSA_PKCS1, .sig_max = 384, .cert = cert,
-				  .cert_len = 3};
+	struct khmsg_keyinfo k = {.key_type = 1,
+	                          .bits = 3072,
+	                          .hash = CMS_SHA256,
+	                          .sig = CMS_SIG_RSA_PKCS1,
+	                          .sig_max = 384,
+	                          .cert = cert,
+	                          .cert_len = 3};
 	struct khmsg_keyinfo d;
 	struct buf b, v;
 	buf_init(&b, 4096);

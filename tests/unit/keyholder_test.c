@@ -57,8 +57,8 @@ static int setup(void **state)
 	if (!src || !bld || !mkdtemp(dir))
 		return -1;
 	snprintf(script, sizeof(script),
-		 ". '%s/tests/tools/appliance.sh' && c2s_provision '%s' ec:p256 >/dev/null 2>&1", src,
-		 dir);
+	         ". '%s/tests/tools/appliance.sh' && c2s_provision '%s' ec:p256 >/dev/null 2>&1",
+	         src, dir);
 	if (run_bash(script) != 0)
 		return -1;
 	snprintf(conf, sizeof(conf), "%s/c2s.conf", dir);
@@ -101,8 +101,8 @@ static int setup(void **state)
 		struct ipc_msg m;
 		buf_init(&req, 1024);
 		int ok = buf_put_str(&req, cfg.seal_key) == C2S_OK &&
-			 call(ch[0], IPC_KEYINFO_REQ, &req, &m) == 0 && m.type == IPC_KEYINFO_RESP &&
-			 khmsg_keyinfo_decode(&m.body, &ki) == C2S_OK;
+		         call(ch[0], IPC_KEYINFO_REQ, &req, &m) == 0 &&
+		         m.type == IPC_KEYINFO_RESP && khmsg_keyinfo_decode(&m.body, &ki) == C2S_OK;
 		buf_free(&req);
 		if (ok)
 			return 0;
@@ -135,7 +135,7 @@ static int verify(const uint8_t *digest, size_t dlen, const uint8_t *sig, size_t
 }
 
 static void sign_digest_req(struct buf *req, const char *key, uint8_t hash, const uint8_t *d,
-			    size_t n)
+                            size_t n)
 {
 	buf_init(req, 2048);
 	assert_int_equal(buf_put_str(req, key), C2S_OK);
@@ -210,8 +210,8 @@ static void seal_attrs_are_rechecked_and_hashed_by_the_keyholder(void **state)
 {
 	(void)state;
 	uint8_t digest[32] = {9, 9, 9}, h[32];
-	struct cms_signer s = {.cert = ki.cert, .cert_len = ki.cert_len, .hash = CMS_SHA256,
-			       .sig = CMS_SIG_ECDSA};
+	struct cms_signer s = {
+	    .cert = ki.cert, .cert_len = ki.cert_len, .hash = CMS_SHA256, .sig = CMS_SIG_ECDSA};
 	struct buf attrs, req;
 	struct ipc_msg m;
 	buf_init(&attrs, 8192);

@@ -44,11 +44,12 @@
 
 #define FN_LIST(X)                                                                                 \
 	X(C_GetSlotList)                                                                           \
-	X(C_GetSlotInfo) X(C_GetTokenInfo) X(C_InitToken) X(C_InitPIN) X(C_SetPIN)                 \
-	    X(C_OpenSession) X(C_CloseSession) X(C_CloseAllSessions) X(C_GetSessionInfo)           \
-	        X(C_Login) X(C_Logout) X(C_CreateObject) X(C_DestroyObject) X(C_GetAttributeValue) \
-	            X(C_SetAttributeValue) X(C_FindObjectsInit) X(C_FindObjects)                   \
-	                X(C_FindObjectsFinal) X(C_SignInit) X(C_Sign) X(C_GenerateKeyPair)
+	X(C_GetSlotInfo)                                                                           \
+	X(C_GetTokenInfo) X(C_InitToken) X(C_InitPIN) X(C_SetPIN) X(C_OpenSession)                 \
+	    X(C_CloseSession) X(C_CloseAllSessions) X(C_GetSessionInfo) X(C_Login) X(C_Logout)     \
+	        X(C_CreateObject) X(C_DestroyObject) X(C_GetAttributeValue) X(C_SetAttributeValue) \
+	            X(C_FindObjectsInit) X(C_FindObjects) X(C_FindObjectsFinal) X(C_SignInit)      \
+	                X(C_Sign) X(C_GenerateKeyPair)
 
 enum fn_id {
 #define FN_ENUM(n) F_##n,
