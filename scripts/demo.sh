@@ -73,7 +73,7 @@ Click2Sign is running (pid $(cat "$demo/click2signd.pid")); log: var/demo/click2
   seal:     curl --cacert $ca -H "Authorization: Bearer \$C2S_TOKEN" -H "Content-Type: application/pdf" \\
               --data-binary @file.pdf "$url/v1/seal?level=B-T" -o sealed.pdf
   sample:   var/demo/sample-sealed.pdf (check it: pdfsig var/demo/sample-sealed.pdf)
-  admin:    $C2S_BUILD_DIR/click2sign-admin --config $demo/c2s.conf token status
+  admin:    SOFTHSM2_CONF=$demo/softhsm2.conf $C2S_BUILD_DIR/click2sign-admin --config $demo/c2s.conf selftest
   settings: var/demo/env (source it: . var/demo/env)
 EOT
 

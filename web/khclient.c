@@ -84,17 +84,23 @@ static void khc_deadline(struct timespec *ts, int ms)
 	}
 }
 
-/* A free channel of the current generation, waiting up to wait_ms. */
-static struct khc_chan *khc_acquire(int wait_ms)
+/* A free channel of the current generation, waiting up to wait_ms. *none tells whether there
+ * were no channels at all (keyholder down) rather than all of them busy. */
+static struct khc_chan *khc_acquire(int wait_ms, int *none)
 {
 	struct timespec dl;
 	struct khc_chan *got = NULL;
 	khc_deadline(&dl, wait_ms);
 	pthread_mutex_lock(&khc.mu);
 	for (;;) {
-		for (size_t i = 0; i < khc.n && !got; i++)
-			if (!khc.ch[i].busy && khc.ch[i].fd >= 0 && khc.ch[i].gen == khc.gen)
+		*none = 1;
+		for (size_t i = 0; i < khc.n && !got; i++) {
+			if (khc.ch[i].fd < 0 || khc.ch[i].gen != khc.gen)
+				continue;
+			*none = 0;
+			if (!khc.ch[i].busy)
 				got = &khc.ch[i];
+		}
 		if (got || pthread_cond_timedwait(&khc.cv, &khc.mu, &dl) != 0)
 			break;
 	}
@@ -127,8 +133,12 @@ static c2s_err khc_once(uint32_t type, const void *body, size_t len, int timeout
 {
 	c2s_err ret = C2S_ERR_IPC;
 	uint8_t *rx = NULL;
-	int dead = 0;
-	struct khc_chan *c = khc_acquire(wait_ms);
+	int dead = 0, none = 0;
+	struct khc_chan *c = khc_acquire(wait_ms, &none);
+	if (!c && !none) {
+		snprintf(detail, cap, "all channels to the key-holding process are busy; retry shortly");
+		return C2S_ERR_BUSY;
+	}
 	if (!c) {
 		snprintf(detail, cap, "the key-holding process is not running (restarting)");
 		return C2S_ERR_IPC;
@@ -176,7 +186,7 @@ c2s_err khc_call(uint32_t type, const void *body, size_t len, int timeout_ms, ui
                  struct buf *resp, char *detail, size_t cap)
 {
 	detail[0] = 0;
-	c2s_err r = khc_once(type, body, len, timeout_ms, 2000, resp_type, resp, detail, cap);
+	c2s_err r = khc_once(type, body, len, timeout_ms, 10000, resp_type, resp, detail, cap);
 	if (r == C2S_ERR_IPC) /* keyholder restarting: wait for its new channels, once */
 		r = khc_once(type, body, len, timeout_ms, 5000, resp_type, resp, detail, cap);
 	return r;
