@@ -129,6 +129,8 @@ static void web_completed(void *cls, struct MHD_Connection *conn, void **con_cls
 }
 
 static void web_mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+static void web_mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char line[512];
 	(void)cls;
