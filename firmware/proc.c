@@ -137,7 +137,7 @@ static int proc_spawn(struct proc_parent *pp, struct proc_child *k)
 static void proc_send_channels(struct proc_parent *pp)
 {
 	struct proc_child *kh = &pp->kids[PROC_KEYHOLDER], *web = &pp->kids[PROC_WEB];
-	unsigned n = pp->cfg->workers;
+	unsigned n = pp->cfg->workers + 1; /* the first one is c2s-web's status channel */
 	int khfds[IPC_MAX_FDS], webfds[IPC_MAX_FDS];
 	unsigned made = 0;
 	if (kh->pid <= 0 || web->pid <= 0)

@@ -14,6 +14,7 @@
 struct khc_chan {
 	int fd;
 	int busy;
+	int status; /* reserved for status requests, so health answers while all sign */
 	uint32_t gen;
 };
 
@@ -62,8 +63,8 @@ void khc_set_channels(uint32_t generation, const int *fds, size_t n)
 	khc.n = keep;
 	for (size_t i = 0; i < n; i++) {
 		if (khc.n < KHC_MAX)
-			khc.ch[khc.n++] =
-			    (struct khc_chan){.fd = fds[i], .busy = 0, .gen = generation};
+			khc.ch[khc.n++] = (struct khc_chan){
+			    .fd = fds[i], .busy = 0, .status = i == 0 && n > 1, .gen = generation};
 		else
 			close(fds[i]);
 	}
@@ -86,7 +87,7 @@ static void khc_deadline(struct timespec *ts, int ms)
 
 /* A free channel of the current generation, waiting up to wait_ms. *none tells whether there
  * were no channels at all (keyholder down) rather than all of them busy. */
-static struct khc_chan *khc_acquire(int wait_ms, int *none)
+static struct khc_chan *khc_acquire(int status, int wait_ms, int *none)
 {
 	struct timespec dl;
 	struct khc_chan *got = NULL;
@@ -95,7 +96,8 @@ static struct khc_chan *khc_acquire(int wait_ms, int *none)
 	for (;;) {
 		*none = 1;
 		for (size_t i = 0; i < khc.n && !got; i++) {
-			if (khc.ch[i].fd < 0 || khc.ch[i].gen != khc.gen)
+			if (khc.ch[i].fd < 0 || khc.ch[i].gen != khc.gen ||
+			    khc.ch[i].status != status)
 				continue;
 			*none = 0;
 			if (!khc.ch[i].busy)
@@ -134,9 +136,10 @@ static c2s_err khc_once(uint32_t type, const void *body, size_t len, int timeout
 	c2s_err ret = C2S_ERR_IPC;
 	uint8_t *rx = NULL;
 	int dead = 0, none = 0;
-	struct khc_chan *c = khc_acquire(wait_ms, &none);
+	struct khc_chan *c = khc_acquire(type == IPC_STATUS_REQ, wait_ms, &none);
 	if (!c && !none) {
-		snprintf(detail, cap, "all channels to the key-holding process are busy; retry shortly");
+		snprintf(detail, cap,
+		         "all channels to the key-holding process are busy; retry shortly");
 		return C2S_ERR_BUSY;
 	}
 	if (!c) {

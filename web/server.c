@@ -145,17 +145,19 @@ struct MHD_Daemon *web_server_start(struct web_listener *l, int fd, const char *
                                     const char *key_pem)
 {
 	const struct config *cfg = l->ctx->cfg;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS | MHD_USE_EPOLL |
-	                 MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+	/* A thread per connection: a request waiting on the token never holds up another
+	 * connection (health stays responsive while every keyholder channel is signing). */
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+	                 MHD_USE_POLL | MHD_USE_TLS | MHD_USE_ERROR_LOG;
 	return MHD_start_daemon(
 	    flags, 0, NULL, NULL, web_handle, l, MHD_OPTION_EXTERNAL_LOGGER, web_mhd_log, NULL,
 	    MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_HTTPS_MEM_CERT, cert_pem,
 	    MHD_OPTION_HTTPS_MEM_KEY, key_pem, MHD_OPTION_HTTPS_PRIORITIES,
 	    "SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:"
 	    "+CHACHA20-POLY1305:-SHA1:%SERVER_PRECEDENCE",
-	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->workers, MHD_OPTION_CONNECTION_LIMIT,
-	    (unsigned)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-	    (unsigned)cfg->max_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
-	    (unsigned)cfg->request_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
-	    MHD_OPTION_NOTIFY_COMPLETED, web_completed, NULL, MHD_OPTION_END);
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_per_ip,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->request_timeout,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_NOTIFY_COMPLETED,
+	    web_completed, NULL, MHD_OPTION_END);
 }
