@@ -57,7 +57,10 @@ static c2s_err kh_load_certs(struct kh *k, char *why, size_t why_cap)
 	buf_init(&spki, 4096);
 	buf_init(&tokcert, 16384);
 	GUARD(hsm_key_spki(k->hsm, k->seal, &spki));
-	if (k->cfg->seal_chain[0] && mbedtls_x509_crt_parse_file(&chain, k->cfg->seal_chain) != 0) {
+	struct stat cst;
+	int have_chain =
+	    k->cfg->seal_chain[0] && stat(k->cfg->seal_chain, &cst) == 0 && cst.st_size > 0;
+	if (have_chain && mbedtls_x509_crt_parse_file(&chain, k->cfg->seal_chain) != 0) {
 		snprintf(why, why_cap, "cannot parse the seal chain file %s", k->cfg->seal_chain);
 		ret = C2S_ERR_CHAIN;
 		goto out;
@@ -121,10 +124,58 @@ out:
 	return ret;
 }
 
+static long long kh_mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The token refused the PIN. No further login until the PIN file changes, so a card's retry
+ * counter is never burned. A login that failed while the card was being pulled or pushed
+ * (OpenSC reports both as CKR_GENERAL_ERROR) gets one more try once the card is in. */
+static void kh_pin_failed(struct kh *k, c2s_err st)
+{
+	struct pcsc_state ps;
+	k->pin_refused = 1;
+	if (stat(k->cfg->pin_file, &k->pin_st) != 0)
+		memset(&k->pin_st, 0, sizeof(k->pin_st));
+	pthread_mutex_lock(&k->mu);
+	k->pin_removals = k->card_removals;
+	int moving = k->card_insert_ms && kh_mono_ms() - k->card_insert_ms < 1500;
+	pthread_mutex_unlock(&k->mu);
+	if (k->card && pcsc_snapshot(&ps) == C2S_OK && (!ps.card_present || moving)) {
+		k->pin_removals--; /* the next insertion allows one more try */
+		log_warn("login failed while the card was moving; one more try once it is in");
+	}
+	kh_set_state(k, st,
+	             "%s; automatic login stopped so the retry counter is not burned: correct "
+	             "%s (the keyholder tries once more when the file changes)",
+	             c2s_err_message(st), k->cfg->pin_file);
+}
+
+static int kh_pin_may_retry(struct kh *k)
+{
+	struct stat st;
+	struct pcsc_state ps;
+	unsigned long removals;
+	pthread_mutex_lock(&k->mu);
+	removals = k->card_removals;
+	pthread_mutex_unlock(&k->mu);
+	if (stat(k->cfg->pin_file, &st) == 0 &&
+	    (st.st_ino != k->pin_st.st_ino || st.st_size != k->pin_st.st_size ||
+	     st.st_mtim.tv_sec != k->pin_st.st_mtim.tv_sec ||
+	     st.st_mtim.tv_nsec != k->pin_st.st_mtim.tv_nsec))
+		return 1;
+	return k->card && pcsc_snapshot(&ps) == C2S_OK && ps.card_present &&
+	       removals != k->pin_removals;
+}
+
 /* Open the module, log in, find the seal key and its certificate. Keeps the reason when it
  * cannot, so that /v1/health can say it; retried by the main loop. */
 static void kh_try_open(struct kh *k)
 {
+	k->last_open_ms = kh_mono_ms();
 	char why[HSM_WHY * 2] = "";
 	char *pin = secmem_alloc(HSM_MAX_PIN);
 	size_t pin_len = 0;
@@ -157,6 +208,17 @@ static void kh_try_open(struct kh *k)
 	}
 	pthread_rwlock_wrlock(&k->hsm_lock);
 	k->hsm = h;
+	struct hsm_token_info ti;
+	memset(&ti, 0, sizeof(ti));
+	c2s_err tr = hsm_token_info(h, &ti);
+	pthread_mutex_lock(&k->mu);
+	k->ti = ti;
+	pthread_mutex_unlock(&k->mu);
+	if (tr == C2S_OK && ti.pin_state != C2S_OK) {
+		pthread_rwlock_unlock(&k->hsm_lock);
+		kh_pin_failed(k, (c2s_err)ti.pin_state);
+		goto out;
+	}
 	r = kh_find_seal(k, why, sizeof(why));
 	pthread_rwlock_unlock(&k->hsm_lock);
 	if (r != C2S_OK)
@@ -179,6 +241,12 @@ static void kh_close_hsm(struct kh *k)
 	k->hsm = NULL;
 	kh_certs_free(k);
 	pthread_rwlock_unlock(&k->hsm_lock);
+}
+
+static void kh_reopen(struct kh *k)
+{
+	kh_close_hsm(k);
+	kh_try_open(k);
 }
 
 /* Card monitored: fail closed while it is out or pcscd is gone. Returns 1 when the card is
@@ -213,7 +281,13 @@ static int kh_card_absent(struct kh *k)
 static void kh_card_changed(const struct pcsc_state *st, void *ctx)
 {
 	struct kh *k = ctx;
-	(void)st;
+	pthread_mutex_lock(&k->mu);
+	if (k->card_prev == 1 && !st->card_present)
+		k->card_removals++;
+	if (k->card_prev == 0 && st->card_present && k->card_removals > 0) /* a reinsertion */
+		k->card_insert_ms = kh_mono_ms();
+	k->card_prev = st->card_present;
+	pthread_mutex_unlock(&k->mu);
 	k->card_event = 1;
 	/* fail closed at once, without waiting for the next tick */
 	kh_card_absent(k);
@@ -227,9 +301,18 @@ static void kh_tick(struct kh *k)
 		if (kh_card_absent(k))
 			return;
 	}
+	if (k->pin_refused) {
+		if (!kh_pin_may_retry(k))
+			return;
+		log_info("the PIN file or the card changed: one new login attempt");
+		k->pin_refused = 0;
+		kh_reopen(k);
+		return;
+	}
 	if (!k->hsm || !k->seal) {
-		kh_close_hsm(k);
-		kh_try_open(k);
+		/* token missing: retry every 2 s; configuration problems every 10 s */
+		if (kh_mono_ms() - k->last_open_ms >= (k->hsm ? 10000 : 2000))
+			kh_reopen(k);
 		return;
 	}
 	struct hsm_token_info ti;
@@ -237,24 +320,33 @@ static void kh_tick(struct kh *k)
 	pthread_rwlock_rdlock(&k->hsm_lock);
 	c2s_err r = hsm_token_info(k->hsm, &ti);
 	pthread_rwlock_unlock(&k->hsm_lock);
+	if (r != C2S_OK)
+		ti.present = 0;
+	pthread_mutex_lock(&k->mu);
+	k->ti = ti;
+	pthread_mutex_unlock(&k->mu);
 	if (r != C2S_OK || !ti.present) {
 		kh_set_state(k, C2S_ERR_HSM_NO_TOKEN, "token '%s' is not present%s%s",
 		             k->cfg->token_uri, ti.slot_description[0] ? " in " : "",
 		             ti.slot_description);
+		/* the card is in its reader but the module lost it (pcscd restarted): start the
+		 * module over */
+		if (k->card && ++k->token_absent_ticks >= 2) {
+			k->token_absent_ticks = 0;
+			kh_reopen(k);
+		}
 		return;
 	}
+	k->token_absent_ticks = 0;
 	if (ti.pin_state != C2S_OK) {
-		kh_set_state(k, (c2s_err)ti.pin_state,
-		             "%s; automatic login stopped so the card's retry counter is not "
-		             "burned: fix the PIN file and restart the keyholder",
-		             c2s_err_message((c2s_err)ti.pin_state));
+		kh_pin_failed(k, (c2s_err)ti.pin_state);
 		return;
 	}
 	if (k->state != C2S_OK || !ti.logged_in) {
 		if (k->state == C2S_ERR_PIN_FILE || k->state == C2S_ERR_NOT_FOUND ||
 		    k->state == C2S_ERR_CERT_MISMATCH || k->state == C2S_ERR_CHAIN) {
-			kh_close_hsm(k); /* configuration problem: start over */
-			kh_try_open(k);
+			if (kh_mono_ms() - k->last_open_ms >= 2000)
+				kh_reopen(k); /* configuration problem: start over */
 			return;
 		}
 		pthread_rwlock_wrlock(&k->hsm_lock);
@@ -268,13 +360,6 @@ static void kh_tick(struct kh *k)
 			kh_set_state(k, C2S_OK, "token '%s' back, seal key '%s' found",
 			             k->cfg->token_uri, k->cfg->seal_key);
 	}
-}
-
-static long long kh_mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void *kh_channel_thread(void *arg)
@@ -314,6 +399,7 @@ int keyholder_main(const struct config *cfg)
 	memset(k, 0, sizeof(*k));
 	k->cfg = cfg;
 	k->state = C2S_ERR_HSM_NO_TOKEN;
+	k->card_prev = -1;
 	pthread_mutex_init(&k->mu, NULL);
 	pthread_rwlock_init(&k->hsm_lock, NULL);
 	kh_rate_init(k, cfg->seal_rate);

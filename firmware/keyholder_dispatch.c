@@ -66,12 +66,11 @@ static c2s_err kh_reply_status(struct kh *k, int fd)
 	memset(&ti, 0, sizeof(ti));
 	buf_init(&b, 8192);
 	pthread_rwlock_rdlock(&k->hsm_lock);
-	if (k->hsm && hsm_token_info(k->hsm, &ti) != C2S_OK)
-		ti.present = 0;
 	s.seal_key_present = k->seal != NULL;
 	s.seal_cert_present = k->cert != NULL;
 	pthread_rwlock_unlock(&k->hsm_lock);
 	pthread_mutex_lock(&k->mu);
+	ti = k->ti; /* probed by the main loop: a status reply never waits on the token */
 	s.state = (uint32_t)k->state;
 	snprintf(s.reason, sizeof(s.reason), "%s", k->state == C2S_OK ? "" : k->reason);
 	s.signatures = k->signatures;
@@ -142,6 +141,24 @@ out:
 	return ret;
 }
 
+/* After a failed signature with a card: was the card pulled? pcscd notices a removal up to
+ * ~0.5 s later, so wait that long for the monitor before blaming the token. */
+static int kh_card_moved(struct kh *k)
+{
+	struct pcsc_state ps;
+	long long t0 = kh_now_ms();
+	(void)k;
+	for (;;) {
+		if (pcsc_snapshot(&ps) != C2S_OK)
+			return 0;
+		if (!ps.card_present || ps.since_mono_ms > t0 - 3000)
+			return 1;
+		if (kh_now_ms() - t0 > 800)
+			return 0;
+		usleep(50000);
+	}
+}
+
 static c2s_err kh_sign_and_reply(struct kh *k, int fd, const uint8_t *digest, size_t dlen)
 {
 	uint8_t sig[HSM_MAX_SIG];
@@ -155,6 +172,13 @@ static c2s_err kh_sign_and_reply(struct kh *k, int fd, const uint8_t *digest, si
 	        : C2S_ERR_HSM_NO_TOKEN;
 	pthread_rwlock_unlock(&k->hsm_lock);
 	kh_count(k, r);
+	if (r != C2S_OK && k->card && kh_card_moved(k)) {
+		/* a card pulled mid-signature answers with anything, even a PIN error */
+		log_warn("seal signature failed while the card moved: %s", c2s_err_message(r));
+		return ipc_send_error(
+		    fd, C2S_ERR_CARD_ABSENT,
+		    "the card was removed or re-inserted during signing; retry when it is in");
+	}
 	if (r != C2S_OK) {
 		log_warn("seal signature failed: %s", c2s_err_message(r));
 		return ipc_send_error(fd, r, c2s_err_message(r));

@@ -4,6 +4,7 @@
 
 #include <mbedtls/x509_crt.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <stdint.h>
 
 #include "cms.h"
@@ -33,6 +34,18 @@ struct kh {
 	/* card reader (drivers/pcsc), when monitored */
 	int card;
 	volatile int card_event; /* set by the monitor thread, consumed by kh_tick */
+	int token_absent_ticks;  /* card in its reader but the module does not see a token */
+	/* after the token refused the PIN: no login until the PIN file or the card changes */
+	int pin_refused;
+	struct stat pin_st;
+	unsigned long pin_removals;
+	/* card events, counted by the monitor callback */
+	int card_prev; /* -1 until the first event */
+	unsigned long card_removals;
+	long long card_insert_ms;
+	/* token state as last probed by the main loop; status replies never touch the token */
+	struct hsm_token_info ti;
+	long long last_open_ms;
 	/* seal permit: token bucket */
 	double rate, tokens;
 	long long rate_last_ms;

@@ -161,6 +161,7 @@ c2s_err hsm_set_pin(struct hsm *h, const char *pin, size_t pin_len)
 		memcpy(h->pin, pin, pin_len);
 		h->pin_len = pin_len;
 		h->pin_state = C2S_OK;
+		h->pin_worked = 0; /* a new PIN has not proved itself yet */
 	}
 	pthread_mutex_unlock(&h->login_mu);
 	return h->pin ? C2S_OK : C2S_ERR_NOMEM;

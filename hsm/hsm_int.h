@@ -44,6 +44,7 @@ struct hsm {
 	int recovering;
 	int logged_in;
 	pthread_mutex_t login_mu; /* one C_Login at a time */
+	int pin_worked;           /* this PIN has logged in before (see pin_refused) */
 	c2s_err pin_state;        /* C2S_OK until the token refused the PIN once */
 	c2s_err state;            /* outcome of the last recovery */
 };

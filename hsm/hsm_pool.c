@@ -15,10 +15,14 @@ static CK_RV open_session(struct hsm *h, CK_SLOT_ID slot, CK_SESSION_HANDLE *s)
 	return rv;
 }
 
+/* Some cards (OpenSC's CAC driver) answer a wrong PIN with CKR_GENERAL_ERROR, which is also
+ * what a card pulled during the login answers. Once this PIN has logged in, a later
+ * CKR_GENERAL_ERROR is the card going away, not the PIN being wrong; real wrong-PIN answers
+ * (CKR_PIN_INCORRECT) still stop every further attempt. */
 static int pin_refused(const struct hsm *h, CK_RV rv)
 {
 	return rv == CKR_PIN_INCORRECT || rv == CKR_PIN_INVALID || rv == CKR_PIN_LEN_RANGE ||
-	       (rv == CKR_GENERAL_ERROR && h->removable);
+	       (rv == CKR_GENERAL_ERROR && h->removable && !h->pin_worked);
 }
 
 c2s_err hsm_login(struct hsm *h, CK_SESSION_HANDLE s, CK_USER_TYPE who)
@@ -32,6 +36,7 @@ c2s_err hsm_login(struct hsm *h, CK_SESSION_HANDLE s, CK_USER_TYPE who)
 	if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) {
 		if (who == CKU_USER)
 			h->logged_in = 1;
+		h->pin_worked = 1;
 		ret = C2S_OK;
 		goto out;
 	}
