@@ -183,8 +183,8 @@ static int cert_refused(c2s_err r)
  * `card`: a removable token; a card's own certificate for the key is left alone and the
  * new one is kept in the config instead (*where = CERT_CONFIG, `why` says why). */
 static c2s_err cert_store(struct hsm *h, struct hsm_key *k, const struct hsm_key_info *ki,
-                          const mbedtls_x509_crt *leaf, int card, enum cert_where *where,
-                          char *why, size_t why_cap)
+                          const mbedtls_x509_crt *leaf, int card, enum cert_where *where, char *why,
+                          size_t why_cap)
 {
 	c2s_err ret = C2S_ERR_INTERNAL;
 	struct buf old;
@@ -199,8 +199,10 @@ static c2s_err cert_store(struct hsm *h, struct hsm_key *k, const struct hsm_key
 			goto out;
 		}
 		if (card) {
-			snprintf(why, why_cap, "the card holds another certificate for key '%s' "
-			         "(id %s), which is left as it is", ki->label, idhex);
+			snprintf(why, why_cap,
+			         "the card holds another certificate for key '%s' "
+			         "(id %s), which is left as it is",
+			         ki->label, idhex);
 			*where = CERT_CONFIG;
 			goto out;
 		}
@@ -310,8 +312,8 @@ static int cert_is_seal_key(struct admin *a, struct hsm *h, const uint8_t *spki,
  * the leaf followed by the issuers (the daemon takes a leaf from the chain file when the
  * card cannot hold it). */
 static c2s_err cert_chain_update(struct admin *a, const struct hsm_key_info *ki, int is_seal,
-                                 int card, enum cert_where where,
-                                 const mbedtls_x509_crt *leaf, const mbedtls_x509_crt *chain)
+                                 int card, enum cert_where where, const mbedtls_x509_crt *leaf,
+                                 const mbedtls_x509_crt *chain)
 {
 	size_t n = 0;
 	int with_leaf = card || where == CERT_CONFIG;
@@ -343,8 +345,7 @@ static c2s_err cert_chain_update(struct admin *a, const struct hsm_key_info *ki,
 /* Reports where the leaf went; fails when the token refused it and the config cannot hold
  * it either (not the [seal] key, or no [seal] chain). */
 static c2s_err cert_report(struct admin *a, const struct hsm_key_info *ki, int is_seal,
-                           enum cert_where where, const mbedtls_x509_crt *leaf,
-                           const char *why)
+                           enum cert_where where, const mbedtls_x509_crt *leaf, const char *why)
 {
 	char dn[CERT_DN_MAX], idhex[2 * HSM_MAX_ID + 1];
 	cert_subject(leaf, dn, sizeof(dn));
