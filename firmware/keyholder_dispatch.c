@@ -143,11 +143,12 @@ out:
 
 /* After a failed signature with a card: was the card pulled? pcscd notices a removal up to
  * ~0.5 s later, so wait that long for the monitor before blaming the token. */
-static int kh_card_moved(struct kh *k)
+int kh_card_moved(struct kh *k)
 {
 	struct pcsc_state ps;
 	long long t0 = kh_now_ms();
-	(void)k;
+	if (!k->card)
+		return 0;
 	for (;;) {
 		if (pcsc_snapshot(&ps) != C2S_OK)
 			return 0;

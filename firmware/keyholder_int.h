@@ -59,6 +59,9 @@ struct kh_channel {
 /* keyholder_dispatch.c: serve one channel from c2s-web until EOF or a fatal message. */
 void kh_serve_channel(struct kh *k, int fd);
 void kh_rate_init(struct kh *k, unsigned per_second);
+/* After a token failure with a card watched: whether the card was pulled or pushed (waits up
+ * to 0.8 s for pcscd to notice). */
+int kh_card_moved(struct kh *k);
 
 /* keyholder_certs.c */
 C2S_MUST_CHECK c2s_err kh_cert_add(struct kh *k, const uint8_t *der, size_t len, int leaf);
