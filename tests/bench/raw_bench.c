@@ -102,12 +102,14 @@ static int find_slot(CK_FUNCTION_LIST_PTR f, const struct hsm_uri *u, CK_SLOT_ID
 }
 
 /* The private key by label; its type picks the mechanism. */
-static int find_key(struct raw_tok *t, const char *label)
+/* By label, or by CKA_ID when id != NULL (a pkcs11: URI with id= only, e.g. a card key). */
+static int find_key(struct raw_tok *t, const char *label, const uint8_t *id, size_t id_len)
 {
 	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
 	CK_KEY_TYPE kt = 0;
 	CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof(cls)},
-	                       {CKA_LABEL, (void *)label, strlen(label)}};
+	                       id ? (CK_ATTRIBUTE){CKA_ID, (void *)id, id_len}
+	                          : (CK_ATTRIBUTE){CKA_LABEL, (void *)label, strlen(label)}};
 	CK_ATTRIBUTE ta = {CKA_KEY_TYPE, &kt, sizeof(kt)};
 	CK_ULONG n = 0;
 	if (t->f->C_FindObjectsInit(t->s[0], tmpl, 2) != CKR_OK)
@@ -147,9 +149,13 @@ static int raw_open(const struct config *cfg, struct raw_tok *t, int threads)
 	/* a pkcs11: URI as the seal key names its object= label */
 	struct hsm_uri ku;
 	if (strncmp(label, "pkcs11:", 7) == 0 &&
-	    hsm_uri_parse(label, &ku, why, sizeof(why)) == C2S_OK && ku.has_object)
-		label = ku.object;
-	return find_key(t, label);
+	    hsm_uri_parse(label, &ku, why, sizeof(why)) == C2S_OK) {
+		if (ku.has_object)
+			return find_key(t, ku.object, NULL, 0);
+		if (ku.has_id)
+			return find_key(t, NULL, ku.id, ku.id_len);
+	}
+	return find_key(t, label, NULL, 0);
 }
 
 int main(int argc, char **argv)
