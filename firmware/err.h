@@ -104,6 +104,14 @@ int c2s_err_known(int e);
 		if (ret != C2S_OK)                                                                 \
 			goto out;                                                                  \
 	} while (0)
+/* Like ENSURE's failure branch, with a human reason in `why` (a char[why_cap] in scope). */
+#define WHY(code, ...)                                                                             \
+	do {                                                                                       \
+		if (why != NULL && why_cap > 0)                                                    \
+			snprintf(why, why_cap, __VA_ARGS__);                                       \
+		ret = (code);                                                                      \
+		goto out;                                                                          \
+	} while (0)
 #define ENSURE(cond, err)                                                                          \
 	do {                                                                                       \
 		if (!(cond)) {                                                                     \

@@ -11,14 +11,6 @@
 
 #define PADES_MAX_DSS_CERTS (CMS_MAX_CHAIN + 1 + 8)
 
-#define WHY(code, ...)                                                                             \
-	do {                                                                                       \
-		if (why != NULL && why_cap > 0)                                                    \
-			snprintf(why, why_cap, __VA_ARGS__);                                       \
-		ret = (code);                                                                      \
-		goto out;                                                                          \
-	} while (0)
-
 int pades_level_parse(const char *s)
 {
 	if (s == NULL)

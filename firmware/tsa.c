@@ -14,13 +14,6 @@
 #include "cms_oid.h"
 #include "log.h"
 
-#define WHY(code, ...)                                                                             \
-	do {                                                                                       \
-		if (why != NULL && why_cap > 0)                                                    \
-			snprintf(why, why_cap, __VA_ARGS__);                                       \
-		ret = (code);                                                                      \
-		goto out;                                                                          \
-	} while (0)
 #define NEXT(tag, v) (cms_der_get(&p, end, (tag), &(v).p, &(v).n) == C2S_OK)
 #define W(x)                                                                                       \
 	do {                                                                                       \
