@@ -186,9 +186,13 @@ cmd_start() {
 		--token "$TC_LABEL" --cert "$TC_LABEL:rsa2048" --cert "$TC_LABEL:rsa3072" \
 		--pidfile "$DIR/bridge.pid" >"$DIR/bridge.log" 2>&1 &
 	echo $! >"$DIR/bridge.pid" # the bridge rewrites it (same PID) once the card is ready
-	if ! wait_card 20; then
+	if ! wait_card 60; then
+		echo "--- pcscd.log" >&2
+		tail -20 "$DIR/pcscd.log" >&2
+		echo "--- bridge.log" >&2
+		tail -20 "$DIR/bridge.log" >&2
 		cmd_stop
-		die "card did not show up; see $DIR/pcscd.log and $DIR/bridge.log"
+		die "card did not show up within 60 s; see $DIR/pcscd.log and $DIR/bridge.log"
 	fi
 	[ -s "$DIR/keys" ] || write_keymap
 }
