@@ -191,28 +191,51 @@ static void proc_reaped(struct proc_parent *pp, pid_t pid, int status)
 	}
 }
 
+/* Waits until every child is gone or the deadline passes; 1 when all are gone. */
+static int proc_wait_children(struct proc_parent *pp, long long deadline)
+{
+	for (;;) {
+		int left = 0;
+		for (int i = 0; i < PROC_COUNT; i++) {
+			int st;
+			if (pp->kids[i].pid <= 0)
+				continue;
+			pid_t r = waitpid(pp->kids[i].pid, &st, WNOHANG);
+			if (r == pp->kids[i].pid || r < 0)
+				pp->kids[i].pid = 0;
+			else
+				left = 1;
+		}
+		if (!left)
+			return 1;
+		if (proc_now_ms() > deadline)
+			return 0;
+		usleep(20000);
+	}
+}
+
+/* Ask each child to stop over its channel (the keyholder finalises the PKCS#11 module),
+ * then SIGTERM, then SIGKILL. */
 static void proc_shutdown(struct proc_parent *pp)
 {
 	for (int i = 0; i < PROC_COUNT; i++)
+		if (pp->kids[i].pid > 0 && pp->kids[i].fd >= 0 &&
+		    ipc_send(pp->kids[i].fd, IPC_SHUTDOWN, NULL, 0) != C2S_OK)
+			kill(pp->kids[i].pid, SIGTERM);
+	if (proc_wait_children(pp, proc_now_ms() + 3000))
+		return;
+	for (int i = 0; i < PROC_COUNT; i++)
 		if (pp->kids[i].pid > 0)
 			kill(pp->kids[i].pid, SIGTERM);
-	long long deadline = proc_now_ms() + 5000;
-	for (int i = 0; i < PROC_COUNT; i++) {
-		while (pp->kids[i].pid > 0) {
-			int st;
-			pid_t r = waitpid(pp->kids[i].pid, &st, WNOHANG);
-			if (r == pp->kids[i].pid || r < 0)
-				break;
-			if (proc_now_ms() > deadline) {
-				log_warn("%s did not stop; killing it", pp->kids[i].role->name);
-				kill(pp->kids[i].pid, SIGKILL);
-				waitpid(pp->kids[i].pid, &st, 0);
-				break;
-			}
-			usleep(20000);
+	if (proc_wait_children(pp, proc_now_ms() + 5000))
+		return;
+	for (int i = 0; i < PROC_COUNT; i++)
+		if (pp->kids[i].pid > 0) {
+			log_warn("%s did not stop; killing it", pp->kids[i].role->name);
+			kill(pp->kids[i].pid, SIGKILL);
+			waitpid(pp->kids[i].pid, NULL, 0);
+			pp->kids[i].pid = 0;
 		}
-		pp->kids[i].pid = 0;
-	}
 }
 
 static int proc_next_timeout(struct proc_parent *pp)

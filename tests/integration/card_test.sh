@@ -186,4 +186,7 @@ equals "exactly one login attempt in the log" \
 cp "$d/pin.good" "$d/pin"
 kill -9 "$(c2s_kid "$d" c2s-keyholder)"
 check "the correct PIN works after a keyholder restart" wait_for 15 seal_ok
+c2s_stop "$d" # the processes write their leak reports on exit
+no_sanitizer_reports "$d/click2signd.first.log"
+no_sanitizer_reports "$d/click2signd.log"
 it_done

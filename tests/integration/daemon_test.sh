@@ -105,4 +105,5 @@ wait "$pid" 2>/dev/null
 rc=$?
 equals "exit status 0 after SIGTERM" "$rc" 0
 rm -f "$d/click2signd.pid"
+no_sanitizer_reports "$d/click2signd.log"
 it_done

@@ -96,4 +96,6 @@ echo "burst: $good valid seals, $clear clear 503s, $bad other"
 equals "burst: no wrong or unclear answer" "$bad" 0
 check "burst: most requests were sealed" test "$good" -ge 40
 check "sealing works again after the restart" wait_for 15 bash -c "[ \$(curl -s --cacert '$ca' -H 'Authorization: Bearer $tok' -H 'Content-Type: application/pdf' --data-binary @'$d/corpus/mupdf.pdf' -o /dev/null -w '%{http_code}' '$url/v1/seal') = 200 ]"
+c2s_stop "$d" # the processes write their leak reports on exit
+no_sanitizer_reports "$d/click2signd.log"
 it_done

@@ -31,3 +31,11 @@ wait_for() {
 	done
 	return 1
 }
+# no_sanitizer_reports LOG: the daemon's processes ran clean under ASan/UBSan/LSan
+no_sanitizer_reports() {
+	if grep -qE "runtime error:|ERROR: AddressSanitizer|ERROR: LeakSanitizer" "$1" 2>/dev/null; then
+		fail "sanitizer report in $1: $(grep -m1 -E 'runtime error:|ERROR: (Address|Leak)Sanitizer' "$1")"
+	else
+		ok "no sanitizer report in the daemon log"
+	fi
+}
