@@ -298,8 +298,13 @@ static void kh_tick(struct kh *k)
 {
 	if (k->card) {
 		k->card_event = 0;
-		if (kh_card_absent(k))
+		if (kh_card_absent(k)) {
+			pthread_mutex_lock(&k->mu);
+			k->ti.present = 0; /* no card, no token: health must not say otherwise */
+			k->ti.logged_in = 0;
+			pthread_mutex_unlock(&k->mu);
 			return;
+		}
 	}
 	if (k->pin_refused) {
 		if (!kh_pin_may_retry(k))

@@ -121,6 +121,8 @@ contains "health while absent: C2S_ERR_CARD_ABSENT" "$h" "C2S_ERR_CARD_ABSENT"
 code=$(seal "$d/doc.pdf" "$d/absent.out")
 equals "seal while the card is out: 503" "$code" 503
 contains "seal while the card is out: problem names the card" "$(cat "$d/absent.out")" "card"
+check "health while absent: token not present (after the next tick)" \
+	wait_for 3 health_has '"token":{"present":false'
 sleep 1
 card insert
 resume=$(until_ms 10 seal_ok)
