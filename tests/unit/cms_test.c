@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "test_shell.h"
+
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
 #include <mbedtls/md.h>
@@ -23,29 +25,10 @@
 
 #include "firmware/cms.h"
 
-extern char **environ;
-
 static char g_dir[256];
 static char g_pki[300];
 static mbedtls_entropy_context g_entropy;
 static mbedtls_ctr_drbg_context g_drbg;
-
-__attribute__((format(printf, 1, 2))) static int run(const char *fmt, ...)
-{
-	char cmd[8192];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	char *argv[] = {"/bin/sh", "-c", cmd, NULL};
-	pid_t pid;
-	int st = 0;
-	if (posix_spawn(&pid, "/bin/sh", NULL, NULL, argv, environ) != 0)
-		return -1;
-	if (waitpid(pid, &st, 0) < 0)
-		return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static void write_file(const char *path, const void *p, size_t n)
 {

@@ -17,6 +17,8 @@
 #include <sys/wait.h>
 
 #include <cmocka.h>
+
+#include "test_shell.h"
 #include <curl/curl.h>
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
@@ -24,8 +26,6 @@
 #include <mbedtls/x509_crt.h>
 
 #include "firmware/pades.h"
-
-extern char **environ;
 
 static char g_dir[256], g_pki[300], g_src[512], g_url[128], g_bad_url[128];
 static pid_t g_srv = -1;
@@ -44,23 +44,6 @@ static struct key g_rsa = {.name = "seal-rsa", .sig_max = 384};
 static struct key g_p256 = {.name = "seal-p256", .sig_max = 72};
 static uint8_t *g_crl[2];
 static size_t g_crl_len[2];
-
-__attribute__((format(printf, 1, 2))) static int run(const char *fmt, ...)
-{
-	char cmd[8192];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	char *argv[] = {"/bin/sh", "-c", cmd, NULL};
-	pid_t pid;
-	int st = 0;
-	if (posix_spawn(&pid, "/bin/sh", NULL, NULL, argv, environ) != 0)
-		return -1;
-	if (waitpid(pid, &st, 0) < 0)
-		return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static uint8_t *slurp(const char *path, size_t *n)
 {

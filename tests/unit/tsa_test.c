@@ -16,32 +16,15 @@
 #include <sys/wait.h>
 
 #include <cmocka.h>
+
+#include "test_shell.h"
 #include <curl/curl.h>
 
 #include "firmware/tsa.h"
 
-extern char **environ;
-
 static char g_dir[256], g_pki[300], g_root[400];
 static pid_t g_srv = -1;
 static int g_port;
-
-__attribute__((format(printf, 1, 2))) static int run(const char *fmt, ...)
-{
-	char cmd[8192];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	char *argv[] = {"/bin/sh", "-c", cmd, NULL};
-	pid_t pid;
-	int st = 0;
-	if (posix_spawn(&pid, "/bin/sh", NULL, NULL, argv, environ) != 0)
-		return -1;
-	if (waitpid(pid, &st, 0) < 0)
-		return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static int start_server(const char *src)
 {
