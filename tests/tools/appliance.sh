@@ -17,28 +17,21 @@ c2s_wait_http() {
 	return 1
 }
 
-# c2s_provision DIR [KEYTYPE]: token, keys, PKI, certificates, config, API client.
-# KEYTYPE is the seal key type (rsa:3072 default, or ec:p256).
-c2s_provision() {
-	local d=$1 keytype=${2:-rsa:3072}
-	local admin=$C2S_BUILD_DIR/click2sign-admin tools=$C2S_SOURCE_DIR/tests/tools
-	mkdir -p "$d/tokens" "$d/state" "$d/crl"
-	chmod 700 "$d/state"
-	cat >"$d/softhsm2.conf" <<EOT
-directories.tokendir = $d/tokens
-objectstore.backend = file
-log.level = ERROR
-slots.removable = false
-EOT
-	export SOFTHSM2_CONF=$d/softhsm2.conf
+# c2s_configure DIR MODULE TOKEN_URI SEAL_KEY SEAL_NAME [EXTRA_TOKEN_LINE]: ports, test PKI
+# and DIR/c2s.conf, shared by the SoftHSM2 and the smartcard appliances. DIR/pin must exist.
+c2s_configure() {
+	local d=$1 module=$2 uri=$3 key=$4 name=$5 extra=${6:-}
 	local port cport tport
+	mkdir -p "$d/state" "$d/crl"
+	chmod 700 "$d/state"
 	port=$(c2s_free_port)
 	cport=$(c2s_free_port)
 	tport=$(c2s_free_port)
+	echo "$port" >"$d/web.port"
+	echo "$cport" >"$d/cert.port"
 	echo "$tport" >"$d/tsa.port"
-	(umask 077 && head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$d/pin" && echo >>"$d/pin")
-	(umask 077 && head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$d/so-pin" && echo >>"$d/so-pin")
-	C2S_CRL_BASE_URL="http://127.0.0.1:$tport/crl" "$tools/mkpki.sh" "$d/pki" >/dev/null
+	C2S_CRL_BASE_URL="http://127.0.0.1:$tport/crl" "$C2S_SOURCE_DIR/tests/tools/mkpki.sh" \
+		"$d/pki" >/dev/null || return 1
 	cat >"$d/c2s.conf" <<EOT
 # Click2Sign appliance configuration (made by tests/tools/appliance.sh)
 [daemon]
@@ -54,14 +47,15 @@ public_url = https://127.0.0.1:$port
 workers = 4
 
 [token]
-module = /usr/lib/softhsm/libsofthsm2.so
-uri = pkcs11:token=c2s
+module = $module
+uri = $uri
 pin_file = $d/pin
+$extra
 
 [seal]
-key = c2s-seal
+key = $key
 chain = $d/seal-chain.pem
-name = Click2Sign Demo Seal
+name = $name
 reason = Sealed by the operator
 location = Ljubljana
 
@@ -69,18 +63,44 @@ location = Ljubljana
 url = http://127.0.0.1:$tport/
 trust = $d/pki/root.pem
 EOT
-	: >"$d/seal-chain.pem" # filled by cert import below
-	"$admin" --config "$d/c2s.conf" init >/dev/null
-	"$admin" --config "$d/c2s.conf" token init --label c2s --so-pin-file "$d/so-pin" --pin-file "$d/pin" >/dev/null
-	"$admin" --config "$d/c2s.conf" key generate --label c2s-seal --type "$keytype" >/dev/null
-	"$admin" --config "$d/c2s.conf" csr --key c2s-seal --subject "CN=Click2Sign Demo Seal,O=Click2Sign Demo,C=SI" --out "$d/seal.csr"
-	"$tools/mkpki.sh" sign-csr "$d/pki" "$d/seal.csr" "$d/seal.pem" seal >/dev/null
-	cp "$d/pki/issuing/ca.pem" "$d/seal-chain.pem"
-	"$admin" --config "$d/c2s.conf" cert import --key c2s-seal --cert "$d/seal.pem" --chain "$d/seal-chain.pem" >/dev/null
-	"$admin" --config "$d/c2s.conf" client add portal >"$d/api-token"
-	chmod 600 "$d/api-token"
-	echo "$port" >"$d/web.port"
-	echo "$cport" >"$d/cert.port"
+	: >"$d/seal-chain.pem" # filled by cert import (c2s_certify)
+	"$C2S_BUILD_DIR/click2sign-admin" --config "$d/c2s.conf" init >/dev/null
+}
+
+# c2s_certify DIR KEY NAME: a seal certificate from the test PKI for the token's KEY (CSR
+# signed through the token), imported, and the portal's API client (DIR/api-token).
+c2s_certify() {
+	local d=$1 key=$2 name=$3 admin=$C2S_BUILD_DIR/click2sign-admin
+	"$admin" --config "$d/c2s.conf" csr --key "$key" \
+		--subject "CN=$name,O=Click2Sign Demo,C=SI" --out "$d/seal.csr" >/dev/null || return 1
+	"$C2S_SOURCE_DIR/tests/tools/mkpki.sh" sign-csr "$d/pki" "$d/seal.csr" "$d/seal.pem" seal \
+		>/dev/null || return 1
+	"$admin" --config "$d/c2s.conf" cert import --key "$key" --cert "$d/seal.pem" \
+		--chain "$d/pki/issuing/ca.pem" >"$d/cert-import.out" || return 1
+	(umask 077 && "$admin" --config "$d/c2s.conf" client add portal >"$d/api-token")
+}
+
+# c2s_provision DIR [KEYTYPE]: SoftHSM2 token, seal key, PKI, certificates, config, API client.
+# KEYTYPE is the seal key type (rsa:3072 default, or ec:p256).
+c2s_provision() {
+	local d=$1 keytype=${2:-rsa:3072} admin=$C2S_BUILD_DIR/click2sign-admin
+	mkdir -p "$d/tokens"
+	cat >"$d/softhsm2.conf" <<EOT
+directories.tokendir = $d/tokens
+objectstore.backend = file
+log.level = ERROR
+slots.removable = false
+EOT
+	export SOFTHSM2_CONF=$d/softhsm2.conf
+	(umask 077 && head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$d/pin" && echo >>"$d/pin")
+	(umask 077 && head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$d/so-pin" && echo >>"$d/so-pin")
+	c2s_configure "$d" /usr/lib/softhsm/libsofthsm2.so pkcs11:token=c2s c2s-seal \
+		"Click2Sign Demo Seal" || return 1
+	"$admin" --config "$d/c2s.conf" token init --label c2s --so-pin-file "$d/so-pin" \
+		--pin-file "$d/pin" >/dev/null || return 1
+	"$admin" --config "$d/c2s.conf" key generate --label c2s-seal --type "$keytype" \
+		>/dev/null || return 1
+	c2s_certify "$d" c2s-seal "Click2Sign Demo Seal"
 }
 
 # c2s_start_tsa DIR: local RFC 3161 TSA (also serves the CRLs) on the port chosen above.

@@ -35,9 +35,6 @@ c2s_card_key_select() {
 
 c2s_provision_card() {
 	local d=$1 key=${2:-3072}
-	local admin=$C2S_BUILD_DIR/click2sign-admin tools=$C2S_SOURCE_DIR/tests/tools
-	mkdir -p "$d/state" "$d/crl"
-	chmod 700 "$d/state"
 	c2s_card_tool setup "$d/card" >/dev/null || return 1
 	c2s_card_tool start "$d/card" || return 1
 	c2s_card_tool env "$d/card" >"$d/card.env" || return 1
@@ -45,62 +42,15 @@ c2s_provision_card() {
 	. "$d/card.env"
 	export PCSCLITE_CSOCK_NAME
 	c2s_card_key_select "$key" || return 1
-	local port cport tport
-	port=$(c2s_free_port)
-	cport=$(c2s_free_port)
-	tport=$(c2s_free_port)
-	echo "$tport" >"$d/tsa.port"
 	(umask 077 && cp "$C2S_CARD_PIN_FILE" "$d/pin")
 	chmod 600 "$d/pin"
-	# server TLS certificate, TSA and its CRLs: the test PKI as with appliance.sh
-	C2S_CRL_BASE_URL="http://127.0.0.1:$tport/crl" "$tools/mkpki.sh" "$d/pki" >/dev/null || return 1
-	cat >"$d/c2s.conf" <<EOT
-# Click2Sign appliance configuration, seal key on the test smartcard
-# (made by tests/tools/appliance_card.sh)
-[daemon]
-state_dir = $d/state
-log_level = info
-
-[web]
-listen = 127.0.0.1:$port
-cert_listen = 127.0.0.1:$cport
-tls_cert = $d/pki/server/cert.pem
-tls_key = $d/pki/server/key.pem
-public_url = https://127.0.0.1:$port
-workers = 4
-
-[token]
-module = $C2S_CARD_MODULE
-uri = $C2S_CARD_TOKEN_URI
-pin_file = $d/pin
-card = yes
-
-[seal]
-key = $c2s_card_key_uri
-chain = $d/seal-chain.pem
-name = Click2Sign Card Seal
-reason = Sealed by the operator
-location = Ljubljana
-
-[tsa]
-url = http://127.0.0.1:$tport/
-trust = $d/pki/root.pem
-EOT
-	: >"$d/seal-chain.pem"
-	"$admin" --config "$d/c2s.conf" init >/dev/null || return 1
+	c2s_configure "$d" "$C2S_CARD_MODULE" "$C2S_CARD_TOKEN_URI" "$c2s_card_key_uri" \
+		"Click2Sign Card Seal" "card = yes" || return 1
 	# The card's own certificates are self-signed TLS-client ones that PDF validators do not
 	# accept for signatures: the seal certificate comes from the test PKI, for the card's
 	# key (CSR signed on the card). The card keeps its certificate and refuses new objects,
 	# so cert import keeps ours in [seal] chain: leaf first, then the issuing CA.
-	"$admin" --config "$d/c2s.conf" csr --key "$c2s_card_key_uri" \
-		--subject "CN=Click2Sign Card Seal,O=Click2Sign Demo,C=SI" --out "$d/seal.csr" >/dev/null || return 1
-	"$tools/mkpki.sh" sign-csr "$d/pki" "$d/seal.csr" "$d/seal.pem" seal >/dev/null || return 1
-	"$admin" --config "$d/c2s.conf" cert import --key "$c2s_card_key_uri" --cert "$d/seal.pem" \
-		--chain "$d/pki/issuing/ca.pem" >"$d/cert-import.out" || return 1
-	"$admin" --config "$d/c2s.conf" client add portal >"$d/api-token" || return 1
-	chmod 600 "$d/api-token"
-	echo "$port" >"$d/web.port"
-	echo "$cport" >"$d/cert.port"
+	c2s_certify "$d" "$c2s_card_key_uri" "Click2Sign Card Seal"
 }
 
 # c2s_stop_card DIR: the daemon and TSA (c2s_stop), then the card's pcscd and bridge.
