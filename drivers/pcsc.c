@@ -1,7 +1,7 @@
 /* PC/SC monitor thread: see pcsc.h. */
 #include "pcsc.h"
 
-#include "log.h"
+#include "firmware/base/log.h"
 
 #include <winscard.h>
 

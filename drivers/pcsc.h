@@ -12,7 +12,7 @@
 #ifndef C2S_PCSC_H
 #define C2S_PCSC_H
 
-#include "err.h"
+#include "firmware/base/err.h"
 
 #include <stddef.h>
 #include <time.h>

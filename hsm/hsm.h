@@ -7,8 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../firmware/buf.h"
-#include "../firmware/err.h"
+#include "firmware/base/buf.h"
+#include "firmware/base/err.h"
 
 enum hsm_key_type { HSM_KEY_RSA = 1, HSM_KEY_EC = 2 };
 enum hsm_curve { HSM_CURVE_NONE = 0, HSM_CURVE_P256, HSM_CURVE_P384, HSM_CURVE_P521 };

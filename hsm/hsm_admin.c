@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../firmware/secmem.h"
 #include "hsm_int.h"
+#include "firmware/base/secmem.h"
 
 #define SLOTS_MAX 64
 

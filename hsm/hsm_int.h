@@ -7,8 +7,8 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#include "../firmware/log.h"
 #include "hsm.h"
+#include "firmware/base/log.h"
 
 #define HSM_POOL_MAX       64
 #define HSM_RECOVER_WAIT_S 30 /* how long recovery waits for in-flight operations */

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../firmware/secmem.h"
 #include "hsm_int.h"
+#include "firmware/base/secmem.h"
 
 static c2s_err open_check(const struct hsm_config *cfg, char *why, size_t why_cap)
 {

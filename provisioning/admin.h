@@ -9,10 +9,10 @@
 
 #include <mbedtls/x509.h>
 
-#include "../firmware/buf.h"
-#include "../firmware/config.h"
-#include "../firmware/err.h"
-#include "../hsm/hsm.h"
+#include "firmware/base/buf.h"
+#include "firmware/base/config.h"
+#include "firmware/base/err.h"
+#include "hsm/hsm.h"
 
 #define ADMIN_EXIT_OK    0
 #define ADMIN_EXIT_FAIL  1

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../firmware/store.h"
+#include "firmware/store/store.h"
 
 /* Client names appear in logs and the audit trail: keep them plain. */
 static int client_name_ok(const char *n)

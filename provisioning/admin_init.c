@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../firmware/store.h"
+#include "firmware/store/store.h"
 
 /* Creates dir with mode 0700, or tightens an existing one we own. */
 static c2s_err init_state_dir(const char *dir)

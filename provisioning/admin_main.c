@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../firmware/log.h"
+#include "firmware/base/log.h"
 
 static const char admin_usage_text[] =
     "usage: click2sign-admin --config FILE [--verbose] COMMAND ...\n"

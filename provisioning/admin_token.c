@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../drivers/pcsc.h"
+#include "drivers/pcsc.h"
 
 #define TOKEN_PCSC_WAIT_MS 2000 /* how long token status waits for pcscd's first answer */
 

@@ -13,7 +13,7 @@
 
 #include <mbedtls/oid.h>
 
-#include "../firmware/secmem.h"
+#include "firmware/base/secmem.h"
 
 static void admin_vmsg(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 static void admin_vmsg(const char *fmt, va_list ap)

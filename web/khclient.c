@@ -7,7 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "firmware/log.h"
+#include "firmware/base/log.h"
 
 #define KHC_MAX 64
 
@@ -130,6 +130,14 @@ static void khc_release(struct khc_chan *c, int dead)
 	pthread_mutex_unlock(&khc.mu);
 }
 
+/* What the keyholder may answer; each answer goes back to the caller that waits for it. */
+static const struct ipc_row khc_replies[] = {
+    {IPC_STATUS_RESP, IPC_PEER_KEYHOLDER, IPC_ST_ANY, 1, 8192, 0, NULL},
+    {IPC_KEYINFO_RESP, IPC_PEER_KEYHOLDER, IPC_ST_ANY, 8, IPC_MAX_BODY, 0, NULL},
+    {IPC_SIGN_RESP, IPC_PEER_KEYHOLDER, IPC_ST_ANY, 4 + 8, 4 + 1024, 0, NULL},
+    {IPC_ERROR_RESP, IPC_PEER_KEYHOLDER, IPC_ST_ANY, 8, 8 + 1024, 0, NULL},
+};
+
 static c2s_err khc_once(uint32_t type, const void *body, size_t len, int timeout_ms, int wait_ms,
                         uint32_t *resp_type, struct buf *resp, char *detail, size_t cap)
 {
@@ -161,7 +169,8 @@ static c2s_err khc_once(uint32_t type, const void *body, size_t len, int timeout
 			ret = C2S_ERR_IPC;
 		goto out;
 	}
-	if (m.nfds || ipc_permit(IPC_PEER_KEYHOLDER, IPC_ST_ANY, m.type, m.body.len) != C2S_OK) {
+	const struct ipc_row *row;
+	if (ipc_route(IPC_ROWS(khc_replies), IPC_PEER_KEYHOLDER, IPC_ST_ANY, &m, &row) != C2S_OK) {
 		dead = 1;
 		log_error("malformed %s from the keyholder", ipc_type_name(m.type));
 		ret = C2S_ERR_IPC_MALFORMED;

@@ -6,9 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "firmware/err.h"
-#include "firmware/ipc.h"
-#include "firmware/khmsg.h"
+#include "firmware/base/err.h"
+#include "firmware/ipc/ipc.h"
+#include "firmware/ipc/khmsg.h"
 
 C2S_MUST_CHECK c2s_err khc_init(void);
 void khc_fini(void);

@@ -1,83 +1,56 @@
 /* POST /v1/seal?level=B-B|B-T|B-LT: the operator's seal on a PDF, through the keyholder's
  * seal permit. The response streams original || update (|| DSS update) without a copy. */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "firmware/log.h"
-#include "firmware/pades.h"
-#include "firmware/revocation.h"
 #include "khclient.h"
 #include "web.h"
+#include "firmware/base/log.h"
+#include "firmware/pades/pades.h"
 
 struct seal_out {
 	struct buf orig; /* the request body, moved here */
 	struct pades_result res;
 };
 
-static struct {
-	pthread_mutex_t mu;
-	uint32_t gen;
-	struct khmsg_keyinfo ki;
-} seal_cache = {.mu = PTHREAD_MUTEX_INITIALIZER};
-
-static c2s_err seal_keyinfo_copy(const struct khmsg_keyinfo *in, struct khmsg_keyinfo *out)
+/* The seal key as the PAdES engine sees it: held by the keyholder, reached over IPC. */
+static c2s_err seal_key_info(void *ctx, struct pades_key *k, char *why, size_t cap)
 {
-	*out = *in;
-	out->cert = NULL;
-	out->n_chain = 0;
-	if (!(out->cert = malloc(in->cert_len)))
-		return C2S_ERR_NOMEM;
-	memcpy(out->cert, in->cert, in->cert_len);
-	for (size_t i = 0; i < in->n_chain; i++, out->n_chain++) {
-		if (!(out->chain[i] = malloc(in->chain_len[i]))) {
-			khmsg_keyinfo_free(out);
-			return C2S_ERR_NOMEM;
-		}
-		memcpy(out->chain[i], in->chain[i], in->chain_len[i]);
+	struct khmsg_keyinfo ki;
+	c2s_err ret = khc_keyinfo(ctx, &ki, why, cap);
+	if (ret != C2S_OK)
+		return ret;
+	memset(k, 0, sizeof(*k));
+	k->signer.cert = ki.cert; /* ownership moves to k */
+	k->signer.cert_len = ki.cert_len;
+	for (size_t i = 0; i < ki.n_chain; i++) {
+		k->signer.chain[i] = ki.chain[i];
+		k->signer.chain_len[i] = ki.chain_len[i];
 	}
+	k->signer.n_chain = ki.n_chain;
+	k->signer.hash = (enum cms_hash)ki.hash;
+	k->signer.sig = (enum cms_sig)ki.sig;
+	k->sig_max = ki.sig_max;
 	return C2S_OK;
 }
 
-/* Key info (certificate chain, algorithms) cached per keyholder channel generation. */
-static c2s_err seal_keyinfo(const char *key, struct khmsg_keyinfo *out, char *detail, size_t cap)
+static c2s_err seal_key_sign(void *ctx, const uint8_t *attrs, size_t len, uint8_t *sig,
+                             size_t *sig_len, char *why, size_t cap)
 {
-	c2s_err ret = C2S_OK;
-	uint32_t gen = khc_generation();
-	pthread_mutex_lock(&seal_cache.mu);
-	if (seal_cache.gen != gen || !seal_cache.ki.cert) {
-		khmsg_keyinfo_free(&seal_cache.ki);
-		seal_cache.gen = 0;
-		ret = khc_keyinfo(key, &seal_cache.ki, detail, cap);
-		if (ret == C2S_OK)
-			seal_cache.gen = gen;
-	}
-	if (ret == C2S_OK)
-		ret = seal_keyinfo_copy(&seal_cache.ki, out);
-	pthread_mutex_unlock(&seal_cache.mu);
-	return ret;
+	return khc_seal_attrs(ctx, attrs, len, sig, sig_len, why, cap);
 }
 
-static void seal_keyinfo_drop(void)
+static uint32_t seal_key_generation(void *ctx)
 {
-	pthread_mutex_lock(&seal_cache.mu);
-	seal_cache.gen = 0;
-	pthread_mutex_unlock(&seal_cache.mu);
+	(void)ctx;
+	return khc_generation();
 }
 
-struct seal_sign_ctx {
-	const char *key;
-	char *detail;
-	size_t cap;
-};
-
-static c2s_err seal_sign_cb(void *ctx, const uint8_t *attrs, size_t len, uint8_t *sig,
-                            size_t *sig_len)
-{
-	struct seal_sign_ctx *c = ctx;
-	return khc_seal_attrs(c->key, attrs, len, sig, sig_len, c->detail, c->cap);
-}
+static struct pades_keysrc seal_key = {.info = seal_key_info,
+                                       .sign = seal_key_sign,
+                                       .generation = seal_key_generation,
+                                       PADES_KEYSRC_CACHE};
 
 static ssize_t seal_reader(void *cls, uint64_t pos, char *dst, size_t max)
 {
@@ -132,6 +105,11 @@ static enum MHD_Result seal_fail(struct web_req *r, struct seal_out *o, c2s_err 
 	return web_problem(r, e, detail);
 }
 
+void web_seal_init(const struct config *cfg)
+{
+	seal_key.ctx = (void *)cfg->seal_key;
+}
+
 enum MHD_Result web_seal(struct web_req *r)
 {
 	const struct config *cfg = r->ctx->cfg;
@@ -140,71 +118,29 @@ enum MHD_Result web_seal(struct web_req *r)
 	    MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
 	int level = pades_level_parse(lv ? lv : "B-B");
 	char detail[512] = "";
-	struct khmsg_keyinfo ki;
 	if (level < 0)
 		return web_problem(r, C2S_ERR_HTTP_LEVEL, NULL);
 	if (!ct || strncmp(ct, "application/pdf", 15) != 0)
 		return web_problem(r, C2S_ERR_HTTP_MEDIA_TYPE,
 		                   "send the document as Content-Type: application/pdf");
-	if (level != PADES_B_B && !cfg->tsa_url[0])
-		return web_problem_ex(r, 400, "invalid-request", "No time-stamping authority",
-		                      "levels B-T and B-LT need a time-stamping authority; this "
-		                      "appliance has no [tsa] url configured",
-		                      NULL);
-	c2s_err e = seal_keyinfo(cfg->seal_key, &ki, detail, sizeof(detail));
-	if (e != C2S_OK)
-		return web_problem(r, e, detail);
 	struct seal_out *o = calloc(1, sizeof(*o));
-	if (!o) {
-		khmsg_keyinfo_free(&ki);
+	if (!o)
 		return web_problem(r, C2S_ERR_NOMEM, NULL);
-	}
 	o->orig = r->body;
 	buf_init(&r->body, 0);
-	struct cms_signer signer = {.cert = ki.cert,
-	                            .cert_len = ki.cert_len,
-	                            .n_chain = ki.n_chain,
-	                            .hash = (enum cms_hash)ki.hash,
-	                            .sig = (enum cms_sig)ki.sig};
-	for (size_t i = 0; i < ki.n_chain; i++) {
-		signer.chain[i] = ki.chain[i];
-		signer.chain_len[i] = ki.chain_len[i];
-	}
 	struct tsa_config tsa = {.url = cfg->tsa_url,
 	                         .timeout_ms = cfg->tsa_timeout_ms,
 	                         .trust_file = cfg->tsa_trust[0] ? cfg->tsa_trust : NULL};
-	struct seal_sign_ctx sc = {.key = cfg->seal_key, .detail = detail, .cap = sizeof(detail)};
-	struct pades_request req = {.level = (enum pades_level)level,
-	                            .signer = &signer,
-	                            .sig_max = ki.sig_max,
-	                            .sign = seal_sign_cb,
-	                            .sign_ctx = &sc,
-	                            .tsa = cfg->tsa_url[0] ? &tsa : NULL,
-	                            .max_len = cfg->pdf_max};
-	req.params.name = cfg->seal_name;
-	req.params.reason = cfg->seal_reason[0] ? cfg->seal_reason : NULL;
-	req.params.location = cfg->seal_location[0] ? cfg->seal_location : NULL;
-	req.params.when = time(NULL);
-	struct rev_set crls = {0};
-	if (level == PADES_B_LT) {
-		const uint8_t *certs[1 + CMS_MAX_CHAIN] = {ki.cert};
-		size_t lens[1 + CMS_MAX_CHAIN] = {ki.cert_len};
-		for (size_t i = 0; i < ki.n_chain; i++) {
-			certs[1 + i] = ki.chain[i];
-			lens[1 + i] = ki.chain_len[i];
-		}
-		e = rev_crls_for(certs, lens, 1 + ki.n_chain, cfg->tsa_timeout_ms, &crls, detail,
-		                 sizeof(detail));
-		req.crls = (const uint8_t *const *)crls.crl;
-		req.crl_lens = crls.len;
-		req.n_crls = crls.n;
-	}
-	if (e == C2S_OK)
-		e = pades_sign(o->orig.data, o->orig.len, &req, &o->res, detail, sizeof(detail));
-	rev_set_free(&crls);
-	khmsg_keyinfo_free(&ki);
-	if (e == C2S_ERR_CERT_MISMATCH || e == C2S_ERR_IPC)
-		seal_keyinfo_drop();
+	struct pades_job job = {.level = (enum pades_level)level,
+	                        .tsa = cfg->tsa_url[0] ? &tsa : NULL,
+	                        .max_len = cfg->pdf_max,
+	                        .fetch_timeout_ms = cfg->tsa_timeout_ms};
+	job.params.name = cfg->seal_name;
+	job.params.reason = cfg->seal_reason[0] ? cfg->seal_reason : NULL;
+	job.params.location = cfg->seal_location[0] ? cfg->seal_location : NULL;
+	job.params.when = time(NULL);
+	c2s_err e =
+	    pades_run(&seal_key, &job, o->orig.data, o->orig.len, &o->res, detail, sizeof(detail));
 	if (e != C2S_OK) {
 		log_info("seal refused: %s: %s", c2s_err_name(e), detail);
 		return seal_fail(r, o, e, detail);

@@ -3,9 +3,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "firmware/log.h"
 #include "server.h"
 #include "web.h"
+#include "firmware/base/log.h"
 
 static const struct web_route web_routes[] = {
     {"GET", "/v1/health", web_health, 0, 0},

@@ -7,10 +7,10 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "firmware/buf.h"
-#include "firmware/config.h"
-#include "firmware/err.h"
-#include "firmware/store.h"
+#include "firmware/base/buf.h"
+#include "firmware/base/config.h"
+#include "firmware/base/err.h"
+#include "firmware/store/store.h"
 
 #define WEB_PROBLEM_BASE "https://click2sign.invalid/problems/"
 
@@ -55,6 +55,7 @@ enum MHD_Result web_problem_ex(struct web_req *r, unsigned status, const char *t
 /* Routes */
 enum MHD_Result web_health(struct web_req *r);
 enum MHD_Result web_seal(struct web_req *r);
+void web_seal_init(const struct config *cfg); /* before the listeners start */
 enum MHD_Result web_metrics(struct web_req *r);
 
 /* Metrics counters */

@@ -9,13 +9,12 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "firmware/ipc.h"
-#include "firmware/log.h"
-#include "firmware/proc.h"
 #include "khclient.h"
 #include "server.h"
 #include "web.h"
 #include "webd.h"
+#include "firmware/base/log.h"
+#include "firmware/ipc/ipc.h"
 
 static char *webd_read_file(const char *path, size_t max)
 {
@@ -35,23 +34,48 @@ static char *webd_read_file(const char *path, size_t max)
 	return p;
 }
 
+/* IPC_CHANNELS: a fresh set of keyholder channels (u32 generation + descriptors). */
+static c2s_err webd_on_channels(void *ctx, int fd, struct ipc_msg *m)
+{
+	uint32_t gen = 0;
+	(void)ctx;
+	(void)fd;
+	if (buf_get_u32(&m->body, &gen) != C2S_OK)
+		return C2S_ERR_IPC_MALFORMED;
+	khc_set_channels(gen, m->fds, m->nfds);
+	m->nfds = 0; /* the pool owns them now */
+	return C2S_OK;
+}
+
+static c2s_err webd_on_shutdown(void *ctx, int fd, struct ipc_msg *m)
+{
+	(void)fd;
+	(void)m;
+	*(int *)ctx = 0;
+	return C2S_OK;
+}
+
+/* c2s-web's table: what the parent may send it. */
+static const struct ipc_row webd_rows[] = {
+    {IPC_CHANNELS, IPC_PEER_PARENT, IPC_ST_ANY, 4, 4, IPC_MAX_FDS, webd_on_channels},
+    {IPC_SHUTDOWN, IPC_PEER_PARENT, IPC_ST_ANY, 0, 0, 0, webd_on_shutdown},
+};
+
 static void webd_parent_msg(uint8_t *rx, int *running)
 {
 	struct ipc_msg m;
-	c2s_err r = ipc_recv(PROC_FD_PARENT, rx, &m, 0);
+	const struct ipc_row *row;
+	c2s_err r = ipc_recv(IPC_FD_PARENT, rx, &m, 0);
 	if (r == C2S_ERR_TIMEOUT)
 		return;
-	if (r != C2S_OK || ipc_permit(IPC_PEER_PARENT, IPC_ST_ANY, m.type, m.body.len) != C2S_OK) {
-		log_info("parent channel closed; exiting");
+	if (r == C2S_OK)
+		r = ipc_route(IPC_ROWS(webd_rows), IPC_PEER_PARENT, IPC_ST_ANY, &m, &row);
+	if (r == C2S_OK)
+		r = row->fn(running, IPC_FD_PARENT, &m);
+	if (r != C2S_OK) {
+		log_info("parent channel closed or refused %s; exiting", ipc_type_name(m.type));
+		ipc_msg_close_fds(&m);
 		*running = 0;
-		return;
-	}
-	if (m.type == IPC_SHUTDOWN) {
-		*running = 0;
-	} else if (m.type == IPC_CHANNELS) {
-		uint32_t gen = 0;
-		if (buf_get_u32(&m.body, &gen) == C2S_OK)
-			khc_set_channels(gen, m.fds, m.nfds);
 	}
 }
 
@@ -66,6 +90,7 @@ int webd_main(const struct config *cfg)
 	int rc = 1, sfd = -1, running = 1;
 	sigset_t mask;
 	ctx.cfg = cfg;
+	web_seal_init(cfg);
 	pthread_mutex_init(&ctx.store_mu, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (!rx || curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
@@ -80,8 +105,8 @@ int webd_main(const struct config *cfg)
 		          cfg->tls_key);
 		goto out;
 	}
-	d = web_server_start(&main_l, PROC_FD_LISTEN, cert, key);
-	dc = web_server_start(&cert_l, PROC_FD_CERT_LISTEN, cert, key);
+	d = web_server_start(&main_l, IPC_FD_LISTEN, cert, key);
+	dc = web_server_start(&cert_l, IPC_FD_CERT_LISTEN, cert, key);
 	if (!d || !dc) {
 		log_error("cannot start the HTTPS listeners (bad TLS certificate or key?)");
 		goto out;
@@ -92,7 +117,7 @@ int webd_main(const struct config *cfg)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	while (running) {
-		struct pollfd p[2] = {{.fd = PROC_FD_PARENT, .events = POLLIN},
+		struct pollfd p[2] = {{.fd = IPC_FD_PARENT, .events = POLLIN},
 		                      {.fd = sfd, .events = POLLIN}};
 		if (poll(p, 2, -1) < 0 && errno != EINTR)
 			break;

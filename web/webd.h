@@ -2,7 +2,7 @@
 #ifndef C2S_WEBD_H
 #define C2S_WEBD_H
 
-#include "firmware/config.h"
+#include "firmware/base/config.h"
 
 /* Entry point of the exec'd c2s-web process. */
 int webd_main(const struct config *cfg);

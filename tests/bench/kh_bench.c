@@ -15,9 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "firmware/config.h"
-#include "firmware/ipc.h"
-#include "firmware/khmsg.h"
+#include "firmware/base/config.h"
+#include "firmware/ipc/ipc.h"
+#include "firmware/ipc/khmsg.h"
 
 static struct config cfg;
 static volatile int bench_stop;
@@ -84,7 +84,7 @@ static int wait_ready(int fd)
 		if (call(fd, rx, IPC_KEYINFO_REQ, &req, &m) == 0 && m.type == IPC_KEYINFO_RESP &&
 		    khmsg_keyinfo_decode(&m.body, &ki) == C2S_OK) {
 			hash_id = ki.hash;
-			hash_len = ki.hash == CMS_SHA512 ? 64 : ki.hash == CMS_SHA384 ? 48 : 32;
+			hash_len = ki.hash == KHMSG_SHA512 ? 64 : ki.hash == KHMSG_SHA384 ? 48 : 32;
 			khmsg_keyinfo_free(&ki);
 			rc = 0;
 		} else {

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "firmware/config.h"
+#include "firmware/base/config.h"
 #include "hsm/hsm.h"
 
 #define RAW_MAX_THR 32

@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "firmware/cms.h"
+#include "firmware/pades/cms.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

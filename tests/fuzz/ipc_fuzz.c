@@ -1,10 +1,11 @@
 /* Fuzz target: everything the keyholder and c2s-web parse from each other. The input is
- * taken as one datagram: ipc_decode, the permit table, then the body decoders. */
+ * taken as one datagram: ipc_decode, the keyholder's dispatch table, then the body decoders. */
 #include <stdint.h>
 #include <string.h>
 
-#include "firmware/ipc.h"
-#include "firmware/khmsg.h"
+#include "firmware/ipc/ipc.h"
+#include "firmware/ipc/khmsg.h"
+#include "firmware/keyholder/keyholder_int.h"
 
 static volatile int sink;
 
@@ -14,8 +15,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char detail[128], key[513];
 	if (ipc_decode(data, size, &m) != C2S_OK)
 		return 0;
-	sink += ipc_permit(IPC_PEER_WEB, IPC_ST_READY, m.type, m.body.len);
-	sink += ipc_permit(IPC_PEER_KEYHOLDER, IPC_ST_ANY, m.type, m.body.len);
+	const struct ipc_row *row;
+	m.nfds = 0;
+	sink += ipc_route(kh_rows, kh_n_rows, IPC_PEER_WEB, IPC_ST_READY, &m, &row);
+	sink += ipc_route(kh_rows, kh_n_rows, IPC_PEER_PARENT, IPC_ST_ANY, &m, &row);
 	struct buf b = m.body;
 	switch (m.type) {
 	case IPC_STATUS_RESP: {

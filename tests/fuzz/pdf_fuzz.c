@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pdf.h"
+#include "firmware/pades/pdf.h"
 
 struct acc {
 	size_t n;

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "firmware/tsa.h"
+#include "firmware/pades/tsa.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

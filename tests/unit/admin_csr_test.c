@@ -13,9 +13,9 @@
 #include <mbedtls/entropy.h>
 #include <mbedtls/sha256.h>
 
-#include "../../provisioning/admin_util.c"
-#include "../../provisioning/admin_keys.c"
 #include "../../provisioning/admin_csr.c"
+#include "../../provisioning/admin_keys.c"
+#include "../../provisioning/admin_util.c"
 
 static mbedtls_entropy_context t_entropy;
 static mbedtls_ctr_drbg_context t_drbg;

@@ -23,7 +23,7 @@
 #include <mbedtls/rsa.h>
 #include <mbedtls/x509_crt.h>
 
-#include "firmware/cms.h"
+#include "firmware/pades/cms.h"
 
 static char g_dir[256];
 static char g_pki[300];

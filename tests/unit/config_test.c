@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "firmware/config.h"
+#include "firmware/base/config.h"
 
 static char dir[] = "/tmp/c2s-config-test-XXXXXX";
 static char path[512], cert[512], pin[512];

@@ -6,7 +6,7 @@
 
 #include <cmocka.h>
 
-#include "firmware/err.h"
+#include "firmware/base/err.h"
 
 static const int all_codes[] = {
 #define X(name, value, http, type, msg) value,

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <dirent.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,15 +18,15 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/x509_crt.h>
 
-#include "firmware/cms.h"
-#include "firmware/config.h"
-#include "firmware/ipc.h"
-#include "firmware/khmsg.h"
+#include "firmware/base/config.h"
+#include "firmware/ipc/ipc.h"
+#include "firmware/ipc/khmsg.h"
+#include "firmware/pades/cms.h"
 
 static char dir[] = "/tmp/c2s-kh-test-XXXXXX";
 static char conf[512];
 static pid_t kh_pid;
-static int parent_fd, ch[3];
+static int parent_fd, ch[5];
 static uint8_t *rx;
 static struct config cfg;
 static struct khmsg_keyinfo ki;
@@ -81,8 +82,8 @@ static int setup(void **state)
 	}
 	close(sv[1]);
 	parent_fd = sv[0];
-	int khfds[3];
-	for (int i = 0; i < 3; i++) {
+	int khfds[5];
+	for (int i = 0; i < 5; i++) {
 		int p[2];
 		if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, p) != 0)
 			return -1;
@@ -90,9 +91,9 @@ static int setup(void **state)
 		khfds[i] = p[1];
 	}
 	uint8_t gen[4] = {0, 0, 0, 1};
-	if (ipc_send_fds(parent_fd, IPC_CHANNELS, gen, 4, khfds, 3) != C2S_OK)
+	if (ipc_send_fds(parent_fd, IPC_CHANNELS, gen, 4, khfds, 5) != C2S_OK)
 		return -1;
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 5; i++)
 		close(khfds[i]);
 	rx = malloc(IPC_HDR_LEN + IPC_MAX_BODY);
 	/* wait until ready: keyinfo answers */
@@ -270,6 +271,59 @@ static void malformed_messages_drop_the_channel_only(void **state)
 	assert_int_equal(kill(kh_pid, 0), 0);
 }
 
+static size_t kh_open_fds(void)
+{
+	char path[64];
+	size_t n = 0;
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)kh_pid);
+	DIR *d = opendir(path);
+	assert_non_null(d);
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+/* Send a status request carrying `nfds` descriptors (more than IPC_MAX_FDS truncates). */
+static void send_with_fds(int fd, size_t nfds)
+{
+	int fds[IPC_MAX_FDS + 16];
+	char cbuf[CMSG_SPACE(sizeof(fds))];
+	uint8_t hdr[IPC_HDR_LEN] = {0, 0, 0, IPC_STATUS_REQ, 0, 0, 0, 0};
+	for (size_t i = 0; i < nfds; i++)
+		fds[i] = 0;
+	memset(cbuf, 0, sizeof(cbuf));
+	struct iovec iov = {.iov_base = hdr, .iov_len = sizeof(hdr)};
+	struct msghdr mh = {.msg_iov = &iov,
+	                    .msg_iovlen = 1,
+	                    .msg_control = cbuf,
+	                    .msg_controllen = CMSG_SPACE(nfds * sizeof(int))};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+	memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
+	assert_int_equal(sendmsg(fd, &mh, 0), (ssize_t)sizeof(hdr));
+}
+
+/* Descriptors are accepted only where a table row expects them (the parent's channels):
+ * a web message carrying them drops that channel, and the keyholder closes every one, also
+ * when there are more than fit (MSG_CTRUNC). Its fd table ends with only the channels gone. */
+static void descriptors_from_the_web_are_closed(void **state)
+{
+	(void)state;
+	struct ipc_msg m;
+	size_t before = kh_open_fds();
+	send_with_fds(ch[3], IPC_MAX_FDS);
+	assert_int_equal(ipc_recv(ch[3], rx, &m, 5000), C2S_ERR_IPC); /* dropped */
+	send_with_fds(ch[4], IPC_MAX_FDS + 16);
+	assert_int_equal(ipc_recv(ch[4], rx, &m, 5000), C2S_ERR_IPC);
+	usleep(100000);
+	assert_int_equal(kh_open_fds(), before - 2);
+	assert_int_equal(call(ch[0], IPC_STATUS_REQ, NULL, &m), 0);
+	assert_int_equal(m.type, IPC_STATUS_RESP);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -278,6 +332,7 @@ int main(void)
 	    cmocka_unit_test(refuses_other_keys_and_wrong_digests),
 	    cmocka_unit_test(seal_attrs_are_rechecked_and_hashed_by_the_keyholder),
 	    cmocka_unit_test(malformed_messages_drop_the_channel_only),
+	    cmocka_unit_test(descriptors_from_the_web_are_closed),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -25,7 +25,7 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/x509_crt.h>
 
-#include "firmware/pades.h"
+#include "firmware/pades/pades.h"
 
 static char g_dir[256], g_pki[300], g_src[512], g_url[128], g_bad_url[128];
 static pid_t g_srv = -1;
@@ -399,12 +399,113 @@ static void test_refusals(void **state)
 	free(pdf);
 }
 
+/* pades_run, the job both the seal route and customer signing use: a key source backed by
+ * g_p256 that counts what the engine asks of it. */
+static struct {
+	int infos, signs;
+	uint32_t gen;
+	c2s_err fail_sign;
+} g_src_state;
+
+static c2s_err src_info(void *ctx, struct pades_key *k, char *why, size_t cap)
+{
+	struct key *key = ctx;
+	(void)why;
+	(void)cap;
+	g_src_state.infos++;
+	memset(k, 0, sizeof(*k));
+	k->signer = key->s;
+	k->signer.cert = malloc(key->s.cert_len);
+	memcpy((void *)k->signer.cert, key->s.cert, key->s.cert_len);
+	for (size_t i = 0; i < key->s.n_chain; i++) {
+		k->signer.chain[i] = malloc(key->s.chain_len[i]);
+		memcpy((void *)k->signer.chain[i], key->s.chain[i], key->s.chain_len[i]);
+	}
+	k->sig_max = key->sig_max;
+	return C2S_OK;
+}
+
+static c2s_err src_sign(void *ctx, const uint8_t *attrs, size_t len, uint8_t *sig, size_t *sig_len,
+                        char *why, size_t cap)
+{
+	g_src_state.signs++;
+	if (g_src_state.fail_sign != C2S_OK) {
+		snprintf(why, cap, "planted failure");
+		return g_src_state.fail_sign;
+	}
+	return sign_cb(ctx, attrs, len, sig, sig_len);
+}
+
+static uint32_t src_gen(void *ctx)
+{
+	(void)ctx;
+	return g_src_state.gen;
+}
+
+static void test_run_job(void **state)
+{
+	(void)state;
+	struct pades_keysrc ks = {.info = src_info,
+	                          .sign = src_sign,
+	                          .generation = src_gen,
+	                          .ctx = &g_p256,
+	                          PADES_KEYSRC_CACHE};
+	struct pades_job job = {.level = PADES_B_T, .tsa = NULL};
+	struct pades_result res;
+	char in[400], out[400], why[256] = "";
+	size_t n = 0;
+	snprintf(in, sizeof(in), "%s/corpus/mupdf.pdf", g_dir);
+	snprintf(out, sizeof(out), "%s/job-bb.pdf", g_dir);
+	uint8_t *pdf = slurp(in, &n);
+	assert_non_null(pdf);
+	memset(&g_src_state, 0, sizeof(g_src_state));
+	g_src_state.gen = 1;
+	/* B-T without a TSA is refused before the key is asked anything */
+	assert_int_equal(pades_run(&ks, &job, pdf, n, &res, why, sizeof(why)), C2S_ERR_TSA_NONE);
+	assert_non_null(strstr(why, "[tsa] url"));
+	assert_int_equal(g_src_state.infos + g_src_state.signs, 0);
+	/* two B-B jobs in one generation: the certificates are fetched once */
+	job.level = PADES_B_B;
+	job.params.name = "Job";
+	job.params.when = 1700000000;
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(pades_run(&ks, &job, pdf, n, &res, why, sizeof(why)), C2S_OK);
+		if (i == 0) {
+			assert_int_equal(write_out(out, pdf, n, &res), C2S_OK);
+			assert_int_equal(
+			    run("bash %s/tests/tools/validate_pdf.sh --level B-B %s %s "
+			        "%s/root.pem >%s.log 2>&1",
+			        g_src, out, in, g_pki, out),
+			    0);
+		}
+		pades_result_free(&res);
+	}
+	assert_int_equal(g_src_state.infos, 1);
+	assert_int_equal(g_src_state.signs, 2);
+	/* the holder restarted: fetched again */
+	g_src_state.gen = 2;
+	assert_int_equal(pades_run(&ks, &job, pdf, n, &res, why, sizeof(why)), C2S_OK);
+	pades_result_free(&res);
+	assert_int_equal(g_src_state.infos, 2);
+	/* the holder says the certificate does not match: forgotten, fetched on the next job */
+	g_src_state.fail_sign = C2S_ERR_CERT_MISMATCH;
+	assert_int_equal(pades_run(&ks, &job, pdf, n, &res, why, sizeof(why)),
+	                 C2S_ERR_CERT_MISMATCH);
+	assert_non_null(strstr(why, "does not match the key"));
+	assert_int_equal(res.update.len, 0);
+	g_src_state.fail_sign = C2S_OK;
+	assert_int_equal(pades_run(&ks, &job, pdf, n, &res, why, sizeof(why)), C2S_OK);
+	pades_result_free(&res);
+	assert_int_equal(g_src_state.infos, 3);
+	pades_key_clear(&ks.cached);
+	free(pdf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_sizes),
-	    cmocka_unit_test(test_refusals),
-	    cmocka_unit_test(test_sign_twice),
+	    cmocka_unit_test(test_sizes),   cmocka_unit_test(test_refusals),
+	    cmocka_unit_test(test_run_job), cmocka_unit_test(test_sign_twice),
 	    cmocka_unit_test(test_corpus),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -25,7 +25,7 @@
 #include <p11-kit/pkcs11.h>
 
 #include "drivers/pcsc.h"
-#include "firmware/log.h"
+#include "firmware/base/log.h"
 
 #define OPENSC_MODULE  "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so"
 #define SOFTHSM_MODULE "/usr/lib/softhsm/libsofthsm2.so"

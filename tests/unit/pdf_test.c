@@ -17,7 +17,7 @@
 #include <cmocka.h>
 #include <qpdf/qpdf-c.h>
 
-#include "pdf.h"
+#include "firmware/pades/pdf.h"
 
 #define MAX_FILES 64
 #define CMAX      4096

@@ -20,7 +20,7 @@
 #include "test_shell.h"
 #include <curl/curl.h>
 
-#include "firmware/tsa.h"
+#include "firmware/pades/tsa.h"
 
 static char g_dir[256], g_pki[300], g_root[400];
 static pid_t g_srv = -1;

@@ -1,0 +1,103 @@
+/* PAdES baseline signing (EN 319 142-1): B-B, B-T, B-LT. Independent of where the private
+ * key is: the caller passes a callback that signs the DER signed attributes (in the
+ * daemon: an IPC round-trip to the keyholder, which re-checks and hashes them itself). */
+#ifndef C2S_PADES_H
+#define C2S_PADES_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "cms.h"
+#include "pdf.h"
+#include "tsa.h"
+#include "firmware/base/buf.h"
+#include "firmware/base/err.h"
+
+enum pades_level { PADES_B_B = 1, PADES_B_T = 2, PADES_B_LT = 3 };
+/* "B-B" | "B-T" | "B-LT" → level; -1 when unknown. */
+int pades_level_parse(const char *s);
+
+/* Sign `attrs` (DER SET of signed attributes): write the signature into sig/sig_len
+ * (capacity *sig_len on entry). */
+typedef c2s_err (*pades_sign_cb)(void *ctx, const uint8_t *attrs, size_t attrs_len, uint8_t *sig,
+                                 size_t *sig_len);
+
+struct pades_request {
+	enum pades_level level;
+	const struct cms_signer *signer;
+	size_t sig_max; /* max signature size for the key */
+	pades_sign_cb sign;
+	void *sign_ctx;
+	const struct tsa_config *tsa; /* required for B-T and B-LT */
+	struct pdf_sig_params params; /* contents_max computed by pades if 0 */
+	size_t max_len;               /* input size limit, 0 = none */
+	/* B-LT revocation data, DER (CRLs); fetched by the caller. */
+	const uint8_t *const *crls;
+	const size_t *crl_lens;
+	size_t n_crls;
+	/* Bytes reserved in /Contents for the time-stamp token (B-T, B-LT); 0 = default
+	 * PADES_TST_BUDGET. The token only exists after the signature, so it cannot be measured
+	 * before the placeholder is fixed: too small a budget fails with C2S_ERR_TOO_BIG. */
+	size_t tst_max;
+};
+
+/* Default token budget: the test TSA's tokens are ~2.1 KB (RSA-2048 TSA key, certificate
+ * and P-384 root included); public TSAs with RSA-4096 and 3-certificate chains reach ~7 KB. */
+#define PADES_TST_BUDGET 8192
+
+/* Result: output = original || update (|| dss_update for B-LT). */
+struct pades_result {
+	struct buf update;
+	struct buf dss_update;
+	size_t orig_len;
+};
+
+C2S_MUST_CHECK c2s_err pades_sign(const uint8_t *pdf, size_t len, const struct pades_request *r,
+                                  struct pades_result *out, char *why, size_t why_cap);
+void pades_result_free(struct pades_result *res);
+
+/* One signing job, from the document to its signed revisions: what the seal route and
+ * customer signing share. The key's certificates come from its holder (cached until the
+ * holder restarts), the level decides the time-stamp and the revocation data, and every
+ * refusal of the document or the key is decided here. */
+struct pades_key {
+	struct cms_signer signer; /* certificates malloc'd, freed by pades_key_clear */
+	size_t sig_max;
+};
+void pades_key_clear(struct pades_key *k);
+
+/* Where a key lives (in the daemon: the keyholder, over IPC). */
+struct pades_keysrc {
+	/* The key's certificate, chain and algorithms, as malloc'd copies in `k`. */
+	c2s_err (*info)(void *ctx, struct pades_key *k, char *why, size_t why_cap);
+	/* Sign DER signed attributes; the holder re-checks and hashes them itself. */
+	c2s_err (*sign)(void *ctx, const uint8_t *attrs, size_t len, uint8_t *sig, size_t *sig_len,
+	                char *why, size_t why_cap);
+	/* Changes whenever the holder restarts: cached info of another generation is fetched
+	 * again. NULL: never cached. */
+	uint32_t (*generation)(void *ctx);
+	void *ctx;
+	/* the cache; set up with PADES_KEYSRC_CACHE */
+	pthread_mutex_t mu;
+	uint32_t gen;
+	struct pades_key cached;
+};
+#define PADES_KEYSRC_CACHE .mu = PTHREAD_MUTEX_INITIALIZER
+
+struct pades_job {
+	enum pades_level level;
+	const struct tsa_config *tsa; /* NULL: no TSA configured, B-T and B-LT are refused */
+	struct pdf_sig_params params; /* name, reason, location, time */
+	size_t max_len;               /* input size limit, 0 = none */
+	long fetch_timeout_ms;        /* B-LT: fetching revocation data */
+};
+
+/* Sign `pdf` as `job` says with the key of `ks`. On success `out` holds the revisions to
+ * append (the caller streams pdf || out->update || out->dss_update). */
+C2S_MUST_CHECK c2s_err pades_run(struct pades_keysrc *ks, const struct pades_job *job,
+                                 const uint8_t *pdf, size_t len, struct pades_result *out,
+                                 char *why, size_t why_cap);
+
+#endif

@@ -1,0 +1,76 @@
+/* PDF signature preparation: read with qpdf, write our own incremental update.
+ * The original bytes are never modified: output = original || update. */
+#ifndef C2S_PDF_H
+#define C2S_PDF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "firmware/base/buf.h"
+#include "firmware/base/err.h"
+
+struct pdf_sig_params {
+	const char
+	    *name; /* /Name: signer (UTF-8; written as UTF-16BE when outside PDFDocEncoding) */
+	const char *reason;     /* /Reason (UTF-8), may be NULL */
+	const char *location;   /* /Location (UTF-8), may be NULL */
+	const char *contact;    /* /ContactInfo, may be NULL */
+	time_t when;            /* /M */
+	size_t contents_max;    /* bytes reserved for the DER CMS (hex placeholder is 2x) */
+	const char *field_name; /* preferred field name, e.g. "Signature1"; made unique */
+};
+
+struct pdf_prepared {
+	struct buf update; /* the appended bytes only (placeholder zero-filled) */
+	size_t orig_len;   /* length of the original file (prefix of the output) */
+	/* /ByteRange over the whole output (original || update) */
+	size_t range[4];     /* offset1=0, len1, offset2, len2 */
+	size_t contents_off; /* offset in the whole output of the first hex digit after '<' */
+	size_t contents_max; /* bytes available for DER (hex digits = 2x) */
+};
+
+/* Checks the file (refusals: C2S_ERR_PDF_NOT_PDF, _DAMAGED, _ENCRYPTED, _CERTIFIED, _TOO_BIG,
+ * _UNSUPPORTED, each with a human `why`) and prepares an incremental update that adds a
+ * signature field (or fills an empty one), its widget (invisible), the /Sig dictionary with
+ * /Filter /Adobe.PPKLite /SubFilter /ETSI.CAdES.detached, /M, /Name, /Reason, /Location,
+ * /ByteRange and a zero /Contents placeholder. Uses a classic xref section after a table
+ * and an xref stream after a stream. `max_len`: size limit (0 = none).
+ * `pdf` is not copied. `out` is always initialised (free it with pdf_prepared_free, also after
+ * a failure). A file that qpdf can only read by repairing it is refused as _DAMAGED (an
+ * update's /Prev would point to a broken section). Text values that are not valid UTF-8 and
+ * a contents_max of 0 or over 1 MiB give C2S_ERR_ARG. Field names: an empty signature field
+ * is filled if there is one (preferring one named `field_name`), else a new field is named
+ * `field_name` (default "Signature1"), or with its trailing number increased until unique. */
+C2S_MUST_CHECK c2s_err pdf_prepare(const uint8_t *pdf, size_t len, size_t max_len,
+                                   const struct pdf_sig_params *p, struct pdf_prepared *out,
+                                   char *why, size_t why_cap);
+void pdf_prepared_free(struct pdf_prepared *pp);
+
+/* Writes DER bytes as hex into the placeholder (in pp->update). C2S_ERR_TOO_BIG if larger. */
+C2S_MUST_CHECK c2s_err pdf_set_contents(struct pdf_prepared *pp, const uint8_t *der, size_t len);
+
+/* Calls cb for each signed piece of the output in order (for streamed hashing). */
+typedef void (*pdf_chunk_cb)(void *ctx, const uint8_t *p, size_t n);
+void pdf_signed_ranges(const struct pdf_prepared *pp, const uint8_t *orig, pdf_chunk_cb cb,
+                       void *ctx);
+
+/* PAdES B-LT: an incremental update over `pdf` (a complete signed file) that adds or extends
+ * the catalog's /DSS with /Certs, /CRLs and /OCSPs (DER blobs). `update` is initialised here
+ * (any previous content is not freed) and holds only the appended bytes: output = pdf ||
+ * update; free it with buf_free. Existing /DSS entries are kept, new streams appended. */
+struct pdf_dss {
+	const uint8_t *const *certs;
+	const size_t *cert_lens;
+	size_t n_certs;
+	const uint8_t *const *crls;
+	const size_t *crl_lens;
+	size_t n_crls;
+	const uint8_t *const *ocsps;
+	const size_t *ocsp_lens;
+	size_t n_ocsps;
+};
+C2S_MUST_CHECK c2s_err pdf_append_dss(const uint8_t *pdf, size_t len, const struct pdf_dss *dss,
+                                      struct buf *update, char *why, size_t why_cap);
+
+#endif

@@ -1,0 +1,318 @@
+/* The interactive-form side of a signature: find the AcroForm, an empty signature field to
+ * fill or a unique name for a new one, and write the new revisions of the field, the first
+ * page (or its /Annots array), the AcroForm and the catalog as needed. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pdf_int.h"
+
+#define FORM_MAX_FIELDS 10000
+#define FORM_MAX_SUFFIX 100000
+
+static c2s_err add_name(struct pdf_form *f, const char *utf8)
+{
+	if (f->n_names == f->cap_names) {
+		size_t nc = f->cap_names ? f->cap_names * 2 : 8;
+		char **n = realloc(f->names, nc * sizeof(*n));
+		if (!n)
+			return C2S_ERR_NOMEM;
+		f->names = n;
+		f->cap_names = nc;
+	}
+	f->names[f->n_names] = strdup(utf8);
+	if (!f->names[f->n_names])
+		return C2S_ERR_NOMEM;
+	f->n_names++;
+	return C2S_OK;
+}
+
+static int name_taken(const struct pdf_form *f, const char *n)
+{
+	for (size_t i = 0; i < f->n_names; i++)
+		if (strcmp(f->names[i], n) == 0)
+			return 1;
+	return 0;
+}
+
+/* An empty signature field: /FT /Sig (own or inherited), no /V, indirect, a terminal field. */
+static int is_empty_sig(struct pdf_doc *d, qpdf_oh fld, int sig)
+{
+	if (!sig || pdf_doc_get(d, fld, "/V") || !qpdf_oh_is_indirect(d->q, fld))
+		return 0;
+	qpdf_oh kids = pdf_doc_get(d, fld, "/Kids");
+	if (!kids || !qpdf_oh_is_array(d->q, kids))
+		return 1;
+	int n = qpdf_oh_get_array_n_items(d->q, kids);
+	for (int i = 0; i < n && i < FORM_MAX_FIELDS; i++)
+		if (pdf_doc_get(d, qpdf_oh_get_array_item(d->q, kids, i), "/T"))
+			return 0; /* has child fields: not terminal */
+	return 1;
+}
+
+static c2s_err walk(struct pdf_form *f, struct pdf_doc *d, qpdf_oh arr, int depth, int sig,
+                    const char *want)
+{
+	c2s_err ret = C2S_ERR_INTERNAL;
+	int n = qpdf_oh_get_array_n_items(d->q, arr);
+	ENSURE(n <= FORM_MAX_FIELDS, C2S_ERR_PDF_UNSUPPORTED);
+	for (int i = 0; i < n; i++) {
+		ENSURE(++f->visited <= FORM_MAX_FIELDS, C2S_ERR_PDF_UNSUPPORTED);
+		qpdf_oh fld = qpdf_oh_get_array_item(d->q, arr, i);
+		if (!qpdf_oh_is_dictionary(d->q, fld))
+			continue;
+		qpdf_oh ft = pdf_doc_get(d, fld, "/FT"), t = pdf_doc_get(d, fld, "/T");
+		int fsig = ft ? pdf_doc_is_name(d, ft, "/Sig") : sig;
+		/* qpdf's returned strings live only until its next call: keep a copy */
+		const char *tn = NULL;
+		if (depth == 0 && t && qpdf_oh_is_string(d->q, t)) {
+			GUARD(add_name(f, qpdf_oh_get_utf8_value(d->q, t)));
+			tn = f->names[f->n_names - 1];
+		}
+		int named = tn && want && strcmp(tn, want) == 0;
+		if (is_empty_sig(d, fld, fsig) && (!f->empty || (named && !f->wanted))) {
+			f->empty = fld;
+			f->wanted = named;
+		}
+		qpdf_oh kids = pdf_doc_get(d, fld, "/Kids");
+		if (kids && qpdf_oh_is_array(d->q, kids) && depth < PDF_MAX_DEPTH / 4)
+			GUARD(walk(f, d, kids, depth + 1, fsig, want));
+	}
+	GUARD(pdf_doc_check(d));
+	ret = C2S_OK;
+out:
+	return ret;
+}
+
+/* A partial field name may not contain '.'; an empty wish means "Signature1". A name cut
+ * to fit loses its last (possibly partial) UTF-8 character. */
+static void base_name(const char *want, char *out, size_t cap)
+{
+	const char *src = want && *want ? want : "Signature1";
+	snprintf(out, cap, "%s", src);
+	size_t l = strlen(out);
+	if (strlen(src) > l) {
+		while (l && ((unsigned char)out[l - 1] & 0xc0) == 0x80)
+			l--;
+		if (l && (unsigned char)out[l - 1] >= 0xc0)
+			l--;
+		out[l] = 0;
+	}
+	for (char *c = out; *c; c++)
+		if (*c == '.')
+			*c = '_';
+}
+
+static c2s_err unique_name(struct pdf_form *f, const char *want)
+{
+	char base[sizeof(f->name) - 11];
+	base_name(want, f->name, sizeof(f->name));
+	if (!name_taken(f, f->name))
+		return C2S_OK;
+	base_name(want, base, sizeof(base));
+	size_t l = strlen(base);
+	while (l > 0 && base[l - 1] >= '0' && base[l - 1] <= '9')
+		base[--l] = 0;
+	for (unsigned i = 1; i < FORM_MAX_SUFFIX; i++) {
+		snprintf(f->name, sizeof(f->name), "%s%u", base, i);
+		if (!name_taken(f, f->name))
+			return C2S_OK;
+	}
+	return C2S_ERR_PDF_UNSUPPORTED;
+}
+
+c2s_err pdf_form_inspect(struct pdf_form *f, struct pdf_doc *d, const char *want)
+{
+	c2s_err ret = C2S_ERR_INTERNAL;
+	memset(f, 0, sizeof(*f));
+	qpdf_oh af = pdf_doc_get(d, d->root, "/AcroForm");
+	if (af && qpdf_oh_is_dictionary(d->q, af)) {
+		f->acroform = af;
+		f->fields = pdf_doc_get(d, af, "/Fields");
+		if (f->fields && !qpdf_oh_is_array(d->q, f->fields))
+			f->fields = 0;
+		if (f->fields)
+			GUARD(walk(f, d, f->fields, 0, 0, want));
+	}
+	if (f->empty) {
+		qpdf_oh t = pdf_doc_get(d, f->empty, "/T");
+		snprintf(f->name, sizeof(f->name), "%s",
+		         t && qpdf_oh_is_string(d->q, t) ? qpdf_oh_get_utf8_value(d->q, t) : "");
+	} else {
+		GUARD(unique_name(f, want));
+		GUARD(pdf_doc_first_page(d, &f->page));
+	}
+	GUARD(pdf_doc_check(d));
+	ret = C2S_OK;
+out:
+	return ret;
+}
+
+void pdf_form_free(struct pdf_form *f)
+{
+	for (size_t i = 0; i < f->n_names; i++)
+		free(f->names[i]);
+	free(f->names);
+	f->names = NULL;
+	f->n_names = f->cap_names = 0;
+}
+
+static int oh_num(struct pdf_doc *d, qpdf_oh o)
+{
+	return qpdf_oh_get_object_id(d->q, o);
+}
+
+static int oh_gen(struct pdf_doc *d, qpdf_oh o)
+{
+	return qpdf_oh_get_generation(d->q, o);
+}
+
+static int is_ind_array(struct pdf_doc *d, qpdf_oh o)
+{
+	return o && qpdf_oh_is_indirect(d->q, o) && qpdf_oh_is_array(d->q, o);
+}
+
+/* The new field and widget in one dictionary (invisible: zero /Rect, Print + Locked). */
+static c2s_err write_new_field(struct pdf_writer *w, struct pdf_form *f, int fnum, int sig)
+{
+	c2s_err ret = C2S_ERR_INTERNAL;
+	struct pdf_doc *d = w->d;
+	GUARD(pdf_w_begin_obj(w, fnum, 0));
+	GUARD(pdf_w_str(w, "<<\n/Type /Annot\n/Subtype /Widget\n/FT /Sig\n/T "));
+	GUARD(pdf_w_text(w, f->name));
+	GUARD(pdf_w_printf(w, "\n/V %d 0 R\n/F 132\n/Rect [0 0 0 0]\n/P %d %d R\n>>", sig,
+	                   oh_num(d, f->page), oh_gen(d, f->page)));
+	GUARD(pdf_w_end_obj(w));
+	ret = C2S_OK;
+out:
+	return ret;
+}
+
+/* Adds the widget to the first page's /Annots: a new revision of an indirect /Annots
+ * array, else of the page itself. */
+static c2s_err write_page(struct pdf_writer *w, struct pdf_form *f, int fnum)
+{
+	static const char *const skip[] = {"/Annots", NULL};
+	c2s_err ret = C2S_ERR_INTERNAL;
+	struct pdf_doc *d = w->d;
+	qpdf_oh annots = pdf_doc_get(d, f->page, "/Annots");
+	if (is_ind_array(d, annots)) {
+		GUARD(pdf_w_begin_obj(w, oh_num(d, annots), oh_gen(d, annots)));
+		GUARD(pdf_w_array_plus(w, annots, &fnum, 1));
+	} else {
+		GUARD(pdf_w_begin_obj(w, oh_num(d, f->page), oh_gen(d, f->page)));
+		GUARD(pdf_w_str(w, "<<\n"));
+		GUARD(pdf_w_dict_body(w, f->page, skip));
+		GUARD(pdf_w_str(w, "/Annots "));
+		GUARD(pdf_w_array_plus(w, annots && qpdf_oh_is_array(d->q, annots) ? annots : 0,
+		                       &fnum, 1));
+		GUARD(pdf_w_str(w, "\n>>"));
+	}
+	GUARD(pdf_w_end_obj(w));
+	ret = C2S_OK;
+out:
+	return ret;
+}
+
+/* The body of the new AcroForm: old keys, /SigFlags 3, /Fields with the new field. An
+ * indirect /Fields array gets its own revision (written by write_acroform). */
+static c2s_err write_af_body(struct pdf_writer *w, struct pdf_form *f, int fnum)
+{
+	static const char *const skip[] = {"/Fields", "/SigFlags", NULL};
+	c2s_err ret = C2S_ERR_INTERNAL;
+	struct pdf_doc *d = w->d;
+	GUARD(pdf_w_str(w, "<<\n"));
+	if (f->acroform)
+		GUARD(pdf_w_dict_body(w, f->acroform, skip));
+	GUARD(pdf_w_str(w, "/SigFlags 3\n/Fields "));
+	if (is_ind_array(d, f->fields) || (f->empty && f->fields))
+		GUARD(pdf_w_value(w, f->fields));
+	else
+		GUARD(pdf_w_array_plus(w, f->fields, &fnum, f->empty ? 0 : 1));
+	GUARD(pdf_w_str(w, "\n>>"));
+	ret = C2S_OK;
+out:
+	return ret;
+}
+
+static c2s_err write_catalog(struct pdf_writer *w, struct pdf_form *f, int fnum, int af_num)
+{
+	static const char *const skip[] = {"/AcroForm", NULL};
+	c2s_err ret = C2S_ERR_INTERNAL;
+	struct pdf_doc *d = w->d;
+	GUARD(pdf_w_begin_obj(w, d->root_num, d->root_gen));
+	GUARD(pdf_w_str(w, "<<\n"));
+	GUARD(pdf_w_dict_body(w, d->root, skip));
+	if (af_num) {
+		GUARD(pdf_w_printf(w, "/AcroForm %d 0 R", af_num));
+	} else {
+		GUARD(pdf_w_str(w, "/AcroForm "));
+		GUARD(write_af_body(w, f, fnum));
+	}
+	GUARD(pdf_w_str(w, "\n>>"));
+	GUARD(pdf_w_end_obj(w));
+	ret = C2S_OK;
+out:
+	return ret;
+}
+
+static c2s_err write_acroform(struct pdf_writer *w, struct pdf_form *f, int fnum)
+{
+	c2s_err ret = C2S_ERR_INTERNAL;
+	struct pdf_doc *d = w->d;
+	int af_num = 0;
+	if (f->acroform && qpdf_oh_is_indirect(d->q, f->acroform)) {
+		GUARD(pdf_w_begin_obj(w, oh_num(d, f->acroform), oh_gen(d, f->acroform)));
+		GUARD(write_af_body(w, f, fnum));
+		GUARD(pdf_w_end_obj(w));
+	} else if (!f->acroform) {
+		GUARD(pdf_w_new_num(w, &af_num));
+		GUARD(pdf_w_begin_obj(w, af_num, 0));
+		GUARD(write_af_body(w, f, fnum));
+		GUARD(pdf_w_end_obj(w));
+		GUARD(write_catalog(w, f, fnum, af_num));
+	} else {
+		GUARD(write_catalog(w, f, fnum, 0));
+	}
+	if (!f->empty && is_ind_array(d, f->fields)) {
+		GUARD(pdf_w_begin_obj(w, oh_num(d, f->fields), oh_gen(d, f->fields)));
+		GUARD(pdf_w_array_plus(w, f->fields, &fnum, 1));
+		GUARD(pdf_w_end_obj(w));
+	}
+	ret = C2S_OK;
+out:
+	return ret;
+}
+
+/* The empty field, filled: its keys plus /V. */
+static c2s_err write_filled_field(struct pdf_writer *w, struct pdf_form *f, int sig)
+{
+	static const char *const skip[] = {"/V", NULL};
+	c2s_err ret = C2S_ERR_INTERNAL;
+	struct pdf_doc *d = w->d;
+	GUARD(pdf_w_begin_obj(w, oh_num(d, f->empty), oh_gen(d, f->empty)));
+	GUARD(pdf_w_str(w, "<<\n"));
+	GUARD(pdf_w_dict_body(w, f->empty, skip));
+	GUARD(pdf_w_printf(w, "/V %d 0 R\n>>", sig));
+	GUARD(pdf_w_end_obj(w));
+	ret = C2S_OK;
+out:
+	return ret;
+}
+
+c2s_err pdf_form_write(struct pdf_writer *w, struct pdf_form *f, int sig)
+{
+	c2s_err ret = C2S_ERR_INTERNAL;
+	int fnum = 0;
+	if (f->empty) {
+		GUARD(write_filled_field(w, f, sig));
+	} else {
+		GUARD(pdf_w_new_num(w, &fnum));
+		GUARD(write_new_field(w, f, fnum, sig));
+		GUARD(write_page(w, f, fnum));
+	}
+	GUARD(write_acroform(w, f, fnum));
+	ret = C2S_OK;
+out:
+	return ret;
+}

@@ -1,0 +1,113 @@
+/* Private to the pdf module (pdf.c, pdf_*.c): the document as qpdf reads it, and the
+ * writer of our own incremental update. Not a contract for other modules. */
+#ifndef C2S_PDF_INTERNAL_H
+#define C2S_PDF_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <qpdf/qpdf-c.h>
+
+#include "firmware/base/buf.h"
+#include "firmware/base/err.h"
+
+#define PDF_HDR_WINDOW   1024          /* %PDF- must start within the first 1 KiB */
+#define PDF_TAIL_WINDOW  1024          /* startxref must be within the last 1 KiB (as qpdf) */
+#define PDF_MAX_DEPTH    32            /* pages tree / field tree depth bound */
+#define PDF_MAX_ITEMS    100000        /* bound on array items we walk */
+#define PDF_MAX_NEW_OBJS 65536         /* objects one update may write */
+#define PDF_MAX_OFFSET   9999999999ULL /* 10 decimal digits (classic xref, /ByteRange) */
+
+/* The input document: qpdf's view plus what we read from the file's tail ourselves. */
+struct pdf_doc {
+	const uint8_t *pdf;
+	size_t len;
+	size_t hdr_off; /* offset of "%PDF-"; xref offsets are relative to it (as qpdf) */
+	qpdf_data q;
+	qpdf_oh trailer;
+	qpdf_oh root;
+	int root_num, root_gen;
+	long long size;  /* first free object number */
+	size_t prev;     /* value of the last startxref: /Prev of our section */
+	int xref_stream; /* the last section is an xref stream (else a table) */
+	char *why;
+	size_t why_cap;
+};
+
+/* Opens `pdf` (not copied; must outlive the doc). Refusals set `why`. */
+C2S_MUST_CHECK c2s_err pdf_doc_open(struct pdf_doc *d, const uint8_t *pdf, size_t len,
+                                    size_t max_len, char *why, size_t why_cap);
+void pdf_doc_close(struct pdf_doc *d);
+/* C2S_ERR_PDF_DAMAGED (with why) if qpdf recorded an error or any warning so far. */
+C2S_MUST_CHECK c2s_err pdf_doc_check(struct pdf_doc *d);
+/* Sets d->why (printf-style) and returns `e`. */
+c2s_err pdf_doc_fail(struct pdf_doc *d, c2s_err e, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The first page (indirect dictionary), found by walking /Kids[0] only. */
+C2S_MUST_CHECK c2s_err pdf_doc_first_page(struct pdf_doc *d, qpdf_oh *page);
+/* Refuses documents certified with DocMDP P=1. */
+C2S_MUST_CHECK c2s_err pdf_doc_check_docmdp(struct pdf_doc *d);
+/* Dictionary value or 0 when absent/null (0 is never a valid handle). */
+qpdf_oh pdf_doc_get(struct pdf_doc *d, qpdf_oh dict, const char *key);
+int pdf_doc_is_name(struct pdf_doc *d, qpdf_oh oh, const char *name);
+
+struct pdf_xref_ent {
+	int num;
+	int gen;
+	size_t off; /* relative to the header */
+};
+
+/* Writer of one incremental update section. */
+struct pdf_writer {
+	struct pdf_doc *d;
+	struct buf out; /* the update bytes */
+	size_t base;    /* absolute file offset of out.data[0] */
+	struct pdf_xref_ent *ents;
+	size_t n_ents, cap_ents;
+	long long next_num; /* next new object number */
+};
+
+C2S_MUST_CHECK c2s_err pdf_w_init(struct pdf_writer *w, struct pdf_doc *d, size_t max);
+void pdf_w_free(struct pdf_writer *w);
+C2S_MUST_CHECK c2s_err pdf_w_new_num(struct pdf_writer *w, int *num);
+C2S_MUST_CHECK c2s_err pdf_w_begin_obj(struct pdf_writer *w, int num, int gen);
+C2S_MUST_CHECK c2s_err pdf_w_end_obj(struct pdf_writer *w);
+C2S_MUST_CHECK c2s_err pdf_w_str(struct pdf_writer *w, const char *s);
+C2S_MUST_CHECK c2s_err pdf_w_printf(struct pdf_writer *w, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* A name (given without or with its leading '/'), #-escaped as needed. */
+C2S_MUST_CHECK c2s_err pdf_w_name(struct pdf_writer *w, const char *name);
+/* A text string from UTF-8: PDFDocEncoding literal when representable, else UTF-16BE hex. */
+C2S_MUST_CHECK c2s_err pdf_w_text(struct pdf_writer *w, const char *utf8);
+/* A value as qpdf unparses it (indirect objects as "N G R"). */
+C2S_MUST_CHECK c2s_err pdf_w_value(struct pdf_writer *w, qpdf_oh v);
+/* The key/value pairs of `dict` (no << >>), except keys listed in `skip` (NULL-terminated). */
+C2S_MUST_CHECK c2s_err pdf_w_dict_body(struct pdf_writer *w, qpdf_oh dict, const char *const *skip);
+/* "[items... extra_num extra_gen R]"; arr may be 0 (absent), direct or indirect. */
+C2S_MUST_CHECK c2s_err pdf_w_array_plus(struct pdf_writer *w, qpdf_oh arr, const int *nums,
+                                        size_t n);
+/* Writes the xref section (table or stream, like the file's last one), trailer, %%EOF. */
+C2S_MUST_CHECK c2s_err pdf_w_finish(struct pdf_writer *w);
+
+/* The form side of a signature (pdf_form.c). */
+struct pdf_form {
+	qpdf_oh acroform; /* catalog /AcroForm (direct or indirect) or 0 */
+	qpdf_oh fields;   /* its /Fields array or 0 */
+	qpdf_oh empty;    /* an empty signature field to fill, or 0 */
+	int wanted;       /* `empty` has the requested name */
+	qpdf_oh page;     /* first page, for a new field's widget */
+	char name[128];   /* the field's name (UTF-8) */
+	size_t visited;   /* field tree nodes seen (bounded: shared /Kids could explode) */
+	char **names;     /* top-level field names seen */
+	size_t n_names, cap_names;
+};
+
+C2S_MUST_CHECK c2s_err pdf_form_inspect(struct pdf_form *f, struct pdf_doc *d, const char *want);
+/* Writes the field (new, or the filled empty one), the page/annots and AcroForm/catalog. */
+C2S_MUST_CHECK c2s_err pdf_form_write(struct pdf_writer *w, struct pdf_form *f, int sig);
+void pdf_form_free(struct pdf_form *f);
+
+/* UTF-8 -> text string bytes into `b` (used by the writer; exposed for tests via pdf.c). */
+C2S_MUST_CHECK c2s_err pdf_text_string(struct buf *b, const char *utf8);
+
+#endif

@@ -1,0 +1,307 @@
+/* Reading the input PDF: header and tail checks by hand, the rest through qpdf's C API.
+ * Only what the update needs is resolved (trailer, catalog, first page, AcroForm, /Perms);
+ * qpdf reads objects lazily, so the cost does not grow with the number of pages. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "pdf_int.h"
+
+c2s_err pdf_doc_fail(struct pdf_doc *d, c2s_err e, const char *fmt, ...)
+{
+	if (d->why && d->why_cap) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(d->why, d->why_cap, fmt, ap);
+		va_end(ap);
+	}
+	return e;
+}
+
+static int is_ws(uint8_t c)
+{
+	return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\f' || c == 0;
+}
+
+static int is_digit(uint8_t c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* Reads an unsigned decimal at *p (< end); fails on overflow or no digits. */
+static int read_uint(const uint8_t **p, const uint8_t *end, unsigned long long *v)
+{
+	unsigned long long x = 0;
+	const uint8_t *s = *p;
+	while (s < end && is_digit(*s)) {
+		if (x > (PDF_MAX_OFFSET * 10ULL))
+			return -1;
+		x = x * 10 + (unsigned)(*s - '0');
+		s++;
+	}
+	if (s == *p)
+		return -1;
+	*p = s;
+	*v = x;
+	return 0;
+}
+
+static const uint8_t *skip_ws(const uint8_t *p, const uint8_t *end)
+{
+	while (p < end && is_ws(*p))
+		p++;
+	return p;
+}
+
+static int find_header(const uint8_t *pdf, size_t len, size_t *off)
+{
+	size_t lim = len < PDF_HDR_WINDOW + 5 ? len : PDF_HDR_WINDOW + 5;
+	const uint8_t *h = memmem(pdf, lim, "%PDF-", 5);
+	if (!h)
+		return -1;
+	*off = (size_t)(h - pdf);
+	return 0;
+}
+
+/* "N G obj" at x. */
+static int is_obj_header(const uint8_t *x, const uint8_t *end)
+{
+	unsigned long long n, g;
+	if (read_uint(&x, end, &n) != 0 || x >= end || !is_ws(*x))
+		return 0;
+	x = skip_ws(x, end);
+	if (read_uint(&x, end, &g) != 0 || x >= end || !is_ws(*x))
+		return 0;
+	x = skip_ws(x, end);
+	return (size_t)(end - x) >= 3 && memcmp(x, "obj", 3) == 0;
+}
+
+/* The last "startxref N" in the tail, and the kind of section at N. */
+static c2s_err read_tail(struct pdf_doc *d)
+{
+	size_t start = d->len > PDF_TAIL_WINDOW ? d->len - PDF_TAIL_WINDOW : 0;
+	const uint8_t *tail = d->pdf + start, *end = d->pdf + d->len, *hit = NULL;
+	for (const uint8_t *s = tail; s && s < end;) {
+		const uint8_t *f = memmem(s, (size_t)(end - s), "startxref", 9);
+		if (f)
+			hit = f;
+		s = f ? f + 1 : NULL;
+	}
+	if (!hit)
+		return pdf_doc_fail(d, C2S_ERR_PDF_DAMAGED,
+		                    "no startxref at the end of the file (truncated?)");
+	const uint8_t *p = skip_ws(hit + 9, end);
+	unsigned long long v;
+	if (read_uint(&p, end, &v) != 0 || v >= d->len - d->hdr_off)
+		return pdf_doc_fail(d, C2S_ERR_PDF_DAMAGED, "startxref offset is invalid");
+	d->prev = (size_t)v;
+	const uint8_t *x = skip_ws(d->pdf + d->hdr_off + v, end);
+	if ((size_t)(end - x) >= 4 && memcmp(x, "xref", 4) == 0) {
+		d->xref_stream = 0;
+		return C2S_OK;
+	}
+	if (is_obj_header(x, end)) {
+		d->xref_stream = 1;
+		return C2S_OK;
+	}
+	return pdf_doc_fail(d, C2S_ERR_PDF_DAMAGED,
+	                    "startxref does not point to a cross-reference section");
+}
+
+/* Maps a qpdf error to our refusal. */
+static c2s_err qpdf_failure(struct pdf_doc *d)
+{
+	qpdf_error e = qpdf_get_error(d->q);
+	const char *detail = e ? qpdf_get_error_message_detail(d->q, e) : "unknown error";
+	if (e && qpdf_get_error_code(d->q, e) == qpdf_e_password)
+		return pdf_doc_fail(d, C2S_ERR_PDF_ENCRYPTED,
+		                    "the PDF is encrypted with an open password");
+	return pdf_doc_fail(d, C2S_ERR_PDF_DAMAGED, "qpdf cannot read the PDF: %s", detail);
+}
+
+c2s_err pdf_doc_check(struct pdf_doc *d)
+{
+	if (qpdf_has_error(d->q))
+		return qpdf_failure(d);
+	if (qpdf_more_warnings(d->q)) {
+		qpdf_error e = qpdf_next_warning(d->q);
+		const char *detail = e ? qpdf_get_error_message_detail(d->q, e) : "?";
+		return pdf_doc_fail(
+		    d, C2S_ERR_PDF_DAMAGED,
+		    "the PDF is damaged (qpdf had to repair it: %s); an incremental "
+		    "update would not be valid, repair and resave it first",
+		    detail);
+	}
+	return C2S_OK;
+}
+
+qpdf_oh pdf_doc_get(struct pdf_doc *d, qpdf_oh dict, const char *key)
+{
+	if (!dict || !qpdf_oh_is_dictionary(d->q, dict) || !qpdf_oh_has_key(d->q, dict, key))
+		return 0;
+	qpdf_oh v = qpdf_oh_get_key(d->q, dict, key);
+	if (qpdf_oh_is_null(d->q, v))
+		return 0;
+	return v;
+}
+
+int pdf_doc_is_name(struct pdf_doc *d, qpdf_oh oh, const char *name)
+{
+	return oh && qpdf_oh_is_name(d->q, oh) && strcmp(qpdf_oh_get_name(d->q, oh), name) == 0;
+}
+
+static c2s_err open_qpdf(struct pdf_doc *d)
+{
+	d->q = qpdf_init();
+	if (!d->q)
+		return C2S_ERR_NOMEM;
+	qpdf_silence_errors(d->q);
+	qpdf_set_suppress_warnings(d->q, QPDF_TRUE);
+	qpdf_set_attempt_recovery(d->q, QPDF_FALSE);
+	qpdflogger_handle l = qpdflogger_create();
+	qpdflogger_set_info(l, qpdf_log_dest_discard, NULL, NULL);
+	qpdflogger_set_warn(l, qpdf_log_dest_discard, NULL, NULL);
+	qpdflogger_set_error(l, qpdf_log_dest_discard, NULL, NULL);
+	qpdf_set_logger(d->q, l);
+	qpdflogger_cleanup(&l);
+	if (qpdf_read_memory(d->q, "input.pdf", (const char *)d->pdf, d->len, NULL) & QPDF_ERRORS)
+		return qpdf_failure(d);
+	if (qpdf_is_encrypted(d->q))
+		return pdf_doc_fail(d, C2S_ERR_PDF_ENCRYPTED,
+		                    "the PDF is encrypted; send it without encryption");
+	return pdf_doc_check(d);
+}
+
+static c2s_err read_trailer(struct pdf_doc *d)
+{
+	d->trailer = qpdf_get_trailer(d->q);
+	d->root = pdf_doc_get(d, d->trailer, "/Root");
+	if (qpdf_has_error(d->q))
+		return qpdf_failure(d);
+	if (!d->root || !qpdf_oh_is_indirect(d->q, d->root) ||
+	    !qpdf_oh_is_dictionary(d->q, d->root))
+		return pdf_doc_fail(d, C2S_ERR_PDF_DAMAGED,
+		                    "the PDF has no usable catalog (/Root)");
+	d->root_num = qpdf_oh_get_object_id(d->q, d->root);
+	d->root_gen = qpdf_oh_get_generation(d->q, d->root);
+	qpdf_oh sz = pdf_doc_get(d, d->trailer, "/Size");
+	if (!sz || !qpdf_oh_is_integer(d->q, sz) || qpdf_oh_get_int_value(d->q, sz) < 1 ||
+	    qpdf_oh_get_int_value(d->q, sz) > 8000000)
+		return pdf_doc_fail(d, C2S_ERR_PDF_DAMAGED, "the trailer has no valid /Size");
+	d->size = qpdf_oh_get_int_value(d->q, sz);
+	if (d->root_num >= d->size)
+		return pdf_doc_fail(d, C2S_ERR_PDF_DAMAGED,
+		                    "the catalog is beyond the trailer /Size");
+	return pdf_doc_check(d);
+}
+
+c2s_err pdf_doc_open(struct pdf_doc *d, const uint8_t *pdf, size_t len, size_t max_len, char *why,
+                     size_t why_cap)
+{
+	c2s_err ret = C2S_ERR_INTERNAL;
+	memset(d, 0, sizeof(*d));
+	d->pdf = pdf;
+	d->len = len;
+	d->why = why;
+	d->why_cap = why_cap;
+	if (why && why_cap)
+		why[0] = 0;
+	ENSURE(pdf || len == 0, C2S_ERR_ARG);
+	if (max_len && len > max_len) {
+		ret = pdf_doc_fail(d, C2S_ERR_PDF_TOO_BIG,
+		                   "the PDF has %zu bytes, the limit is %zu", len, max_len);
+		goto out;
+	}
+	if (len > PDF_MAX_OFFSET) {
+		ret = pdf_doc_fail(d, C2S_ERR_PDF_TOO_BIG, "the PDF is larger than 9.9 GB");
+		goto out;
+	}
+	if (!pdf || find_header(pdf, len, &d->hdr_off) != 0) {
+		ret = pdf_doc_fail(d, C2S_ERR_PDF_NOT_PDF,
+		                   "not a PDF file: no %%PDF- header in the first 1024 bytes");
+		goto out;
+	}
+	GUARD(read_tail(d));
+	GUARD(open_qpdf(d));
+	GUARD(read_trailer(d));
+	ret = C2S_OK;
+out:
+	return ret;
+}
+
+void pdf_doc_close(struct pdf_doc *d)
+{
+	if (d->q)
+		qpdf_cleanup(&d->q);
+	d->q = NULL;
+}
+
+/* One step down the pages tree: the first kid that is a page or a non-empty node. */
+static qpdf_oh first_kid(struct pdf_doc *d, qpdf_oh node)
+{
+	qpdf_oh kids = pdf_doc_get(d, node, "/Kids");
+	if (!kids || !qpdf_oh_is_array(d->q, kids))
+		return 0;
+	int n = qpdf_oh_get_array_n_items(d->q, kids);
+	for (int i = 0; i < n && i < PDF_MAX_ITEMS; i++) {
+		qpdf_oh k = qpdf_oh_get_array_item(d->q, kids, i);
+		if (!qpdf_oh_is_dictionary(d->q, k))
+			continue;
+		qpdf_oh cnt = pdf_doc_get(d, k, "/Count");
+		if (pdf_doc_is_name(d, pdf_doc_get(d, k, "/Type"), "/Page") || !cnt ||
+		    !qpdf_oh_is_integer(d->q, cnt) || qpdf_oh_get_int_value(d->q, cnt) > 0)
+			return k;
+	}
+	return 0;
+}
+
+c2s_err pdf_doc_first_page(struct pdf_doc *d, qpdf_oh *page)
+{
+	qpdf_oh node = pdf_doc_get(d, d->root, "/Pages");
+	for (int depth = 0; node && depth < PDF_MAX_DEPTH; depth++) {
+		if (!qpdf_oh_is_dictionary(d->q, node))
+			break;
+		int is_page = pdf_doc_is_name(d, pdf_doc_get(d, node, "/Type"), "/Page") ||
+		              !pdf_doc_get(d, node, "/Kids");
+		if (is_page && depth > 0) {
+			if (!qpdf_oh_is_indirect(d->q, node))
+				break;
+			*page = node;
+			return pdf_doc_check(d);
+		}
+		node = first_kid(d, node);
+	}
+	if (qpdf_has_error(d->q))
+		return qpdf_failure(d);
+	return pdf_doc_fail(d, C2S_ERR_PDF_DAMAGED, "the PDF has no usable page tree");
+}
+
+/* P of a DocMDP signature dictionary's transform (2 when absent, per ISO 32000-1 12.8.2.2). */
+static long long docmdp_p(struct pdf_doc *d, qpdf_oh sig)
+{
+	qpdf_oh refs = pdf_doc_get(d, sig, "/Reference");
+	if (!refs || !qpdf_oh_is_array(d->q, refs))
+		return 2;
+	int n = qpdf_oh_get_array_n_items(d->q, refs);
+	for (int i = 0; i < n && i < 64; i++) {
+		qpdf_oh r = qpdf_oh_get_array_item(d->q, refs, i);
+		if (!pdf_doc_is_name(d, pdf_doc_get(d, r, "/TransformMethod"), "/DocMDP"))
+			continue;
+		qpdf_oh p = pdf_doc_get(d, pdf_doc_get(d, r, "/TransformParams"), "/P");
+		if (p && qpdf_oh_is_integer(d->q, p))
+			return qpdf_oh_get_int_value(d->q, p);
+		return 2;
+	}
+	return 2;
+}
+
+c2s_err pdf_doc_check_docmdp(struct pdf_doc *d)
+{
+	qpdf_oh sig = pdf_doc_get(d, pdf_doc_get(d, d->root, "/Perms"), "/DocMDP");
+	if (sig && qpdf_oh_is_dictionary(d->q, sig) && docmdp_p(d, sig) == 1)
+		return pdf_doc_fail(
+		    d, C2S_ERR_PDF_CERTIFIED,
+		    "the PDF is certified with \"no changes allowed\" (DocMDP P=1); "
+		    "another signature would invalidate the certification");
+	return pdf_doc_check(d);
+}

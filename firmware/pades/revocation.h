@@ -1,0 +1,31 @@
+/* Revocation data for PAdES B-LT: the CRLs named by the certificates' CRL distribution
+ * points, fetched over HTTP(S) with libcurl, checked to be from the right issuer and current,
+ * and cached until their nextUpdate (at most `max_age` seconds). */
+#ifndef C2S_REVOCATION_H
+#define C2S_REVOCATION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "firmware/base/err.h"
+
+#define REV_MAX_CRLS 16
+#define REV_CRL_MAX  (4u << 20) /* bytes per CRL */
+
+struct rev_set {
+	uint8_t *crl[REV_MAX_CRLS];
+	size_t len[REV_MAX_CRLS];
+	size_t n;
+};
+
+/* First http(s) URI of the certificate's cRLDistributionPoints, or C2S_ERR_NOT_FOUND. */
+C2S_MUST_CHECK c2s_err rev_cdp_url(const uint8_t *cert, size_t len, char *url, size_t cap);
+/* CRLs for every certificate in certs[] that names one (roots usually do not). */
+C2S_MUST_CHECK c2s_err rev_crls_for(const uint8_t *const *certs, const size_t *lens, size_t n,
+                                    long timeout_ms, struct rev_set *out, char *why,
+                                    size_t why_cap);
+void rev_set_free(struct rev_set *s);
+/* Drop the cache (tests). */
+void rev_cache_clear(void);
+
+#endif

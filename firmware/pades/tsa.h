@@ -1,0 +1,51 @@
+/* RFC 3161 time-stamp client over libcurl. The reply is checked (status granted, imprint
+ * equal to ours, nonce equal to ours, token is SignedData with TSTInfo) before it is
+ * returned. */
+#ifndef C2S_TSA_H
+#define C2S_TSA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cms.h"
+#include "firmware/base/buf.h"
+#include "firmware/base/err.h"
+
+struct tsa_config {
+	const char *url;
+	long timeout_ms;
+	const char *ca_file; /* for https TSAs; NULL = system default */
+	/* PEM trust anchors for the TSA's certificate; NULL = the token's signature is still
+	 * verified against the certificate it carries, but that certificate's chain is not. */
+	const char *trust_file;
+};
+
+#define TSA_REPLY_MAX          (64u * 1024u)
+#define TSA_TIMEOUT_DEFAULT_MS 10000L
+
+/* Build the DER TimeStampReq (certReq true, random 64-bit nonce) for an imprint. */
+C2S_MUST_CHECK c2s_err tsa_build_request(enum cms_hash h, const uint8_t *imprint, size_t len,
+                                         uint64_t nonce, struct buf *req);
+/* Check a DER TimeStampResp against imprint and nonce; on success *token points into resp
+ * (the TimeStampToken ContentInfo) with its length. */
+C2S_MUST_CHECK c2s_err tsa_check_response(const uint8_t *resp, size_t resp_len, enum cms_hash h,
+                                          const uint8_t *imprint, size_t len, uint64_t nonce,
+                                          const uint8_t **token, size_t *token_len, char *why,
+                                          size_t why_cap);
+/* Request + check. `token` receives the TimeStampToken DER. */
+C2S_MUST_CHECK c2s_err tsa_timestamp(const struct tsa_config *c, enum cms_hash h,
+                                     const uint8_t *imprint, size_t len, struct buf *token,
+                                     char *why, size_t why_cap);
+
+/* Checks the token's own CMS signature: finds the SignerInfo, its certificate (by
+ * issuerAndSerialNumber, with extendedKeyUsage timeStamping), the signed attributes
+ * (content-type id-ct-TSTInfo, message-digest = digest of the TSTInfo) and verifies the
+ * signature with that certificate's key; with trust_file also the certificate's chain.
+ * C2S_ERR_TSA_BAD_REPLY with a `why` otherwise. */
+C2S_MUST_CHECK c2s_err tsa_token_verify(const uint8_t *token, size_t token_len,
+                                        const char *trust_file, char *why, size_t why_cap);
+/* The certificates a token carries (pointers into token), for PAdES B-LT's /DSS. */
+C2S_MUST_CHECK c2s_err tsa_token_certs(const uint8_t *token, size_t token_len,
+                                       const uint8_t **certs, size_t *lens, size_t max, size_t *n);
+
+#endif
