@@ -81,7 +81,33 @@
 	  "missing or invalid bearer token; ask security staff for an API client token")           \
 	X(C2S_ERR_HTTP_METHOD, 901, 405, "method-not-allowed", "method not allowed")               \
 	X(C2S_ERR_HTTP_MEDIA_TYPE, 902, 415, "unsupported-media-type", "unsupported content type") \
-	X(C2S_ERR_HTTP_LEVEL, 903, 400, "invalid-request", "level must be one of B-B, B-T, B-LT")
+	X(C2S_ERR_HTTP_LEVEL, 903, 400, "invalid-request", "level must be one of B-B, B-T, B-LT")  \
+	/* 10xx signature activation (keyholder: manifest, OTP, SAD, customer signing) */          \
+	X(C2S_ERR_OTP_WRONG, 1000, 403, "otp-wrong",                                               \
+	  "the code is wrong; check the SMS and try again")                                        \
+	X(C2S_ERR_OTP_EXPIRED, 1001, 410, "otp-expired",                                           \
+	  "the code has expired; request a new one")                                               \
+	X(C2S_ERR_OTP_EXHAUSTED, 1002, 403, "otp-exhausted",                                       \
+	  "too many wrong attempts for this code; request a new one")                              \
+	X(C2S_ERR_OTP_NONE, 1003, 409, "otp-none",                                                 \
+	  "no code has been sent for this order yet; request one")                                 \
+	X(C2S_ERR_OTP_TOO_SOON, 1004, 429, "otp-too-soon",                                         \
+	  "a code was sent moments ago; wait a little before asking for another")                  \
+	X(C2S_ERR_OTP_LIMIT, 1005, 429, "otp-limit",                                               \
+	  "too many codes were sent for this order in the last hour; try again later")             \
+	X(C2S_ERR_SAD, 1006, 403, "not-authorised",                                                \
+	  "signing is not authorised: confirm with the code sent by SMS first")                    \
+	X(C2S_ERR_MANIFEST, 1007, 422, "portal-signature",                                         \
+	  "the portal's signature of the order is missing or invalid")                             \
+	X(C2S_ERR_MANIFEST_EXPIRED, 1008, 422, "portal-signature",                                 \
+	  "the portal's signature of the order has expired; sign the order again")                 \
+	X(C2S_ERR_MANIFEST_REPLAY, 1009, 422, "portal-signature",                                  \
+	  "the portal's signature of the order was already used for another order")                \
+	X(C2S_ERR_UPDATE_REFUSED, 1010, 422, "update-refused",                                     \
+	  "the prepared revision changes more than a signature may; nothing was signed")           \
+	X(C2S_ERR_DOC_USED, 1011, 409, "already-signed", "this document is already signed")        \
+	X(C2S_ERR_KHSTORE, 1012, 503, "keyholder-store",                                           \
+	  "the keyholder's store is unusable: customer signing is stopped, sealing continues")
 
 typedef enum {
 #define C2S_ERR_ENUM(name, value, http, type, msg) name = value,
