@@ -264,22 +264,3 @@ out:
 	buf_free(&resp);
 	return ret;
 }
-
-c2s_err khc_sign_digest(const char *key, uint8_t hash, const uint8_t *digest, size_t len,
-                        uint8_t *sig, size_t *sig_len, char *detail, size_t cap)
-{
-	struct buf req, resp;
-	uint32_t t = 0;
-	c2s_err ret = C2S_ERR_INTERNAL;
-	buf_init(&req, 1024);
-	buf_init(&resp, 4096);
-	GUARD(buf_put_str(&req, key));
-	GUARD(buf_put_u8(&req, hash));
-	GUARD(buf_put_blob(&req, digest, len));
-	GUARD(khc_call(IPC_SIGN_DIGEST_REQ, req.data, req.len, 30000, &t, &resp, detail, cap));
-	GUARD(khc_sig_reply(&resp, t, sig, sig_len));
-out:
-	buf_free(&req);
-	buf_free(&resp);
-	return ret;
-}

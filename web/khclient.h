@@ -30,8 +30,5 @@ C2S_MUST_CHECK c2s_err khc_keyinfo(const char *key, struct khmsg_keyinfo *ki, ch
                                    size_t cap);
 C2S_MUST_CHECK c2s_err khc_seal_attrs(const char *key, const uint8_t *attrs, size_t len,
                                       uint8_t *sig, size_t *sig_len, char *detail, size_t cap);
-C2S_MUST_CHECK c2s_err khc_sign_digest(const char *key, uint8_t hash, const uint8_t *digest,
-                                       size_t len, uint8_t *sig, size_t *sig_len, char *detail,
-                                       size_t cap);
 
 #endif

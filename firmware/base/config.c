@@ -48,6 +48,7 @@ void config_defaults(struct config *cfg)
 	cfg->max_connections = 256;
 	cfg->max_per_ip = 64;
 	cfg->request_timeout = 30;
+	cfg->seal_rate = 50; /* a burst of 50, then 50 seals a second; 0 = unlimited, explicitly */
 	cfg->workers = 4;
 	snprintf(cfg->module, sizeof(cfg->module), "/usr/lib/softhsm/libsofthsm2.so");
 	snprintf(cfg->module_allow[0], CONFIG_PATH, "/usr/lib/softhsm/libsofthsm2.so");

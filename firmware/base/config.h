@@ -51,7 +51,8 @@ struct config {
 	char seal_name[256];          /* /Name in signatures */
 	char seal_reason[256];
 	char seal_location[256];
-	unsigned seal_rate; /* seal signatures per second allowed by the keyholder, 0 = unlimited */
+	unsigned seal_rate; /* seal signatures per second the keyholder allows (default 50; 0 =
+	                       unlimited) */
 	/* [tsa] */
 	char tsa_url[512];
 	unsigned tsa_timeout_ms;

@@ -14,7 +14,6 @@ static const struct {
 } ipc_names[] = {
     {IPC_STATUS_REQ, "status-req"},
     {IPC_KEYINFO_REQ, "keyinfo-req"},
-    {IPC_SIGN_DIGEST_REQ, "sign-digest-req"},
     {IPC_SEAL_ATTRS_REQ, "seal-attrs-req"},
     {IPC_STATUS_RESP, "status-resp"},
     {IPC_KEYINFO_RESP, "keyinfo-resp"},

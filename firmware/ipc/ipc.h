@@ -21,10 +21,10 @@
 
 enum ipc_type {
 	/* web -> keyholder */
-	IPC_STATUS_REQ = 1,      /* empty */
-	IPC_KEYINFO_REQ = 2,     /* str key */
-	IPC_SIGN_DIGEST_REQ = 3, /* str key, u8 hash, blob digest */
-	IPC_SEAL_ATTRS_REQ = 4,  /* str key, blob signed-attributes DER (SET) */
+	IPC_STATUS_REQ = 1,  /* empty */
+	IPC_KEYINFO_REQ = 2, /* str key */
+	/* 3 was a generic "sign this digest": removed, there is no such message */
+	IPC_SEAL_ATTRS_REQ = 4, /* str key, blob signed-attributes DER (SET) */
 	/* keyholder -> web */
 	IPC_STATUS_RESP = 16,
 	IPC_KEYINFO_RESP = 17,

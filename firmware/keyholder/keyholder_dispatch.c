@@ -209,30 +209,6 @@ static c2s_err kh_sign_and_reply(struct kh *k, int fd, const uint8_t *digest, si
 	return r;
 }
 
-/* sign-digest: the key must be the configured seal key, the hash the key's hash, and the
- * digest exactly that hash's length. */
-static c2s_err kh_on_sign_digest(void *ctx, int fd, struct ipc_msg *m)
-{
-	struct kh *k = ctx;
-	char key[513];
-	uint8_t hash;
-	const uint8_t *digest;
-	size_t dlen;
-	c2s_err ret = C2S_ERR_IPC_MALFORMED;
-	GUARD(buf_get_str(&m->body, key, sizeof(key)));
-	GUARD(buf_get_u8(&m->body, &hash));
-	GUARD(buf_get_blob(&m->body, &digest, &dlen, 64));
-	ENSURE(buf_left(&m->body) == 0, C2S_ERR_IPC_MALFORMED);
-	if (strcmp(key, k->cfg->seal_key) != 0)
-		return ipc_send_error(fd, C2S_ERR_IPC_PERMIT, "key is not the configured seal key");
-	if (hash != (uint8_t)k->hash || dlen != hsm_hash_len(k->hash))
-		return ipc_send_error(fd, C2S_ERR_HSM_MECHANISM,
-		                      "digest algorithm or length does not match the key");
-	ret = kh_sign_and_reply(k, fd, digest, dlen);
-out:
-	return ret;
-}
-
 /* seal-attrs: re-check the CMS signed attributes, hash them here, sign. */
 static c2s_err kh_on_seal_attrs(void *ctx, int fd, struct ipc_msg *m)
 {
@@ -260,8 +236,6 @@ out:
 const struct ipc_row kh_rows[] = {
     {IPC_STATUS_REQ, IPC_PEER_WEB, IPC_ST_ANY, 0, 0, 0, kh_on_status},
     {IPC_KEYINFO_REQ, IPC_PEER_WEB, IPC_ST_READY, 5, 4 + 512, 0, kh_on_keyinfo},
-    {IPC_SIGN_DIGEST_REQ, IPC_PEER_WEB, IPC_ST_READY, 4 + 1 + 1 + 4 + 32, 4 + 512 + 1 + 4 + 64, 0,
-     kh_on_sign_digest},
     {IPC_SEAL_ATTRS_REQ, IPC_PEER_WEB, IPC_ST_READY, 4 + 1 + 4 + 16, 4 + 512 + 4 + 8192, 0,
      kh_on_seal_attrs},
     {IPC_CHANNELS, IPC_PEER_PARENT, IPC_ST_ANY, 4, 4, IPC_MAX_FDS, kh_on_channels},

@@ -1,6 +1,8 @@
 /* Signing rate through the real c2s-keyholder process and its IPC, the way c2s-web uses it.
  * Acts as the parent: execs click2signd as c2s-keyholder with the fixed parent fd, hands it
- * THREADS channels, and signs SHA-256/384 digests from THREADS threads for SECONDS.
+ * THREADS channels, and has it sign seal attributes (CMS signed attributes over a random
+ * message digest, re-checked and hashed by the keyholder: the seal path, the only signing
+ * message it accepts from c2s-web) from THREADS threads for SECONDS.
  *
  *   kh_bench CLICK2SIGND CONFIG THREADS SECONDS
  * prints: "ipc <threads> threads: <n> signatures in <s> s = <rate>/s, <errors> errors" */
@@ -18,10 +20,12 @@
 #include "firmware/base/config.h"
 #include "firmware/ipc/ipc.h"
 #include "firmware/ipc/khmsg.h"
+#include "firmware/pades/cms.h"
 
 static struct config cfg;
 static volatile int bench_stop;
-static unsigned hash_id, hash_len;
+static unsigned hash_len;
+static struct khmsg_keyinfo key;
 
 struct worker {
 	int fd;
@@ -47,23 +51,30 @@ static void *work(void *arg)
 	struct worker *w = arg;
 	uint8_t *rx = malloc(IPC_HDR_LEN + IPC_MAX_BODY);
 	uint8_t digest[64];
-	struct buf req;
-	buf_init(&req, 1024);
+	struct buf req, attrs;
+	struct cms_signer s = {.cert = key.cert,
+	                       .cert_len = key.cert_len,
+	                       .hash = (enum cms_hash)key.hash,
+	                       .sig = (enum cms_sig)key.sig};
+	buf_init(&req, 16384);
+	buf_init(&attrs, 8192);
 	while (!bench_stop) {
 		struct ipc_msg m;
 		for (unsigned i = 0; i < hash_len; i++)
 			digest[i] = (uint8_t)rand();
 		buf_reset(&req);
-		if (buf_put_str(&req, cfg.seal_key) != C2S_OK ||
-		    buf_put_u8(&req, (uint8_t)hash_id) != C2S_OK ||
-		    buf_put_blob(&req, digest, hash_len) != C2S_OK)
+		buf_reset(&attrs);
+		if (cms_signed_attrs(&s, digest, hash_len, &attrs) != C2S_OK ||
+		    buf_put_str(&req, cfg.seal_key) != C2S_OK ||
+		    buf_put_blob(&req, attrs.data, attrs.len) != C2S_OK)
 			break;
-		if (call(w->fd, rx, IPC_SIGN_DIGEST_REQ, &req, &m) == 0 && m.type == IPC_SIGN_RESP)
+		if (call(w->fd, rx, IPC_SEAL_ATTRS_REQ, &req, &m) == 0 && m.type == IPC_SIGN_RESP)
 			w->ok++;
 		else
 			w->err++;
 	}
 	buf_free(&req);
+	buf_free(&attrs);
 	free(rx);
 	return NULL;
 }
@@ -77,15 +88,14 @@ static int wait_ready(int fd)
 	buf_init(&req, 1024);
 	for (int i = 0; i < 300 && rc != 0; i++) {
 		struct ipc_msg m;
-		struct khmsg_keyinfo ki;
 		buf_reset(&req);
 		if (buf_put_str(&req, cfg.seal_key) != C2S_OK)
 			break;
 		if (call(fd, rx, IPC_KEYINFO_REQ, &req, &m) == 0 && m.type == IPC_KEYINFO_RESP &&
-		    khmsg_keyinfo_decode(&m.body, &ki) == C2S_OK) {
-			hash_id = ki.hash;
-			hash_len = ki.hash == KHMSG_SHA512 ? 64 : ki.hash == KHMSG_SHA384 ? 48 : 32;
-			khmsg_keyinfo_free(&ki);
+		    khmsg_keyinfo_decode(&m.body, &key) == C2S_OK) {
+			hash_len = key.hash == KHMSG_SHA512   ? 64
+			           : key.hash == KHMSG_SHA384 ? 48
+			                                      : 32;
 			rc = 0;
 		} else {
 			usleep(100000);

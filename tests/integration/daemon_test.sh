@@ -5,7 +5,7 @@ set -uo pipefail
 . "$C2S_SOURCE_DIR/tests/tools/itlib.sh"
 d=$(mktemp -d /tmp/c2s-daemon-test.XXXXXX)
 trap 'c2s_stop "$d"; rm -rf "$d"' EXIT
-c2s_provision "$d" ec:p256 || { echo "provisioning failed"; exit 1; }
+C2S_SEAL_RATE=3 c2s_provision "$d" ec:p256 || { echo "provisioning failed"; exit 1; }
 sed -i 's/^\[web\]$/[web]\nmax_body = 1M/' "$d/c2s.conf"
 url=https://127.0.0.1:$(cat "$d/web.port")
 ca=$d/pki/root.pem
@@ -67,6 +67,21 @@ r=$(curl -s --cacert "$ca" -H "Authorization: Bearer $tok" -H 'Content-Type: app
 contains "not a PDF: 422 invalid-document" "$r" "invalid-document"
 r=$(curl -s --cacert "$ca" "$url/metrics")
 contains "metrics: Prometheus text" "$r" "c2s_keyholder_up 1"
+
+# the keyholder's seal permit ([seal] rate = 3 here): a burst of 8 gets 429s, then it refills
+printf '%%!PS\n/Helvetica findfont 12 scalefont setfont 72 720 moveto (rate) show showpage\n' >"$d/r.ps"
+ps2pdf "$d/r.ps" "$d/r.pdf"
+codes=$(for _ in $(seq 8); do
+	curl -s --cacert "$ca" -H "Authorization: Bearer $tok" -H 'Content-Type: application/pdf' \
+		--data-binary @"$d/r.pdf" -o "$d/r.out" -w '%{http_code}\n' "$url/v1/seal"
+done | sort | uniq -c | tr -s ' \n' ' ')
+contains "seal permit: first seals of a burst pass ($codes)" "$codes" " 200"
+contains "seal permit: the rest are refused with 429 ($codes)" "$codes" " 429"
+contains "seal permit: refusal says rate-limited" "$(cat "$d/r.out")" "rate-limited"
+sleep 1.2
+code=$(curl -s --cacert "$ca" -H "Authorization: Bearer $tok" -H 'Content-Type: application/pdf' \
+	--data-binary @"$d/r.pdf" -o "$d/r.out" -w '%{http_code}' "$url/v1/seal")
+equals "seal permit: refilled after a second" "$code" 200
 
 # kill the keyholder: health says why (503), then it is restarted and recovers by itself
 kill -9 "$kh"

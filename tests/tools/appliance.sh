@@ -58,6 +58,7 @@ chain = $d/seal-chain.pem
 name = $name
 reason = Sealed by the operator
 location = Ljubljana
+${C2S_SEAL_RATE:+rate = $C2S_SEAL_RATE}
 
 [tsa]
 url = http://127.0.0.1:$tport/

@@ -35,6 +35,7 @@ wait_for() {
 no_sanitizer_reports() {
 	if grep -qE "runtime error:|ERROR: AddressSanitizer|ERROR: LeakSanitizer" "$1" 2>/dev/null; then
 		fail "sanitizer report in $1: $(grep -m1 -E 'runtime error:|ERROR: (Address|Leak)Sanitizer' "$1")"
+		grep -A30 -m1 -E 'runtime error:|ERROR: (Address|Leak)Sanitizer' "$1" | head -60 >&2
 	else
 		ok "no sanitizer report in the daemon log"
 	fi

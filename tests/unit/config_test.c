@@ -76,6 +76,13 @@ static void good_config_loads(void **state)
 	assert_int_equal(c.listen_port, 18443);
 	assert_int_equal(c.seal_rate, 100);
 	assert_string_equal(c.token_uri, "pkcs11:token=c2s");
+	/* without the key, seals are rate-limited (50/s); unlimited only when said explicitly */
+	write_config("[seal]\nkey = c2s-seal\n[tsa]\nurl = http://127.0.0.1:9/\n");
+	assert_int_equal(config_load(path, &c), C2S_OK);
+	assert_int_equal(c.seal_rate, 50);
+	write_config("[seal]\nkey = c2s-seal\nrate = 0\n[tsa]\nurl = http://127.0.0.1:9/\n");
+	assert_int_equal(config_load(path, &c), C2S_OK);
+	assert_int_equal(c.seal_rate, 0);
 }
 
 static void each_bad_key_is_named(void **state)

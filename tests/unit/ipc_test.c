@@ -29,9 +29,9 @@ static void decode_roundtrip(void **state)
 	struct buf f;
 	struct ipc_msg m;
 	uint8_t body[40] = {0};
-	frame(IPC_SIGN_DIGEST_REQ, body, sizeof(body), &f);
+	frame(IPC_SEAL_ATTRS_REQ, body, sizeof(body), &f);
 	assert_int_equal(ipc_decode(f.data, f.len, &m), C2S_OK);
-	assert_int_equal(m.type, IPC_SIGN_DIGEST_REQ);
+	assert_int_equal(m.type, IPC_SEAL_ATTRS_REQ);
 	assert_int_equal(m.body.len, sizeof(body));
 	buf_free(&f);
 }
@@ -42,7 +42,7 @@ static void decode_rejects_truncated(void **state)
 	struct buf f;
 	struct ipc_msg m;
 	uint8_t body[40] = {0};
-	frame(IPC_SIGN_DIGEST_REQ, body, sizeof(body), &f);
+	frame(IPC_SEAL_ATTRS_REQ, body, sizeof(body), &f);
 	for (size_t n = 0; n < f.len; n++)
 		assert_int_equal(ipc_decode(f.data, n, &m), C2S_ERR_IPC_MALFORMED);
 	buf_free(&f);
@@ -114,13 +114,12 @@ static void table_sizes(void **state)
 	assert_int_equal(route(IPC_PEER_WEB, IPC_ST_READY, IPC_STATUS_REQ, 0, 0), C2S_OK);
 	assert_int_equal(route(IPC_PEER_WEB, IPC_ST_READY, IPC_STATUS_REQ, 1, 0),
 	                 C2S_ERR_IPC_MALFORMED);
-	/* sign-digest: too small for any digest, and too large */
-	assert_int_equal(route(IPC_PEER_WEB, IPC_ST_READY, IPC_SIGN_DIGEST_REQ, 10, 0),
+	/* seal attributes: too small for any signed attributes, and over 8 KiB */
+	assert_int_equal(route(IPC_PEER_WEB, IPC_ST_READY, IPC_SEAL_ATTRS_REQ, 10, 0),
 	                 C2S_ERR_IPC_MALFORMED);
-	assert_int_equal(route(IPC_PEER_WEB, IPC_ST_READY, IPC_SIGN_DIGEST_REQ, 5000, 0),
-	                 C2S_ERR_IPC_MALFORMED);
-	assert_int_equal(route(IPC_PEER_WEB, IPC_ST_READY, IPC_SIGN_DIGEST_REQ, 50, 0), C2S_OK);
-	/* seal attributes over 8 KiB */
+	assert_int_equal(route(IPC_PEER_WEB, IPC_ST_READY, IPC_SEAL_ATTRS_REQ, 100, 0), C2S_OK);
+	/* the generic "sign this digest" (type 3) is gone: no row */
+	assert_int_equal(route(IPC_PEER_WEB, IPC_ST_READY, 3, 50, 0), C2S_ERR_IPC_MALFORMED);
 	assert_int_equal(route(IPC_PEER_WEB, IPC_ST_READY, IPC_SEAL_ATTRS_REQ, 9000, 0),
 	                 C2S_ERR_IPC_MALFORMED);
 	/* a type nobody has a row for */
@@ -131,8 +130,6 @@ static void table_states_and_peers(void **state)
 {
 	(void)state;
 	/* signing is not allowed before the token is ready; status always is */
-	assert_int_equal(route(IPC_PEER_WEB, IPC_ST_STARTING, IPC_SIGN_DIGEST_REQ, 50, 0),
-	                 C2S_ERR_IPC_PERMIT);
 	assert_int_equal(route(IPC_PEER_WEB, IPC_ST_STARTING, IPC_SEAL_ATTRS_REQ, 100, 0),
 	                 C2S_ERR_IPC_PERMIT);
 	assert_int_equal(route(IPC_PEER_WEB, IPC_ST_STARTING, IPC_KEYINFO_REQ, 10, 0),
@@ -145,7 +142,7 @@ static void table_states_and_peers(void **state)
 	                 C2S_ERR_IPC_MALFORMED);
 	assert_int_equal(route(IPC_PEER_WEB, IPC_ST_READY, IPC_SIGN_RESP, 20, 0),
 	                 C2S_ERR_IPC_MALFORMED);
-	assert_int_equal(route(IPC_PEER_PARENT, IPC_ST_ANY, IPC_SIGN_DIGEST_REQ, 50, 0),
+	assert_int_equal(route(IPC_PEER_PARENT, IPC_ST_ANY, IPC_SEAL_ATTRS_REQ, 100, 0),
 	                 C2S_ERR_IPC_MALFORMED);
 	assert_int_equal(route(IPC_PEER_PARENT, IPC_ST_ANY, IPC_CHANNELS, 4, 0), C2S_OK);
 	assert_int_equal(route(IPC_PEER_PARENT, IPC_ST_ANY, IPC_SHUTDOWN, 0, 0), C2S_OK);
@@ -159,10 +156,7 @@ static void table_descriptors(void **state)
 	const struct {
 		uint32_t type;
 		size_t len;
-	} web[] = {{IPC_STATUS_REQ, 0},
-	           {IPC_KEYINFO_REQ, 10},
-	           {IPC_SIGN_DIGEST_REQ, 50},
-	           {IPC_SEAL_ATTRS_REQ, 100}};
+	} web[] = {{IPC_STATUS_REQ, 0}, {IPC_KEYINFO_REQ, 10}, {IPC_SEAL_ATTRS_REQ, 100}};
 	for (size_t i = 0; i < sizeof(web) / sizeof(web[0]); i++) {
 		assert_int_equal(route(IPC_PEER_WEB, IPC_ST_READY, web[i].type, web[i].len, 1),
 		                 C2S_ERR_IPC_MALFORMED);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -135,13 +136,30 @@ static int verify(const uint8_t *digest, size_t dlen, const uint8_t *sig, size_t
 	return r;
 }
 
-static void sign_digest_req(struct buf *req, const char *key, uint8_t hash, const uint8_t *d,
-                            size_t n)
+/* A seal-attrs request: the key, then signed attributes over `digest` for `hash`. */
+static void seal_req(struct buf *req, const char *key, enum cms_hash hash, const uint8_t *digest,
+                     size_t n)
 {
-	buf_init(req, 2048);
+	struct cms_signer s = {
+	    .cert = ki.cert, .cert_len = ki.cert_len, .hash = hash, .sig = CMS_SIG_ECDSA};
+	struct buf attrs;
+	buf_init(&attrs, 8192);
+	assert_int_equal(cms_signed_attrs(&s, digest, n, &attrs), C2S_OK);
+	buf_init(req, 16384);
 	assert_int_equal(buf_put_str(req, key), C2S_OK);
-	assert_int_equal(buf_put_u8(req, hash), C2S_OK);
-	assert_int_equal(buf_put_blob(req, d, n), C2S_OK);
+	assert_int_equal(buf_put_blob(req, attrs.data, attrs.len), C2S_OK);
+	buf_free(&attrs);
+}
+
+/* A new channel to the keyholder, handed over the way the parent does. */
+static int fresh_channel(void)
+{
+	int p[2];
+	uint8_t gen[4] = {0, 0, 0, 2};
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, p), 0);
+	assert_int_equal(ipc_send_fds(parent_fd, IPC_CHANNELS, gen, 4, &p[1], 1), C2S_OK);
+	close(p[1]);
+	return p[0];
 }
 
 static c2s_err error_code(struct ipc_msg *m)
@@ -169,41 +187,39 @@ static void status_and_keyinfo(void **state)
 	assert_int_equal(ki.n_chain, 1);
 }
 
-static void signs_the_seal_key_digest(void **state)
+/* There is no generic "sign this digest" message: what used to be one (type 3) has no row, so
+ * the channel is dropped and nothing is signed. */
+static void no_generic_signing_message(void **state)
 {
 	(void)state;
-	uint8_t d[32];
 	struct buf req;
 	struct ipc_msg m;
-	for (int i = 0; i < 32; i++)
-		d[i] = (uint8_t)(i * 7);
-	sign_digest_req(&req, cfg.seal_key, CMS_SHA256, d, 32);
-	assert_int_equal(call(ch[0], IPC_SIGN_DIGEST_REQ, &req, &m), 0);
-	assert_int_equal(m.type, IPC_SIGN_RESP);
-	const uint8_t *sig;
-	size_t n;
-	assert_int_equal(buf_get_blob(&m.body, &sig, &n, 1024), C2S_OK);
-	assert_int_equal(verify(d, 32, sig, n), 0);
+	uint8_t d[32] = {1, 2, 3};
+	int fd = fresh_channel();
+	buf_init(&req, 2048);
+	assert_int_equal(buf_put_str(&req, cfg.seal_key), C2S_OK);
+	assert_int_equal(buf_put_u8(&req, CMS_SHA256), C2S_OK);
+	assert_int_equal(buf_put_blob(&req, d, 32), C2S_OK);
+	uint8_t frame[IPC_HDR_LEN + 2048];
+	uint32_t type = htonl(3), len = htonl((uint32_t)req.len);
+	memcpy(frame, &type, 4);
+	memcpy(frame + 4, &len, 4);
+	memcpy(frame + 8, req.data, req.len);
+	assert_int_equal(write(fd, frame, 8 + req.len), (ssize_t)(8 + req.len));
+	assert_int_equal(ipc_recv(fd, rx, &m, 5000), C2S_ERR_IPC); /* dropped */
+	close(fd);
 	buf_free(&req);
 }
 
-static void refuses_other_keys_and_wrong_digests(void **state)
+static void refuses_other_keys(void **state)
 {
 	(void)state;
-	uint8_t d[64] = {1};
+	uint8_t d[32] = {1};
 	struct buf req;
 	struct ipc_msg m;
-	sign_digest_req(&req, "some-other-key", CMS_SHA256, d, 32);
-	assert_int_equal(call(ch[0], IPC_SIGN_DIGEST_REQ, &req, &m), 0);
+	seal_req(&req, "some-other-key", CMS_SHA256, d, 32);
+	assert_int_equal(call(ch[0], IPC_SEAL_ATTRS_REQ, &req, &m), 0);
 	assert_int_equal(error_code(&m), C2S_ERR_IPC_PERMIT);
-	buf_free(&req);
-	sign_digest_req(&req, cfg.seal_key, CMS_SHA256, d, 48); /* length of another hash */
-	assert_int_equal(call(ch[0], IPC_SIGN_DIGEST_REQ, &req, &m), 0);
-	assert_int_equal(error_code(&m), C2S_ERR_HSM_MECHANISM);
-	buf_free(&req);
-	sign_digest_req(&req, cfg.seal_key, CMS_SHA512, d, 64); /* not the key's hash */
-	assert_int_equal(call(ch[0], IPC_SIGN_DIGEST_REQ, &req, &m), 0);
-	assert_int_equal(error_code(&m), C2S_ERR_HSM_MECHANISM);
 	buf_free(&req);
 }
 
@@ -260,9 +276,9 @@ static void malformed_messages_drop_the_channel_only(void **state)
 	/* trailing bytes after a well-formed sign-digest on another channel */
 	uint8_t d[32] = {0};
 	struct buf req;
-	sign_digest_req(&req, cfg.seal_key, CMS_SHA256, d, 32);
+	seal_req(&req, cfg.seal_key, CMS_SHA256, d, 32);
 	assert_int_equal(buf_put_u8(&req, 0), C2S_OK);
-	assert_int_equal(ipc_send(ch[1], IPC_SIGN_DIGEST_REQ, req.data, req.len), C2S_OK);
+	assert_int_equal(ipc_send(ch[1], IPC_SEAL_ATTRS_REQ, req.data, req.len), C2S_OK);
 	assert_int_equal(ipc_recv(ch[1], rx, &m, 5000), C2S_ERR_IPC);
 	buf_free(&req);
 	/* the keyholder itself lives on and serves the remaining channel */
@@ -324,15 +340,84 @@ static void descriptors_from_the_web_are_closed(void **state)
 	assert_int_equal(m.type, IPC_STATUS_RESP);
 }
 
+/* The seal key signs nothing but checked CMS signed attributes: every message type (known and
+ * unknown) with crafted bodies, each on a fresh channel; every signature that comes back must
+ * be the key's signature over SHA-256 of well-formed signed attributes that we sent. */
+static void every_message_type_signs_only_checked_attributes(void **state)
+{
+	(void)state;
+	uint8_t digest[32], junk[300];
+	struct buf good, req;
+	size_t sent_good = 0, signatures = 0, refusals = 0;
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = (uint8_t)(i * 13 + 5);
+	for (size_t i = 0; i < 32; i++)
+		digest[i] = (uint8_t)(255 - i);
+	seal_req(&good, cfg.seal_key, CMS_SHA256, digest, 32);
+	for (uint32_t type = 0; type < 48; type++) {
+		for (int variant = 0; variant < 4; variant++) {
+			buf_init(&req, 16384);
+			if (variant == 1) { /* key + 32 bytes: the old sign-digest shape */
+				assert_int_equal(buf_put_str(&req, cfg.seal_key), C2S_OK);
+				assert_int_equal(buf_put_u8(&req, CMS_SHA256), C2S_OK);
+				assert_int_equal(buf_put_blob(&req, digest, 32), C2S_OK);
+			} else if (variant == 2) { /* well-formed seal attributes */
+				assert_int_equal(buf_put(&req, good.data, good.len), C2S_OK);
+			} else if (variant == 3) {
+				assert_int_equal(buf_put(&req, junk, sizeof(junk)), C2S_OK);
+			}
+			int fd = fresh_channel();
+			struct ipc_msg m;
+			assert_int_equal(ipc_send(fd, type, req.data, req.len), C2S_OK);
+			c2s_err r = ipc_recv(fd, rx, &m, 20000);
+			if (r == C2S_OK && m.type == IPC_SIGN_RESP) {
+				const uint8_t *sig;
+				size_t n;
+				uint8_t h[32];
+				/* only the seal-attrs type with the well-formed body may get here
+				 */
+				assert_int_equal(type, IPC_SEAL_ATTRS_REQ);
+				assert_int_equal(variant, 2);
+				assert_int_equal(buf_get_blob(&m.body, &sig, &n, 1024), C2S_OK);
+				struct buf v = good;
+				char key[513];
+				const uint8_t *attrs;
+				size_t alen;
+				assert_int_equal(buf_get_str(&v, key, sizeof(key)), C2S_OK);
+				assert_int_equal(buf_get_blob(&v, &attrs, &alen, 8192), C2S_OK);
+				assert_int_equal(cms_hash_buf(CMS_SHA256, attrs, alen, h), C2S_OK);
+				assert_int_equal(verify(h, 32, sig, n), 0);
+				signatures++;
+			} else {
+				assert_true(r == C2S_ERR_IPC ||
+				            (r == C2S_OK && (m.type == IPC_ERROR_RESP ||
+				                             m.type == IPC_STATUS_RESP ||
+				                             m.type == IPC_KEYINFO_RESP)));
+				refusals++;
+			}
+			if (type == IPC_SEAL_ATTRS_REQ && variant == 2)
+				sent_good++;
+			close(fd);
+			buf_free(&req);
+		}
+	}
+	assert_int_equal(signatures, sent_good);
+	assert_int_equal(signatures + refusals, 48 * 4);
+	print_message("%zu messages: %zu signatures (all over checked attributes), %zu refused\n",
+	              signatures + refusals, signatures, refusals);
+	buf_free(&good);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(status_and_keyinfo),
-	    cmocka_unit_test(signs_the_seal_key_digest),
-	    cmocka_unit_test(refuses_other_keys_and_wrong_digests),
+	    cmocka_unit_test(no_generic_signing_message),
+	    cmocka_unit_test(refuses_other_keys),
 	    cmocka_unit_test(seal_attrs_are_rechecked_and_hashed_by_the_keyholder),
 	    cmocka_unit_test(malformed_messages_drop_the_channel_only),
 	    cmocka_unit_test(descriptors_from_the_web_are_closed),
+	    cmocka_unit_test(every_message_type_signs_only_checked_attributes),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
