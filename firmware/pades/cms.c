@@ -12,14 +12,7 @@
 
 #define CMS_OUT_MAX (1u << 20)
 
-/* Backward writer: every call writes before w->p; the first failure sticks in err. */
-struct w {
-	unsigned char *start;
-	unsigned char *p;
-	int err;
-};
-
-static size_t w_raw(struct w *w, const void *d, size_t n)
+size_t cms_w_raw(struct cms_w *w, const void *d, size_t n)
 {
 	if (w->err || (size_t)(w->p - w->start) < n) {
 		w->err = 1;
@@ -31,7 +24,7 @@ static size_t w_raw(struct w *w, const void *d, size_t n)
 	return n;
 }
 
-static size_t w_hdr(struct w *w, size_t len, uint8_t tag)
+size_t cms_w_hdr(struct cms_w *w, size_t len, uint8_t tag)
 {
 	if (w->err)
 		return 0;
@@ -44,13 +37,13 @@ static size_t w_hdr(struct w *w, size_t len, uint8_t tag)
 	return (size_t)a + (size_t)b;
 }
 
-static size_t w_tlv(struct w *w, uint8_t tag, const void *d, size_t n)
+size_t cms_w_tlv(struct cms_w *w, uint8_t tag, const void *d, size_t n)
 {
-	size_t k = w_raw(w, d, n);
-	return k + w_hdr(w, k, tag);
+	size_t k = cms_w_raw(w, d, n);
+	return k + cms_w_hdr(w, k, tag);
 }
 
-static size_t w_int(struct w *w, int v)
+size_t cms_w_int(struct cms_w *w, int v)
 {
 	int r = w->err ? -1 : mbedtls_asn1_write_int(&w->p, w->start, v);
 	if (r < 0) {
@@ -61,17 +54,17 @@ static size_t w_int(struct w *w, int v)
 }
 
 /* AlgorithmIdentifier with absent parameters, or NULL parameters. */
-static size_t w_algid(struct w *w, const uint8_t *oid, size_t oid_len, int null_params)
+static size_t w_algid(struct cms_w *w, const uint8_t *oid, size_t oid_len, int null_params)
 {
 	size_t n = 0;
 	if (null_params)
-		n += w_hdr(w, 0, 0x05);
-	n += w_tlv(w, 0x06, oid, oid_len);
-	return n + w_hdr(w, n, 0x30);
+		n += cms_w_hdr(w, 0, 0x05);
+	n += cms_w_tlv(w, 0x06, oid, oid_len);
+	return n + cms_w_hdr(w, n, 0x30);
 }
 
 /* SHA-2 AlgorithmIdentifiers with absent parameters (RFC 5754). */
-static size_t w_hash_algid(struct w *w, enum cms_hash h)
+static size_t w_hash_algid(struct cms_w *w, enum cms_hash h)
 {
 	size_t n = 0;
 	const uint8_t *oid = cms_hash_oid(h, &n);
@@ -83,26 +76,26 @@ static size_t w_hash_algid(struct w *w, enum cms_hash h)
 }
 
 /* RSASSA-PSS-params with every field explicit except trailerField (1 = default). */
-static size_t w_pss_algid(struct w *w, enum cms_hash h)
+static size_t w_pss_algid(struct cms_w *w, enum cms_hash h)
 {
 	size_t n = 0, k = 0;
 
-	k = w_int(w, (int)cms_hash_len(h)); /* saltLength = hLen */
-	n += k + w_hdr(w, k, 0xa2);
+	k = cms_w_int(w, (int)cms_hash_len(h)); /* saltLength = hLen */
+	n += k + cms_w_hdr(w, k, 0xa2);
 	k = w_hash_algid(w, h);
-	k += w_tlv(w, 0x06, cms_oid_mgf1, sizeof(cms_oid_mgf1));
-	k += w_hdr(w, k, 0x30);
-	n += k + w_hdr(w, k, 0xa1);
+	k += cms_w_tlv(w, 0x06, cms_oid_mgf1, sizeof(cms_oid_mgf1));
+	k += cms_w_hdr(w, k, 0x30);
+	n += k + cms_w_hdr(w, k, 0xa1);
 	k = w_hash_algid(w, h);
-	n += k + w_hdr(w, k, 0xa0);
-	n += w_hdr(w, n, 0x30);
-	n += w_tlv(w, 0x06, cms_oid_rsa_pss, sizeof(cms_oid_rsa_pss));
-	return n + w_hdr(w, n, 0x30);
+	n += k + cms_w_hdr(w, k, 0xa0);
+	n += cms_w_hdr(w, n, 0x30);
+	n += cms_w_tlv(w, 0x06, cms_oid_rsa_pss, sizeof(cms_oid_rsa_pss));
+	return n + cms_w_hdr(w, n, 0x30);
 }
 
-static size_t w_sig_algid(struct w *w, const struct cms_signer *s)
+size_t cms_w_sig_algid(struct cms_w *w, enum cms_sig sig, enum cms_hash hash)
 {
-	int i = s->hash == CMS_SHA256 ? 0 : s->hash == CMS_SHA384 ? 1 : 2;
+	int i = hash == CMS_SHA256 ? 0 : hash == CMS_SHA384 ? 1 : 2;
 	static const struct cms_blob rsa[3] = {
 	    {cms_oid_sha256_rsa, sizeof(cms_oid_sha256_rsa)},
 	    {cms_oid_sha384_rsa, sizeof(cms_oid_sha384_rsa)},
@@ -113,11 +106,11 @@ static size_t w_sig_algid(struct w *w, const struct cms_signer *s)
 	    {cms_oid_ecdsa_sha384, sizeof(cms_oid_ecdsa_sha384)},
 	    {cms_oid_ecdsa_sha512, sizeof(cms_oid_ecdsa_sha512)},
 	};
-	switch (s->sig) {
+	switch (sig) {
 	case CMS_SIG_RSA_PKCS1: /* sha*WithRSAEncryption, NULL parameters (RFC 4055) */
 		return w_algid(w, rsa[i].p, rsa[i].n, 1);
 	case CMS_SIG_RSA_PSS:
-		return w_pss_algid(w, s->hash);
+		return w_pss_algid(w, hash);
 	case CMS_SIG_ECDSA: /* parameters absent (RFC 5758) */
 		return w_algid(w, ec[i].p, ec[i].n, 0);
 	}
@@ -127,31 +120,31 @@ static size_t w_sig_algid(struct w *w, const struct cms_signer *s)
 
 /* Attribute ::= SEQUENCE { attrType, attrValues SET } around `vn` value bytes already
  * written. */
-static size_t w_attr_wrap(struct w *w, const uint8_t *oid, size_t oid_len, size_t vn)
+static size_t w_attr_wrap(struct cms_w *w, const uint8_t *oid, size_t oid_len, size_t vn)
 {
-	size_t n = vn + w_hdr(w, vn, 0x31);
-	n += w_tlv(w, 0x06, oid, oid_len);
-	return n + w_hdr(w, n, 0x30);
+	size_t n = vn + cms_w_hdr(w, vn, 0x31);
+	n += cms_w_tlv(w, 0x06, oid, oid_len);
+	return n + cms_w_hdr(w, n, 0x30);
 }
 
 /* SigningCertificateV2 { certs { ESSCertIDv2 { [hashAlgorithm], certHash,
  * issuerSerial { GeneralNames { [4] issuer }, serial } } } } */
-static size_t w_signing_cert_v2(struct w *w, const struct cms_signer *s, struct cms_blob issuer,
+static size_t w_signing_cert_v2(struct cms_w *w, const struct cms_signer *s, struct cms_blob issuer,
                                 struct cms_blob serial, const uint8_t *cert_hash)
 {
 	size_t n = 0, k = 0;
 
-	k = w_tlv(w, 0x02, serial.p, serial.n);
-	size_t g = w_raw(w, issuer.p, issuer.n);
-	g += w_hdr(w, g, 0xa4);     /* directoryName [4] EXPLICIT Name */
-	k += g + w_hdr(w, g, 0x30); /* GeneralNames */
-	n += k + w_hdr(w, k, 0x30); /* IssuerSerial */
-	n += w_tlv(w, 0x04, cert_hash, cms_hash_len(s->hash));
+	k = cms_w_tlv(w, 0x02, serial.p, serial.n);
+	size_t g = cms_w_raw(w, issuer.p, issuer.n);
+	g += cms_w_hdr(w, g, 0xa4);     /* directoryName [4] EXPLICIT Name */
+	k += g + cms_w_hdr(w, g, 0x30); /* GeneralNames */
+	n += k + cms_w_hdr(w, k, 0x30); /* IssuerSerial */
+	n += cms_w_tlv(w, 0x04, cert_hash, cms_hash_len(s->hash));
 	if (s->hash != CMS_SHA256) /* DEFAULT id-sha256: omitted in DER */
 		n += w_hash_algid(w, s->hash);
-	n += w_hdr(w, n, 0x30); /* ESSCertIDv2 */
-	n += w_hdr(w, n, 0x30); /* certs */
-	n += w_hdr(w, n, 0x30); /* SigningCertificateV2 */
+	n += cms_w_hdr(w, n, 0x30); /* ESSCertIDv2 */
+	n += cms_w_hdr(w, n, 0x30); /* certs */
+	n += cms_w_hdr(w, n, 0x30); /* SigningCertificateV2 */
 	return w_attr_wrap(w, cms_oid_signing_cert_v2, sizeof(cms_oid_signing_cert_v2), n);
 }
 
@@ -166,13 +159,13 @@ static c2s_err put_sorted_set(struct cms_blob *el, size_t n, uint8_t tag, struct
 {
 	c2s_err ret = C2S_ERR_INTERNAL;
 	unsigned char hdr[8];
-	struct w w = {hdr, hdr + sizeof(hdr), 0};
+	struct cms_w w = {hdr, hdr + sizeof(hdr), 0};
 	size_t total = 0;
 
 	qsort(el, n, sizeof(*el), blob_cmp);
 	for (size_t i = 0; i < n; i++)
 		total += el[i].n;
-	size_t h = w_hdr(&w, total, tag);
+	size_t h = cms_w_hdr(&w, total, tag);
 	ENSURE(!w.err, C2S_ERR_CMS);
 	buf_reset(out);
 	GUARD(buf_put(out, w.p, h));
@@ -190,7 +183,7 @@ c2s_err cms_signed_attrs(const struct cms_signer *s, const uint8_t *digest, size
 	struct cms_blob issuer = {0}, serial = {0}, el[3];
 	uint8_t cert_hash[64];
 	unsigned char *scratch = NULL;
-	struct w w = {0};
+	struct cms_w w = {0};
 	size_t n = 0;
 
 	ENSURE(s != NULL && digest != NULL && out != NULL, C2S_ERR_ARG);
@@ -200,14 +193,14 @@ c2s_err cms_signed_attrs(const struct cms_signer *s, const uint8_t *digest, size
 	size_t cap = 512 + issuer.n + serial.n + digest_len;
 	scratch = malloc(cap);
 	ENSURE(scratch != NULL, C2S_ERR_NOMEM);
-	w = (struct w){scratch, scratch + cap, 0};
+	w = (struct cms_w){scratch, scratch + cap, 0};
 
 	n = w_signing_cert_v2(&w, s, issuer, serial, cert_hash);
 	el[0] = (struct cms_blob){w.p, n};
-	n = w_tlv(&w, 0x04, digest, digest_len);
+	n = cms_w_tlv(&w, 0x04, digest, digest_len);
 	n = w_attr_wrap(&w, cms_oid_message_digest, sizeof(cms_oid_message_digest), n);
 	el[1] = (struct cms_blob){w.p, n};
-	n = w_tlv(&w, 0x06, cms_oid_data, sizeof(cms_oid_data));
+	n = cms_w_tlv(&w, 0x06, cms_oid_data, sizeof(cms_oid_data));
 	n = w_attr_wrap(&w, cms_oid_content_type, sizeof(cms_oid_content_type), n);
 	el[2] = (struct cms_blob){w.p, n};
 	ENSURE(!w.err, C2S_ERR_CMS);
@@ -236,29 +229,29 @@ static size_t cert_set(const struct cms_signer *s, struct cms_blob *el)
 }
 
 /* SignerInfo (version 1, sid = issuerAndSerialNumber). */
-static size_t w_signer_info(struct w *w, const struct cms_signer *s, struct cms_blob issuer,
+static size_t w_signer_info(struct cms_w *w, const struct cms_signer *s, struct cms_blob issuer,
                             struct cms_blob serial, struct cms_blob attrs, struct cms_blob sig,
                             struct cms_blob tst)
 {
 	size_t n = 0, k = 0;
 
 	if (tst.p != NULL) { /* unsignedAttrs [1] IMPLICIT { signatureTimeStampToken } */
-		k = w_raw(w, tst.p, tst.n);
+		k = cms_w_raw(w, tst.p, tst.n);
 		k = w_attr_wrap(w, cms_oid_sig_tst, sizeof(cms_oid_sig_tst), k);
-		n += k + w_hdr(w, k, 0xa1);
+		n += k + cms_w_hdr(w, k, 0xa1);
 	}
-	n += w_tlv(w, 0x04, sig.p, sig.n);
-	n += w_sig_algid(w, s);
-	k = w_raw(w, attrs.p, attrs.n); /* same bytes as the signed SET, tag [0] IMPLICIT */
+	n += cms_w_tlv(w, 0x04, sig.p, sig.n);
+	n += cms_w_sig_algid(w, s->sig, s->hash);
+	k = cms_w_raw(w, attrs.p, attrs.n); /* same bytes as the signed SET, tag [0] IMPLICIT */
 	if (!w->err)
 		w->p[0] = 0xa0;
 	n += k;
 	n += w_hash_algid(w, s->hash);
-	k = w_tlv(w, 0x02, serial.p, serial.n);
-	k += w_raw(w, issuer.p, issuer.n);
-	n += k + w_hdr(w, k, 0x30);
-	n += w_int(w, 1);
-	return n + w_hdr(w, n, 0x30);
+	k = cms_w_tlv(w, 0x02, serial.p, serial.n);
+	k += cms_w_raw(w, issuer.p, issuer.n);
+	n += k + cms_w_hdr(w, k, 0x30);
+	n += cms_w_int(w, 1);
+	return n + cms_w_hdr(w, n, 0x30);
 }
 
 /* One complete TLV with tag `tag` and nothing after it. */
@@ -276,7 +269,7 @@ c2s_err cms_signed_data(const struct cms_signer *s, const uint8_t *attrs, size_t
 	c2s_err ret = C2S_ERR_INTERNAL;
 	struct cms_blob issuer = {0}, serial = {0}, certs[CMS_MAX_CHAIN + 1];
 	unsigned char *scratch = NULL;
-	struct w w = {0};
+	struct cms_w w = {0};
 	size_t n = 0, k = 0, cap = 1024;
 
 	ENSURE(s != NULL && out != NULL && sig != NULL && sig_len > 0, C2S_ERR_ARG);
@@ -291,25 +284,25 @@ c2s_err cms_signed_data(const struct cms_signer *s, const uint8_t *attrs, size_t
 	ENSURE(cap <= CMS_OUT_MAX, C2S_ERR_TOO_BIG);
 	scratch = malloc(cap);
 	ENSURE(scratch != NULL, C2S_ERR_NOMEM);
-	w = (struct w){scratch, scratch + cap, 0};
+	w = (struct cms_w){scratch, scratch + cap, 0};
 
 	k = w_signer_info(&w, s, issuer, serial, (struct cms_blob){attrs, attrs_len},
 	                  (struct cms_blob){sig, sig_len},
 	                  (struct cms_blob){tst, tst ? tst_len : 0});
-	n += k + w_hdr(&w, k, 0x31); /* signerInfos */
+	n += k + cms_w_hdr(&w, k, 0x31); /* signerInfos */
 	k = 0;
 	for (size_t i = nc; i-- > 0;)
-		k += w_raw(&w, certs[i].p, certs[i].n);
-	n += k + w_hdr(&w, k, 0xa0); /* certificates [0] IMPLICIT */
-	k = w_tlv(&w, 0x06, cms_oid_data, sizeof(cms_oid_data));
-	n += k + w_hdr(&w, k, 0x30); /* encapContentInfo, no eContent (detached) */
+		k += cms_w_raw(&w, certs[i].p, certs[i].n);
+	n += k + cms_w_hdr(&w, k, 0xa0); /* certificates [0] IMPLICIT */
+	k = cms_w_tlv(&w, 0x06, cms_oid_data, sizeof(cms_oid_data));
+	n += k + cms_w_hdr(&w, k, 0x30); /* encapContentInfo, no eContent (detached) */
 	k = w_hash_algid(&w, s->hash);
-	n += k + w_hdr(&w, k, 0x31); /* digestAlgorithms */
-	n += w_int(&w, 1);
-	n += w_hdr(&w, n, 0x30);
-	n += w_hdr(&w, n, 0xa0);
-	n += w_tlv(&w, 0x06, cms_oid_signed_data, sizeof(cms_oid_signed_data));
-	n += w_hdr(&w, n, 0x30);
+	n += k + cms_w_hdr(&w, k, 0x31); /* digestAlgorithms */
+	n += cms_w_int(&w, 1);
+	n += cms_w_hdr(&w, n, 0x30);
+	n += cms_w_hdr(&w, n, 0xa0);
+	n += cms_w_tlv(&w, 0x06, cms_oid_signed_data, sizeof(cms_oid_signed_data));
+	n += cms_w_hdr(&w, n, 0x30);
 	ENSURE(!w.err, C2S_ERR_CMS);
 	buf_reset(out);
 	GUARD(buf_put(out, w.p, n));

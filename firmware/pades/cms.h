@@ -48,6 +48,25 @@ size_t cms_max_size(const struct cms_signer *s, size_t sig_max, size_t tst_max);
 C2S_MUST_CHECK c2s_err cms_attrs_check(const uint8_t *attrs, size_t len, const uint8_t **digest,
                                        size_t *digest_len);
 
+/* The backward DER writer behind cms_signed_attrs/cms_signed_data, shared with other DER
+ * writers (the keyholder's certificates) so there is one. Every call writes before w->p
+ * (mbedTLS asn1write style: innermost part first) and returns the bytes it wrote; the first
+ * failure (no room, a bad argument) sets err, which sticks, and later calls write nothing.
+ * Check err once after the last call. Set up as {buf, buf + cap, 0}. */
+struct cms_w {
+	unsigned char *start;
+	unsigned char *p;
+	int err;
+};
+size_t cms_w_raw(struct cms_w *w, const void *d, size_t n);
+/* Tag and length of `len` contents bytes already written. */
+size_t cms_w_hdr(struct cms_w *w, size_t len, uint8_t tag);
+size_t cms_w_tlv(struct cms_w *w, uint8_t tag, const void *d, size_t n);
+size_t cms_w_int(struct cms_w *w, int v);
+/* signatureAlgorithm AlgorithmIdentifier: sha*WithRSAEncryption (NULL parameters),
+ * RSASSA-PSS with explicit parameters, or ecdsa-with-SHA* (parameters absent). */
+size_t cms_w_sig_algid(struct cms_w *w, enum cms_sig sig, enum cms_hash hash);
+
 size_t cms_hash_len(enum cms_hash h);
 /* mbedtls_md on one buffer. */
 C2S_MUST_CHECK c2s_err cms_hash_buf(enum cms_hash h, const uint8_t *p, size_t n, uint8_t *out);
