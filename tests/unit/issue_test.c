@@ -18,6 +18,7 @@
 #include <mbedtls/x509_crt.h>
 
 #include "firmware/keyholder/issue_int.h"
+#include "firmware/pades/pades.h"
 #include "hsm_test_common.h"
 #include "test_shell.h"
 
@@ -521,6 +522,95 @@ static void test_timing(void **state)
 	}
 }
 
+/* pades_sign_cb with the customer's key (what the keyholder does with the token key). */
+static c2s_err t_pades_sign(void *ctx, const uint8_t *attrs, size_t n, uint8_t *sig,
+                            size_t *sig_len)
+{
+	uint8_t h[32], tmp[MBEDTLS_PK_SIGNATURE_MAX_SIZE];
+	size_t tmp_len = sizeof(tmp);
+	if (cms_hash_buf(CMS_SHA256, attrs, n, h) != C2S_OK ||
+	    t_sign(ctx, h, sizeof(h), tmp, &tmp_len) != C2S_OK || tmp_len > *sig_len)
+		return C2S_ERR_CMS;
+	memcpy(sig, tmp, tmp_len);
+	*sig_len = tmp_len;
+	return C2S_OK;
+}
+
+/* The issued certificate as the signer certificate of a PAdES B-B signature: pdfsig (NSS,
+ * trusting only the root), qpdf and openssl cms accept it (tests/tools/validate_pdf.sh). */
+static void test_pades_pdfsig(void **state)
+{
+	(void)state;
+	const char *src = getenv("C2S_SOURCE_DIR");
+	char why[512] = "", path[PATH_MAX + 32], text[8192], cmd[2 * PATH_MAX];
+	assert_non_null(src);
+	assert_int_equal(run("cd %s && printf '%%%%!PS\\n/Helvetica findfont 20 scalefont setfont "
+	                     "72 720 moveto (Pogodba) show showpage\\n' >doc.ps && "
+	                     "ps2pdf doc.ps doc.pdf",
+	                     t_dir),
+	                 0);
+	snprintf(path, sizeof(path), "%s/doc.pdf", t_dir);
+	static uint8_t pdf[1 << 16];
+	size_t pdf_len = t_read(path, pdf, sizeof(pdf));
+	for (size_t i = 0; i < 2; i++) {
+		struct pki *p = &t_pki[i];
+		mbedtls_pk_context subj;
+		struct buf der;
+		struct pades_result res;
+		buf_init(&der, ISSUE_CERT_MAX);
+		mbedtls_pk_init(&subj);
+		snprintf(path, sizeof(path), "%s/subj.key", p->dir);
+		assert_int_equal(mbedtls_pk_parse_keyfile(&subj, path, NULL), 0);
+		int64_t now = (int64_t)time(NULL);
+		struct issue_req rq = t_req(p, now);
+		assert_int_equal(issue_cert(&rq, t_sign, &p->ca_key, &der, why, sizeof(why)),
+		                 C2S_OK);
+		struct cms_signer signer = {
+		    .cert = der.data,
+		    .cert_len = der.len,
+		    .chain = {p->ca_der},
+		    .chain_len = {p->ca_der_len},
+		    .n_chain = 1,
+		    .hash = CMS_SHA256,
+		    .sig = mbedtls_pk_get_type(&subj) == MBEDTLS_PK_RSA ? CMS_SIG_RSA_PKCS1
+		                                                        : CMS_SIG_ECDSA,
+		};
+		struct pades_request r = {
+		    .level = PADES_B_B,
+		    .signer = &signer,
+		    .sig_max = 512,
+		    .sign = t_pades_sign,
+		    .sign_ctx = &subj,
+		    .params = {.name = "Živa Čeh",
+		               .reason = "Podpis pogodbe",
+		               .when = (time_t)now,
+		               .field_name = "Signature1"},
+		};
+		c2s_err rc = pades_sign(pdf, pdf_len, &r, &res, why, sizeof(why));
+		if (rc != C2S_OK)
+			fail_msg("pades_sign %s: %s: %s", p->name, c2s_err_name(rc), why);
+		snprintf(path, sizeof(path), "%s/signed.pdf", p->dir);
+		FILE *f = fopen(path, "wb");
+		assert_non_null(f);
+		assert_int_equal(fwrite(pdf, 1, pdf_len, f), pdf_len);
+		assert_int_equal(fwrite(res.update.data, 1, res.update.len, f), res.update.len);
+		assert_int_equal(fclose(f), 0);
+		if (run("bash %s/tests/tools/validate_pdf.sh --level B-B %s %s/doc.pdf %s/root.pem "
+		        ">%s/validate.log 2>&1",
+		        src, path, t_dir, p->dir, p->dir) != 0) {
+			run("cat %s/validate.log >&2", p->dir);
+			fail_msg("validate_pdf.sh refused the signature with the %s certificate",
+			         p->name);
+		}
+		snprintf(cmd, sizeof(cmd), "pdfsig %s", path);
+		t_capture(text, sizeof(text), cmd);
+		assert_non_null(strstr(text, "Signer Certificate Common Name: Živa Čeh\n"));
+		pades_result_free(&res);
+		mbedtls_pk_free(&subj);
+		buf_free(&der);
+	}
+}
+
 /* End to end with the token: the issuing CA's key imported into SoftHSM2, the customer's key
  * generated there (session object, as per order), issue_hsm_setup/issue_hsm_sign. */
 static void test_softhsm(void **state)
@@ -607,7 +697,8 @@ int main(void)
 	    cmocka_unit_test(test_issue_ec),       cmocka_unit_test(test_issue_rsa),
 	    cmocka_unit_test(test_names),          cmocka_unit_test(test_refusals),
 	    cmocka_unit_test(test_bad_signatures), cmocka_unit_test(test_serial_draw),
-	    cmocka_unit_test(test_timing),         cmocka_unit_test(test_softhsm),
+	    cmocka_unit_test(test_timing),         cmocka_unit_test(test_pades_pdfsig),
+	    cmocka_unit_test(test_softhsm),
 	};
 	return cmocka_run_group_tests(tests, t_setup, t_teardown);
 }
