@@ -17,6 +17,7 @@
 #define SKI_LEN  20 /* SHA-1 */
 #define SPKI_MAX 4096
 #define NAME_CAP (ISSUE_NAME_MAX * 4 + 1)
+#define NAME_IN  1024 /* bytes of input read at all: decomposed (NFD) text may be long */
 #define OID(o)   (const uint8_t *)(o), MBEDTLS_OID_SIZE(o)
 
 /* Bytes inside a buffer someone else owns. */
@@ -104,7 +105,7 @@ static c2s_err name_take(const char *field, const char *in, char *out, char *why
 	size_t n = in ? strlen(in) : 0;
 	if (n == 0)
 		WHY(C2S_ERR_ARG, "the %s is empty", field);
-	if (n > ISSUE_NAME_MAX * 4)
+	if (n > NAME_IN)
 		WHY(C2S_ERR_ARG, "the %s is longer than %d characters", field, ISSUE_NAME_MAX);
 	long chars = utf8_scan((const uint8_t *)in, n, &first, &last, &bad);
 	if (chars == -2)
