@@ -69,7 +69,8 @@ struct kh_sig_row {
 	size_t dlen;
 	int doc;
 };
-/* Calls cb for the last n rows, newest first. Row pointers are valid during the call only. */
+/* Calls cb for the last n rows, newest first. Row pointers are valid during the call only;
+ * cb runs under the store's lock and must not call the store. */
 typedef void (*kh_sig_cb)(void *ctx, const struct kh_sig_row *row);
 C2S_MUST_CHECK c2s_err khstore_sig_log_last(struct khstore *ks, unsigned n, kh_sig_cb cb,
                                             void *ctx);
