@@ -107,7 +107,15 @@
 	  "the prepared revision changes more than a signature may; nothing was signed")           \
 	X(C2S_ERR_DOC_USED, 1011, 409, "already-signed", "this document is already signed")        \
 	X(C2S_ERR_KHSTORE, 1012, 503, "keyholder-store",                                           \
-	  "the keyholder's store is unusable: customer signing is stopped, sealing continues")
+	  "the keyholder's store is unusable: customer signing is stopped, sealing continues")     \
+	/* 11xx orders */                                                                          \
+	X(C2S_ERR_CONFLICT, 1100, 409, "conflict",                                                 \
+	  "an order with this reference exists with different content; use a new reference")       \
+	X(C2S_ERR_IDENTITY, 1101, 422, "identity-mismatch",                                        \
+	  "the subscriber's name on the contract does not match the portal account")               \
+	X(C2S_ERR_ORDER_CLOSED, 1102, 409, "order-closed",                                         \
+	  "the order is no longer open for signing")                                               \
+	X(C2S_ERR_GONE, 1103, 410, "link-expired", "the signing link has expired or was cancelled")
 
 typedef enum {
 #define C2S_ERR_ENUM(name, value, http, type, msg) name = value,
