@@ -644,9 +644,9 @@ c2s_err jws_claims_check(const json_t *claims, const struct jws_expect *e, char 
 	bool present = false, has_nbf = false;
 	char t1[32], t2[32];
 
-	if (claims == NULL || e == NULL || e->aud == NULL || e->now < 0 || e->now > TIME_MAX ||
-	    e->max_lifetime <= 0 || e->max_lifetime > 366 * 86400 || e->leeway < 0 ||
-	    e->leeway > 86400)
+	if (claims == NULL || e == NULL || e->aud == NULL || e->aud[0] == '\0' || e->now < 0 ||
+	    e->now > TIME_MAX || e->max_lifetime <= 0 || e->max_lifetime > 366 * 86400 ||
+	    e->leeway < 0 || e->leeway > 86400)
 		WHY(C2S_ERR_ARG, "claims: bad expectation (aud, now, max_lifetime or leeway)");
 	if (!json_is_object(claims))
 		WHY(C2S_ERR_MANIFEST, "claims: not a JSON object");

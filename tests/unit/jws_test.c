@@ -867,6 +867,8 @@ static void test_claims_args(void **state)
 	e.max_lifetime = 600;
 	e.aud = NULL;
 	assert_int_equal(jws_claims_check(c, &e, why, sizeof(why)), C2S_ERR_ARG);
+	e.aud = "";
+	assert_int_equal(jws_claims_check(c, &e, why, sizeof(why)), C2S_ERR_ARG);
 	json_decref(c);
 	json_decref(arr);
 }
