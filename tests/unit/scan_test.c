@@ -885,6 +885,34 @@ static void test_allowed_variants(void **state)
 	model_free(&m);
 }
 
+/* Known gap (docs/SCAN.md, residual risk 1), pinned so that it is not forgotten: the scan
+ * cannot tell a new object from an original one. When the update redefines the page, the
+ * page's own references pin its content (a signature numbered 4, the content stream, is
+ * refused); when the widget goes into an indirect /Annots array instead, nothing in the
+ * update names object 4, and a signature that takes its number passes: readers lose the
+ * page's text. When the scan gets a trusted view of the original's /Size, this must fail. */
+static void test_known_gap_number_substitution(void **state)
+{
+	(void)state;
+	struct model m;
+	struct scan_result r;
+	char why[256];
+	model_base(&m);
+	m.num[0] = 4; /* the signature takes the number of the original's content stream */
+	model_set(&m, 7,
+	          "<<\n/Type /Annot\n/Subtype /Widget\n/FT /Sig\n/T (Signature1)\n/V 4 0 R\n"
+	          "/F 132\n/Rect [0 0 0 0]\n/P 3 0 R\n>>");
+	expect_model_refused(&m, "object 3: a reference to object 4 of this update", "pinned");
+	m.num[2] = 9; /* the page's slot becomes an indirect /Annots array, object 9 */
+	model_set(&m, 9, "[7 0 R]");
+	m.size = 10;
+	c2s_err e = scan_model(&m, why, sizeof(why), &r);
+	if (e != C2S_OK)
+		fail_msg("%s: %s", c2s_err_name(e), why);
+	assert_int_equal(r.sig_num, 4);
+	model_free(&m);
+}
+
 /* A real update cut at every byte is never accepted (and never crashes under ASan). */
 static void truncations(const struct blob *orig)
 {
@@ -963,6 +991,7 @@ int main(void)
 	    cmocka_unit_test(test_allowed_variants),
 	    cmocka_unit_test(test_truncated),
 	    cmocka_unit_test(test_arguments),
+	    cmocka_unit_test(test_known_gap_number_substitution),
 	};
 	int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
 	free(g_orig.p);
