@@ -16,23 +16,12 @@ struct fix {
 
 static void set_rules(struct fix *f, const char *text)
 {
-	char tmp[PATH_MAX + 32];
-	snprintf(tmp, sizeof(tmp), "%s.new", f->rules);
-	t_write_file(tmp, text);
-	assert_int_equal(rename(tmp, f->rules), 0);
+	t_fault_rules(f->rules, text);
 }
 
 static unsigned long logins(struct fix *f)
 {
-	char name[64];
-	unsigned long c = 0, x = 0, rc = 0;
-	FILE *fp = fopen(f->stats, "r");
-	while (fp && fscanf(fp, "%63s %lu %lu", name, &c, &x) == 3)
-		if (strcmp(name, "C_Login") == 0)
-			rc = c;
-	if (fp)
-		fclose(fp);
-	return rc;
+	return t_fault_stat(f->stats, "C_Login", 0);
 }
 
 /* Token with a P-256 key "seal", made through the fault module (no faults). */

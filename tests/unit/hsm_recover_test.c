@@ -20,24 +20,13 @@ struct fix {
 
 static void set_rules(struct fix *f, const char *text)
 {
-	char tmp[PATH_MAX + 32];
-	snprintf(tmp, sizeof(tmp), "%s.new", f->rules);
-	t_write_file(tmp, text);
-	assert_int_equal(rename(tmp, f->rules), 0);
+	t_fault_rules(f->rules, text);
 }
 
 /* Calls/faults of one function from the module's stats file. */
 static unsigned long stat_of(struct fix *f, const char *fn, int faults)
 {
-	char name[64];
-	unsigned long c = 0, x = 0, rc = 0, rx = 0;
-	FILE *fp = fopen(f->stats, "r");
-	while (fp && fscanf(fp, "%63s %lu %lu", name, &c, &x) == 3)
-		if (strcmp(name, fn) == 0)
-			rc = c, rx = x;
-	if (fp)
-		fclose(fp);
-	return faults ? rx : rc;
+	return t_fault_stat(f->stats, fn, faults);
 }
 
 static int setup_common(void **state, int removable)

@@ -91,6 +91,33 @@ static inline const char *t_faultp11_path(void)
 	return p;
 }
 
+/* Replace the fault module's rule file atomically (it re-reads it when the mtime changes). */
+static inline void t_fault_rules(const char *rules_path, const char *text)
+{
+	char tmp[PATH_MAX + 32];
+	snprintf(tmp, sizeof(tmp), "%s.new", rules_path);
+	t_write_file(tmp, text);
+	if (rename(tmp, rules_path) != 0) {
+		perror(rules_path);
+		abort();
+	}
+}
+
+/* Calls (faults=0) or injected faults (faults=1) of `fn` from the module's stats file;
+ * `fn` is a function name or "C_Login/so", "C_Login/user", "C_Login/context". */
+static inline unsigned long t_fault_stat(const char *stats_path, const char *fn, int faults)
+{
+	char name[64];
+	unsigned long c = 0, x = 0, rc = 0, rx = 0;
+	FILE *fp = fopen(stats_path, "r");
+	while (fp && fscanf(fp, "%63s %lu %lu", name, &c, &x) == 3)
+		if (strcmp(name, fn) == 0)
+			rc = c, rx = x;
+	if (fp)
+		fclose(fp);
+	return faults ? rx : rc;
+}
+
 static inline mbedtls_md_type_t t_md(enum hsm_hash h)
 {
 	return h == HSM_HASH_SHA256   ? MBEDTLS_MD_SHA256
