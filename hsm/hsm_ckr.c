@@ -96,8 +96,9 @@ c2s_err hsm_rv_err(CK_RV rv)
 	case CKR_PIN_LEN_RANGE:
 		return C2S_ERR_HSM_PIN_INCORRECT;
 	case CKR_PIN_LOCKED:
-	case CKR_PIN_EXPIRED:
 		return C2S_ERR_HSM_PIN_LOCKED;
+	case CKR_PIN_EXPIRED: /* not locked: C_SetPIN with the old PIN still works */
+		return C2S_ERR_HSM_PIN_EXPIRED;
 	case CKR_USER_NOT_LOGGED_IN:
 	case CKR_USER_PIN_NOT_INITIALIZED:
 		return C2S_ERR_HSM_NOT_LOGGED_IN;
@@ -131,6 +132,7 @@ int hsm_rv_recoverable(const struct hsm *h, CK_RV rv)
 	case CKR_USER_NOT_LOGGED_IN:
 	case CKR_DEVICE_REMOVED:
 	case CKR_TOKEN_NOT_PRESENT:
+	case CKR_TOKEN_NOT_RECOGNIZED: /* a card read while it was still being pushed in */
 	case CKR_DEVICE_ERROR:
 	case CKR_SLOT_ID_INVALID:
 		return 1;

@@ -46,6 +46,8 @@
 	X(C2S_ERR_HSM_URI, 409, 500, "pkcs11-uri", "invalid pkcs11: URI")                          \
 	X(C2S_ERR_HSM_NOT_LOGGED_IN, 410, 503, "token-not-logged-in",                              \
 	  "not logged in to the token")                                                            \
+	X(C2S_ERR_HSM_PIN_EXPIRED, 411, 503, "pin-expired",                                        \
+	  "the token's PIN has expired; set a new one with click2sign-admin token pin-change")     \
 	/* 5xx card */                                                                             \
 	X(C2S_ERR_CARD, 500, 503, "card-error", "smartcard reader error")                          \
 	X(C2S_ERR_CARD_ABSENT, 501, 503, "card-removed", "the card is not in its reader")          \

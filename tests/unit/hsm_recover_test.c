@@ -105,6 +105,7 @@ static const struct code_case codes[] = {
     {"CKR_USER_NOT_LOGGED_IN", C2S_ERR_HSM_NOT_LOGGED_IN},
     {"CKR_DEVICE_REMOVED", C2S_ERR_HSM_REMOVED},
     {"CKR_TOKEN_NOT_PRESENT", C2S_ERR_HSM_NO_TOKEN},
+    {"CKR_TOKEN_NOT_RECOGNIZED", C2S_ERR_HSM_NO_TOKEN},
     {"CKR_DEVICE_ERROR", C2S_ERR_HSM},
 };
 
@@ -258,6 +259,33 @@ static void test_token_info_absent(void **state)
 	assert_int_equal(sign_once(f, 1), C2S_OK);
 }
 
+/* A card read while it is being pushed in answers CKR_TOKEN_NOT_RECOGNIZED for a while:
+ * refused with "no token" after one recovery during that time, signing again after it. */
+static void test_not_recognized_window(void **state)
+{
+	struct fix *f = *state;
+	char text[512];
+	double now = t_now(), until = now + 1.0;
+	snprintf(text, sizeof(text),
+	         "C_SignInit CKR_TOKEN_NOT_RECOGNIZED until=%.3f\n"
+	         "C_OpenSession CKR_TOKEN_NOT_RECOGNIZED until=%.3f\n",
+	         until, until);
+	unsigned long inits = stat_of(f, "C_SignInit", 0);
+	unsigned long opens = stat_of(f, "C_OpenSession", 1);
+	set_rules(f, text);
+	assert_int_equal(sign_once(f, 0), C2S_ERR_HSM_NO_TOKEN);
+	assert_true(t_now() < until); /* still inside the window: the check means something */
+	/* one recovery (its C_OpenSession refused), no retry of the signature after it */
+	assert_int_equal(stat_of(f, "C_OpenSession", 1), opens + 1);
+	assert_int_equal(stat_of(f, "C_SignInit", 0), inits + 1);
+	while (t_now() < until + 0.05) {
+		struct timespec ms = {0, 50 * 1000 * 1000};
+		nanosleep(&ms, NULL);
+	}
+	assert_int_equal(sign_once(f, 1), C2S_OK);
+	set_rules(f, "\n");
+}
+
 /* Latency from the module: still correct, just slower. */
 static void test_delay(void **state)
 {
@@ -278,6 +306,7 @@ int main(void)
 	    cmocka_unit_test(test_find_recovers),
 	    cmocka_unit_test(test_delay),
 	    cmocka_unit_test(test_token_info_absent),
+	    cmocka_unit_test(test_not_recognized_window),
 	    cmocka_unit_test(test_removed_during_burst),
 	};
 	const struct CMUnitTest removable[] = {
