@@ -30,6 +30,10 @@ struct hsm_config {
 	const char *token_uri; /* RFC 7512 pkcs11: URI selecting exactly one token */
 	const char *pin;       /* user PIN or NULL (no login); copied into locked memory */
 	size_t pin_len;
+	const char *sig_pin; /* signature PIN for CKA_ALWAYS_AUTHENTICATE keys (the
+	                        context-specific login), or NULL: the user PIN is used;
+	                        copied into locked memory */
+	size_t sig_pin_len;
 	unsigned pool_size; /* sessions kept open; >= 1 */
 	int allow_absent;   /* hsm_open succeeds while the token is absent (cards);
 	                       operations fail with C2S_ERR_HSM_NO_TOKEN until it is back */
@@ -38,7 +42,11 @@ struct hsm_config {
 struct hsm_token_info {
 	int present; /* token in its slot */
 	int logged_in;
-	int pin_state; /* C2S_OK, C2S_ERR_HSM_PIN_INCORRECT or C2S_ERR_HSM_PIN_LOCKED */
+	/* C2S_OK, C2S_ERR_HSM_PIN_INCORRECT, C2S_ERR_HSM_PIN_LOCKED or C2S_ERR_HSM_PIN_EXPIRED */
+	int pin_state;     /* the user PIN (C_Login CKU_USER) */
+	int sig_pin_state; /* the PIN of context-specific logins (CKA_ALWAYS_AUTHENTICATE keys):
+	                      the signature PIN, or the user PIN when there is none */
+	int has_sig_pin;   /* a separate signature PIN is configured */
 	unsigned long slot_id;
 	char slot_description[65]; /* for cards: the reader name */
 	char label[33];
@@ -85,7 +93,10 @@ C2S_MUST_CHECK c2s_err hsm_uri_parse(const char *s, struct hsm_uri *u, char *why
  * log in (if pin), open the pool. On failure *out is NULL and `why` says what to fix.
  * A PIN the token refuses does NOT fail hsm_open (so the state can be reported without
  * retrying): hsm_token_info() then shows pin_state, and operations needing the login
- * return C2S_ERR_HSM_PIN_INCORRECT / C2S_ERR_HSM_PIN_LOCKED. */
+ * return C2S_ERR_HSM_PIN_INCORRECT / _LOCKED / _EXPIRED.
+ * The signature PIN has a state of its own (sig_pin_state): once the token refuses a
+ * context-specific login, signatures with CKA_ALWAYS_AUTHENTICATE keys fail with that code
+ * without another C_Login, while the user login and every other key keep working. */
 C2S_MUST_CHECK c2s_err hsm_open(const struct hsm_config *cfg, struct hsm **out, char *why,
                                 size_t why_cap);
 void hsm_close(struct hsm *h);
@@ -108,6 +119,9 @@ C2S_MUST_CHECK c2s_err hsm_key_spki(struct hsm *h, struct hsm_key *k, struct buf
 /* Sign a precomputed digest. RSA PKCS#1 v1.5 wraps it in DigestInfo; PSS uses MGF1 with the
  * same hash and salt length = hash length; ECDSA output is DER SEQUENCE{r,s}.
  * Recovers once from lost sessions/login/token removal, then fails with a clear code.
+ * A CKA_ALWAYS_AUTHENTICATE key logs in with CKU_CONTEXT_SPECIFIC after each C_SignInit
+ * (signature PIN, else user PIN); a PIN code returned for such a key with
+ * hsm_token_info().pin_state == C2S_OK is the signature PIN's (see sig_pin_state).
  * *sig_len: in, the capacity of `sig` (HSM_MAX_SIG always suffices); out, the length. */
 C2S_MUST_CHECK c2s_err hsm_sign(struct hsm *h, struct hsm_key *k, enum hsm_mech m,
                                 enum hsm_hash hash, const uint8_t *digest, size_t digest_len,
@@ -145,8 +159,13 @@ C2S_MUST_CHECK c2s_err hsm_token_init(const struct hsm_config *cfg, const char *
 /* C_SetPIN on a logged-in `struct hsm`; on success the new PIN is kept for later logins. */
 C2S_MUST_CHECK c2s_err hsm_pin_change(struct hsm *h, const char *old_pin, const char *new_pin);
 /* Replace the PIN kept for logins (e.g. the PIN file was corrected) and clear a remembered
- * PIN failure, so the next hsm_recover() may log in again. */
+ * PIN failure, so the next hsm_recover() may log in again. Without a signature PIN this is
+ * also the PIN of context-specific logins, and their remembered failure is cleared too. */
 C2S_MUST_CHECK c2s_err hsm_set_pin(struct hsm *h, const char *pin, size_t pin_len);
+/* The same for the signature PIN of context-specific logins: keep it (from now on it is
+ * used instead of the user PIN) and clear a remembered signature-PIN failure, so the next
+ * signature with a CKA_ALWAYS_AUTHENTICATE key tries once more. */
+C2S_MUST_CHECK c2s_err hsm_set_sig_pin(struct hsm *h, const char *pin, size_t pin_len);
 
 /* Helpers exposed for tests. */
 /* Raw r||s (2*n bytes) to DER SEQUENCE{INTEGER r, INTEGER s}; handles leading zeros.

@@ -151,20 +151,36 @@ static c2s_err pin_op(struct hsm *h, struct hsm_sess *s, void *vctx, CK_RV *rv)
 
 c2s_err hsm_set_pin(struct hsm *h, const char *pin, size_t pin_len)
 {
-	if (!h || !pin || pin_len == 0 || pin_len >= HSM_MAX_PIN)
-		return C2S_ERR_ARG;
+	c2s_err ret = C2S_ERR_ARG;
+	ENSURE(h != NULL, C2S_ERR_ARG);
 	pthread_mutex_lock(&h->login_mu);
-	if (!h->pin)
-		h->pin = secmem_alloc(HSM_MAX_PIN);
-	if (h->pin) {
-		explicit_bzero(h->pin, HSM_MAX_PIN);
-		memcpy(h->pin, pin, pin_len);
-		h->pin_len = pin_len;
+	ret = hsm_pin_keep(&h->pin, &h->pin_len, pin, pin_len);
+	if (ret == C2S_OK) {
 		h->pin_state = C2S_OK;
 		h->pin_worked = 0; /* a new PIN has not proved itself yet */
+		if (!h->sig_pin) { /* context-specific logins use this PIN too */
+			h->sig_pin_state = C2S_OK;
+			h->sig_pin_worked = 0;
+		}
 	}
 	pthread_mutex_unlock(&h->login_mu);
-	return h->pin ? C2S_OK : C2S_ERR_NOMEM;
+out:
+	return ret;
+}
+
+c2s_err hsm_set_sig_pin(struct hsm *h, const char *pin, size_t pin_len)
+{
+	c2s_err ret = C2S_ERR_ARG;
+	ENSURE(h != NULL, C2S_ERR_ARG);
+	pthread_mutex_lock(&h->login_mu);
+	ret = hsm_pin_keep(&h->sig_pin, &h->sig_pin_len, pin, pin_len);
+	if (ret == C2S_OK) {
+		h->sig_pin_state = C2S_OK;
+		h->sig_pin_worked = 0;
+	}
+	pthread_mutex_unlock(&h->login_mu);
+out:
+	return ret;
 }
 
 c2s_err hsm_pin_change(struct hsm *h, const char *old_pin, const char *new_pin)

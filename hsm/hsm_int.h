@@ -29,6 +29,8 @@ struct hsm {
 	struct hsm_uri turi;
 	char *pin; /* secmem, NUL-terminated, or NULL */
 	size_t pin_len;
+	char *sig_pin; /* secmem: PIN of CKU_CONTEXT_SPECIFIC logins, or NULL (use pin) */
+	size_t sig_pin_len;
 
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -46,7 +48,11 @@ struct hsm {
 	pthread_mutex_t login_mu; /* one C_Login at a time */
 	int pin_worked;           /* this PIN has logged in before (see pin_refused) */
 	c2s_err pin_state;        /* C2S_OK until the token refused the PIN once */
-	c2s_err state;            /* outcome of the last recovery */
+	/* The same for context-specific logins, kept apart: a refused signature PIN stops
+	 * signatures with CKA_ALWAYS_AUTHENTICATE keys, not the user login. Under login_mu. */
+	int sig_pin_worked;
+	c2s_err sig_pin_state;
+	c2s_err state; /* outcome of the last recovery */
 };
 
 struct hsm_key {
@@ -75,6 +81,10 @@ c2s_err hsm_rv_err(CK_RV rv);
 int hsm_rv_recoverable(const struct hsm *h, CK_RV rv);
 #define HSM_LOG_RV(fn, rv) log_warn("%s: %s (0x%lx)", fn, hsm_ckr_name(rv), (unsigned long)(rv))
 
+/* hsm_open.c */
+/* Copy a PIN into the locked buffer *dst (allocated on first use, HSM_MAX_PIN bytes). */
+C2S_MUST_CHECK c2s_err hsm_pin_keep(char **dst, size_t *dst_len, const char *pin, size_t len);
+
 /* hsm_module.c */
 C2S_MUST_CHECK c2s_err hsm_module_get(const struct hsm_config *cfg, struct hsm_module **out,
                                       char *why, size_t why_cap);
@@ -94,8 +104,12 @@ void hsm_sess_put(struct hsm *h, struct hsm_sess *s, int bad);
 /* Tear down and reopen unless another thread already recovered since `seen_gen`. */
 C2S_MUST_CHECK c2s_err hsm_recover_from(struct hsm *h, uint64_t seen_gen, char *why,
                                         size_t why_cap);
-/* C_Login(CKU_USER or CKU_CONTEXT_SPECIFIC) honouring the one-wrong-PIN rule. */
+/* C_Login(CKU_USER or CKU_CONTEXT_SPECIFIC) honouring the one-wrong-PIN rule: the user PIN
+ * for CKU_USER, the signature PIN (else the user PIN) for CKU_CONTEXT_SPECIFIC, each with
+ * its own remembered refusal. */
 C2S_MUST_CHECK c2s_err hsm_login(struct hsm *h, CK_SESSION_HANDLE s, CK_USER_TYPE who);
+/* C2S_OK, or the remembered refusal that stops a login of `who` without trying it. */
+C2S_MUST_CHECK c2s_err hsm_login_state(struct hsm *h, CK_USER_TYPE who);
 /* Run `op` on a pooled session; on a lost session/token recover once and retry. `op`
  * stores the PKCS#11 code of its failing call in *rv (CKR_OK if none). */
 typedef c2s_err (*hsm_op_fn)(struct hsm *h, struct hsm_sess *s, void *ctx, CK_RV *rv);

@@ -22,7 +22,27 @@ static c2s_err open_check(const struct hsm_config *cfg, char *why, size_t why_ca
 		         HSM_MAX_PIN - 1);
 		return C2S_ERR_CONFIG;
 	}
+	if (cfg->sig_pin && (cfg->sig_pin_len == 0 || cfg->sig_pin_len >= HSM_MAX_PIN)) {
+		snprintf(why, why_cap, "signature PIN length %zu out of range 1..%d",
+		         cfg->sig_pin_len, HSM_MAX_PIN - 1);
+		return C2S_ERR_CONFIG;
+	}
 	return C2S_OK;
+}
+
+c2s_err hsm_pin_keep(char **dst, size_t *dst_len, const char *pin, size_t len)
+{
+	c2s_err ret = C2S_ERR_ARG;
+	ENSURE(pin && len > 0 && len < HSM_MAX_PIN, C2S_ERR_ARG);
+	if (!*dst)
+		*dst = secmem_alloc(HSM_MAX_PIN);
+	ENSURE(*dst != NULL, C2S_ERR_NOMEM);
+	explicit_bzero(*dst, HSM_MAX_PIN);
+	memcpy(*dst, pin, len);
+	*dst_len = len;
+	ret = C2S_OK;
+out:
+	return ret;
 }
 
 static c2s_err hsm_alloc(const struct hsm_config *cfg, struct hsm **out, char *why, size_t why_cap)
@@ -36,14 +56,13 @@ static c2s_err hsm_alloc(const struct hsm_config *cfg, struct hsm **out, char *w
 	h->pool_size = cfg->pool_size;
 	h->state = C2S_OK;
 	h->pin_state = C2S_OK;
+	h->sig_pin_state = C2S_OK;
 	*out = h;
 	GUARD(hsm_uri_parse(cfg->token_uri ? cfg->token_uri : "pkcs11:", &h->turi, why, why_cap));
-	if (cfg->pin) {
-		h->pin = secmem_alloc(HSM_MAX_PIN);
-		ENSURE(h->pin != NULL, C2S_ERR_NOMEM);
-		memcpy(h->pin, cfg->pin, cfg->pin_len);
-		h->pin_len = cfg->pin_len;
-	}
+	if (cfg->pin)
+		GUARD(hsm_pin_keep(&h->pin, &h->pin_len, cfg->pin, cfg->pin_len));
+	if (cfg->sig_pin)
+		GUARD(hsm_pin_keep(&h->sig_pin, &h->sig_pin_len, cfg->sig_pin, cfg->sig_pin_len));
 	ret = C2S_OK;
 out:
 	return ret;
@@ -62,7 +81,8 @@ c2s_err hsm_open(const struct hsm_config *cfg, struct hsm **out, char *why, size
 	GUARD(hsm_module_get(cfg, &h->mod, why, why_cap));
 	h->f = h->mod->f;
 	ret = hsm_recover_from(h, 0, tmp, sizeof(tmp));
-	if (ret == C2S_ERR_HSM_PIN_INCORRECT || ret == C2S_ERR_HSM_PIN_LOCKED) {
+	if (ret == C2S_ERR_HSM_PIN_INCORRECT || ret == C2S_ERR_HSM_PIN_LOCKED ||
+	    ret == C2S_ERR_HSM_PIN_EXPIRED) {
 		/* Stay open so the state can be reported; no further automatic logins. */
 		log_error("token opened without login: %s", tmp);
 		ret = C2S_OK;
@@ -93,6 +113,8 @@ void hsm_close(struct hsm *h)
 	}
 	if (h->pin)
 		secmem_free(h->pin, HSM_MAX_PIN);
+	if (h->sig_pin)
+		secmem_free(h->sig_pin, HSM_MAX_PIN);
 	pthread_mutex_destroy(&h->mu);
 	pthread_mutex_destroy(&h->login_mu);
 	pthread_cond_destroy(&h->cv);
@@ -139,9 +161,13 @@ c2s_err hsm_token_info(struct hsm *h, struct hsm_token_info *ti)
 		pthread_cond_wait(&h->cv, &h->mu);
 	CK_SLOT_ID slot = h->slot;
 	int have = h->have_slot;
-	ti->pin_state = h->pin_state;
 	ti->logged_in = h->logged_in;
 	pthread_mutex_unlock(&h->mu);
+	pthread_mutex_lock(&h->login_mu); /* the PIN states change under it */
+	ti->pin_state = h->pin_state;
+	ti->sig_pin_state = h->sig_pin_state;
+	ti->has_sig_pin = h->sig_pin != NULL;
+	pthread_mutex_unlock(&h->login_mu);
 	/* Not open: is it back (possibly in another slot)? */
 	if (!have && hsm_slot_find(h->f, &h->turi, &slot, &t, why, sizeof(why)) != C2S_OK) {
 		ti->logged_in = 0;

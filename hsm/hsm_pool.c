@@ -19,34 +19,77 @@ static CK_RV open_session(struct hsm *h, CK_SLOT_ID slot, CK_SESSION_HANDLE *s)
  * what a card pulled during the login answers. Once this PIN has logged in, a later
  * CKR_GENERAL_ERROR is the card going away, not the PIN being wrong; real wrong-PIN answers
  * (CKR_PIN_INCORRECT) still stop every further attempt. */
-static int pin_refused(const struct hsm *h, CK_RV rv)
+static int pin_refused(const struct hsm *h, CK_RV rv, int worked)
 {
 	return rv == CKR_PIN_INCORRECT || rv == CKR_PIN_INVALID || rv == CKR_PIN_LEN_RANGE ||
-	       (rv == CKR_GENERAL_ERROR && h->removable && !h->pin_worked);
+	       rv == CKR_PIN_LOCKED || rv == CKR_PIN_EXPIRED ||
+	       (rv == CKR_GENERAL_ERROR && h->removable && !worked);
+}
+
+/* Called with login_mu held. The context-specific login falls back to the user PIN, and
+ * then also to the user PIN's refusal. */
+static c2s_err login_refusal(const struct hsm *h, CK_USER_TYPE who)
+{
+	if (who != CKU_CONTEXT_SPECIFIC)
+		return h->pin_state;
+	if (h->sig_pin_state != C2S_OK)
+		return h->sig_pin_state;
+	return h->sig_pin ? C2S_OK : h->pin_state;
+}
+
+c2s_err hsm_login_state(struct hsm *h, CK_USER_TYPE who)
+{
+	pthread_mutex_lock(&h->login_mu);
+	c2s_err ret = login_refusal(h, who);
+	pthread_mutex_unlock(&h->login_mu);
+	return ret;
+}
+
+static void log_refused(const struct hsm *h, CK_USER_TYPE who, c2s_err st)
+{
+	const char *what = st == C2S_ERR_HSM_PIN_LOCKED    ? "is locked"
+	                   : st == C2S_ERR_HSM_PIN_EXPIRED ? "has expired"
+	                                                   : "was refused";
+	if (who != CKU_CONTEXT_SPECIFIC)
+		log_error("the user PIN %s; no further automatic login attempts until the PIN is "
+		          "corrected",
+		          what);
+	else
+		log_error("the %s %s at the context-specific login of a CKA_ALWAYS_AUTHENTICATE "
+		          "key; signatures with such keys stop until the signature PIN is "
+		          "corrected, the user login and other keys are not affected",
+		          h->sig_pin ? "signature PIN" : "user PIN (no signature PIN configured)",
+		          what);
 }
 
 c2s_err hsm_login(struct hsm *h, CK_SESSION_HANDLE s, CK_USER_TYPE who)
 {
 	c2s_err ret = C2S_ERR_HSM;
-	if (!h->pin)
-		return who == CKU_USER ? C2S_OK : C2S_ERR_HSM_NOT_LOGGED_IN;
+	int ctx = who == CKU_CONTEXT_SPECIFIC;
 	pthread_mutex_lock(&h->login_mu);
-	ENSURE(h->pin_state == C2S_OK, h->pin_state);
-	CK_RV rv = h->f->C_Login(s, who, (CK_UTF8CHAR_PTR)h->pin, h->pin_len);
+	const char *pin = ctx && h->sig_pin ? h->sig_pin : h->pin;
+	size_t pin_len = ctx && h->sig_pin ? h->sig_pin_len : h->pin_len;
+	int *worked = ctx ? &h->sig_pin_worked : &h->pin_worked;
+	c2s_err *state = ctx ? &h->sig_pin_state : &h->pin_state;
+	if (!pin) { /* no PIN configured: no login */
+		ret = ctx ? C2S_ERR_HSM_NOT_LOGGED_IN : C2S_OK;
+		goto out;
+	}
+	GUARD(login_refusal(h, who));
+	CK_RV rv = h->f->C_Login(s, who, (CK_UTF8CHAR_PTR)pin, pin_len);
 	if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) {
-		if (who == CKU_USER)
+		if (!ctx)
 			h->logged_in = 1;
-		h->pin_worked = 1;
+		*worked = 1;
 		ret = C2S_OK;
 		goto out;
 	}
-	HSM_LOG_RV(who == CKU_USER ? "C_Login(CKU_USER)" : "C_Login(CKU_CONTEXT_SPECIFIC)", rv);
-	if (pin_refused(h, rv) || rv == CKR_PIN_LOCKED) {
-		h->pin_state =
-		    rv == CKR_PIN_LOCKED ? C2S_ERR_HSM_PIN_LOCKED : C2S_ERR_HSM_PIN_INCORRECT;
-		log_error("the token refused the PIN; no further automatic login attempts until "
-		          "the PIN is corrected");
-		ret = h->pin_state;
+	HSM_LOG_RV(ctx ? "C_Login(CKU_CONTEXT_SPECIFIC)" : "C_Login(CKU_USER)", rv);
+	if (pin_refused(h, rv, *worked)) {
+		*state = rv == CKR_PIN_LOCKED || rv == CKR_PIN_EXPIRED ? hsm_rv_err(rv)
+		                                                       : C2S_ERR_HSM_PIN_INCORRECT;
+		log_refused(h, who, *state);
+		ret = *state;
 		goto out;
 	}
 	ret = hsm_rv_err(rv);

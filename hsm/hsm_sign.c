@@ -16,7 +16,12 @@ static c2s_err sign_op(struct hsm *h, struct hsm_sess *s, void *vctx, CK_RV *rv)
 {
 	struct sign_ctx *c = vctx;
 	CK_OBJECT_HANDLE o = CK_INVALID_HANDLE;
-	c2s_err r = hsm_key_handle(h, s, c->k, &o, rv);
+	int ctx_login = c->k->info.always_authenticate;
+	/* a refused signature PIN: fail before C_SignInit, so the session stays usable */
+	c2s_err r = ctx_login ? hsm_login_state(h, CKU_CONTEXT_SPECIFIC) : C2S_OK;
+	if (r != C2S_OK)
+		return r;
+	r = hsm_key_handle(h, s, c->k, &o, rv);
 	if (r != C2S_OK)
 		return r;
 	*rv = h->f->C_SignInit(s->s, &c->mech, o);
@@ -24,7 +29,7 @@ static c2s_err sign_op(struct hsm *h, struct hsm_sess *s, void *vctx, CK_RV *rv)
 		HSM_LOG_RV("C_SignInit", *rv);
 		return hsm_rv_err(*rv);
 	}
-	if (c->k->info.always_authenticate) {
+	if (ctx_login) {
 		r = hsm_login(h, s->s, CKU_CONTEXT_SPECIFIC);
 		if (r != C2S_OK) {
 			*rv = CKR_FUNCTION_FAILED; /* operation left active: drop the session */
