@@ -35,6 +35,11 @@ static const char admin_usage_text[] =
     "  client add NAME                        new API client; prints its bearer token once\n"
     "  client list                            API clients\n"
     "  client revoke NAME                     revoke an API client\n"
+    "  portal-key add FILE                    trust the portal's public key (PEM key or "
+    "certificate)\n"
+    "                                         for signed order manifests\n"
+    "  portal-key list                        trusted portal keys by key id\n"
+    "  portal-key remove KEYID                stop trusting a portal key\n"
     "  selftest                               sign and verify with every key; check the seal "
     "key\n"
     "\n"
@@ -85,9 +90,10 @@ struct admin_command {
 };
 
 static const struct admin_command admin_commands[] = {
-    {"init", admin_cmd_init},         {"token", admin_cmd_token}, {"key", admin_cmd_key},
-    {"csr", admin_cmd_csr},           {"cert", admin_cmd_cert},   {"client", admin_cmd_client},
-    {"selftest", admin_cmd_selftest},
+    {"init", admin_cmd_init},         {"token", admin_cmd_token},
+    {"key", admin_cmd_key},           {"csr", admin_cmd_csr},
+    {"cert", admin_cmd_cert},         {"client", admin_cmd_client},
+    {"selftest", admin_cmd_selftest}, {"portal-key", admin_cmd_portal_key},
 };
 
 /* Global options before the command. Returns the index of the command word, or -1 after

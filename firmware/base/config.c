@@ -48,7 +48,19 @@ void config_defaults(struct config *cfg)
 	cfg->max_connections = 256;
 	cfg->max_per_ip = 64;
 	cfg->request_timeout = 30;
-	cfg->seal_rate = 50; /* a burst of 50, then 50 seals a second; 0 = unlimited, explicitly */
+	cfg->seal_rate = 50;
+	cfg->portal_signature = 1;
+	cfg->order_max_lifetime = 604800;
+	cfg->otp_lifetime = 300;
+	cfg->otp_tries = 3;
+	cfg->otp_per_hour = 5;
+	cfg->otp_resend = 30;
+	snprintf(cfg->otp_text, sizeof(cfg->otp_text),
+	         "Click2Sign: potrditvena koda / signing code %%s. Ne posredujte je nikomur. / "
+	         "Do not share it.");
+	cfg->sad_lifetime = 900;
+	snprintf(cfg->signer_key_type, sizeof(cfg->signer_key_type),
+	         "ec:p256"); /* a burst of 50, then 50 seals a second; 0 = unlimited, explicitly */
 	cfg->workers = 4;
 	snprintf(cfg->module, sizeof(cfg->module), "/usr/lib/softhsm/libsofthsm2.so");
 	snprintf(cfg->module_allow[0], CONFIG_PATH, "/usr/lib/softhsm/libsofthsm2.so");
@@ -186,6 +198,7 @@ static int config_kv(struct config *cfg, int line, const char *section, const ch
 		return config_allow_list(cfg, line, section, key, v);
 	CFG_STR("token", "uri", token_uri);
 	CFG_STR("token", "pin_file", pin_file);
+	CFG_STR("token", "signature_pin_file", sig_pin_file);
 	CFG_STR("token", "card_reader", card_reader);
 	if (strcmp(section, "token") == 0 && strcmp(key, "card") == 0) {
 		if (strcmp(v, "auto") == 0)
@@ -209,6 +222,28 @@ static int config_kv(struct config *cfg, int line, const char *section, const ch
 	CFG_UINT("tsa", "timeout_ms", tsa_timeout_ms, 100, 120000, " ms");
 	CFG_STR("tsa", "trust", tsa_trust);
 	CFG_UINT("pades", "pdf_max", pdf_max, 1024, 1ull << 31, " bytes");
+	CFG_STR("keyholder", "state_dir", kh_state_dir);
+	CFG_STR("keyholder", "portal_keys", portal_keys);
+	if (strcmp(section, "orders") == 0 && strcmp(key, "portal_signature") == 0) {
+		if (strcmp(v, "required") == 0)
+			cfg->portal_signature = 1;
+		else if (strcmp(v, "off") == 0)
+			cfg->portal_signature = 0;
+		else
+			config_problem(cfg, line, section, key, "'%s' is not one of required, off",
+			               v);
+		return 1;
+	}
+	CFG_UINT("orders", "max_lifetime", order_max_lifetime, 60, 604800, " seconds");
+	CFG_UINT("otp", "lifetime", otp_lifetime, 30, 3600, " seconds");
+	CFG_UINT("otp", "tries", otp_tries, 1, 10, "");
+	CFG_UINT("otp", "per_hour", otp_per_hour, 1, 60, "");
+	CFG_UINT("otp", "resend", otp_resend, 0, 3600, " seconds");
+	CFG_STR("otp", "text", otp_text);
+	CFG_UINT("sad", "lifetime", sad_lifetime, 60, 86400, " seconds");
+	CFG_STR("signer", "ca_key", signer_ca_key);
+	CFG_STR("signer", "ca_chain", signer_ca_chain);
+	CFG_STR("signer", "key_type", signer_key_type);
 	config_problem(cfg, line, section, key, "unknown key (or section [%s])", section);
 	return 1;
 }
@@ -246,6 +281,7 @@ static void config_check(struct config *cfg)
 	config_need_file(cfg, "web", "tls_key", cfg->tls_key, 1);
 	config_need_file(cfg, "token", "module", cfg->module, 1);
 	config_need_file(cfg, "token", "pin_file", cfg->pin_file, 1);
+	config_need_file(cfg, "token", "signature_pin_file", cfg->sig_pin_file, 0);
 	config_need_file(cfg, "seal", "chain", cfg->seal_chain, 0);
 	config_need_file(cfg, "tsa", "trust", cfg->tsa_trust, 0);
 	if (cfg->module[0] && !config_module_allowed(cfg, cfg->module))
@@ -265,6 +301,27 @@ static void config_check(struct config *cfg)
 		               cfg->tsa_url);
 	if (!cfg->state_dir[0] || cfg->state_dir[0] != '/')
 		config_problem(cfg, 0, "daemon", "state_dir", "must be an absolute path");
+	if (!cfg->kh_state_dir[0])
+		snprintf(cfg->kh_state_dir, sizeof(cfg->kh_state_dir), "%.4000s/keyholder",
+		         cfg->state_dir);
+	if (!cfg->portal_keys[0])
+		snprintf(cfg->portal_keys, sizeof(cfg->portal_keys), "%.4000s/portal-keys",
+		         cfg->state_dir);
+	{
+		const char *p = strstr(cfg->otp_text, "%s");
+		if (!p || strstr(p + 2, "%s") || strchr(cfg->otp_text, '%') != p)
+			config_problem(cfg, 0, "otp", "text",
+			               "must contain %%s (the code) exactly once and no other %%");
+	}
+	if (cfg->signer_ca_key[0])
+		config_need_file(cfg, "signer", "ca_chain", cfg->signer_ca_chain, 1);
+	if (strcmp(cfg->signer_key_type, "ec:p256") != 0 &&
+	    strcmp(cfg->signer_key_type, "ec:p384") != 0 &&
+	    strcmp(cfg->signer_key_type, "rsa:2048") != 0 &&
+	    strcmp(cfg->signer_key_type, "rsa:3072") != 0)
+		config_problem(cfg, 0, "signer", "key_type",
+		               "'%s' is not one of ec:p256, ec:p384, rsa:2048, rsa:3072",
+		               cfg->signer_key_type);
 }
 
 c2s_err config_load(const char *path, struct config *cfg)

@@ -42,6 +42,8 @@ struct config {
 	size_t n_module_allow;
 	char token_uri[512];
 	char pin_file[CONFIG_PATH];
+	char sig_pin_file[CONFIG_PATH]; /* PIN for keys that need a context-specific login; empty =
+	                                   the user PIN */
 	int card;              /* watch the card reader with pcsc-lite: -1 auto (OpenSC), 0, 1 */
 	char card_reader[128]; /* reader name substring; empty = any reader */
 	/* [seal] */
@@ -60,6 +62,22 @@ struct config {
 	    tsa_trust[CONFIG_PATH]; /* PEM anchors for the TSA's certificate; empty = not checked */
 	/* [pades] */
 	size_t pdf_max; /* bytes */
+	/* [keyholder] */
+	char kh_state_dir[CONFIG_PATH]; /* the keyholder's own store; default <state_dir>/keyholder
+	                                 */
+	char portal_keys[CONFIG_PATH];  /* PEM public keys of the portal, one per file (*.pem) */
+	/* [orders] */
+	int portal_signature;        /* 1 required (default), 0 off (explicit deployment choice) */
+	unsigned order_max_lifetime; /* seconds an order may live at most (link lifetime cap) */
+	/* [otp] */
+	unsigned otp_lifetime, otp_tries, otp_per_hour, otp_resend; /* s, count, count, s */
+	char otp_text[256]; /* SMS text; %s = the code (exactly once) */
+	/* [sad] */
+	unsigned sad_lifetime; /* seconds */
+	/* [signer] */
+	char signer_ca_key[512];           /* issuing-CA key (label or URI); empty = seal mode */
+	char signer_ca_chain[CONFIG_PATH]; /* PEM: the issuing CA's certificate, then its issuers */
+	char signer_key_type[16];          /* ec:p256 (default), ec:p384, rsa:2048, rsa:3072 */
 	/* problems found while loading */
 	struct config_problem problems[CONFIG_MAX_ERRORS];
 	size_t n_problems;

@@ -25,20 +25,39 @@ enum ipc_type {
 	IPC_KEYINFO_REQ = 2, /* str key */
 	/* 3 was a generic "sign this digest": removed, there is no such message */
 	IPC_SEAL_ATTRS_REQ = 4, /* str key, blob signed-attributes DER (SET) */
+	/* customer signing (khmsg.h: struct khmsg_manifest, khmsg_otp, khmsg_sign_doc) */
+	IPC_MANIFEST_REQ = 5,   /* the portal-signed order manifest, verified by the keyholder */
+	IPC_OTP_SEND_REQ = 6,   /* str order: draw a code, send it to the manifest's phone */
+	IPC_OTP_VERIFY_REQ = 7, /* str order, str code: a SAD for the manifest's documents */
+	IPC_SIGN_DOC_REQ = 8,   /* SAD, document n, SHA-256 midstate of the original, update */
+	IPC_ORDER_END_REQ = 9,  /* str order, u8 why: the order ended; keys and SADs die */
 	/* keyholder -> web */
 	IPC_STATUS_RESP = 16,
 	IPC_KEYINFO_RESP = 17,
-	IPC_SIGN_RESP = 18,  /* blob signature */
-	IPC_ERROR_RESP = 19, /* u32 c2s_err, str detail */
+	IPC_SIGN_RESP = 18,     /* blob signature */
+	IPC_ERROR_RESP = 19,    /* u32 c2s_err, str detail */
+	IPC_DONE_RESP = 20,     /* u32 count: manifest accepted (documents), order ended */
+	IPC_OTP_RESP = 21,      /* struct khmsg_otp: outcome of a send or a verify */
+	IPC_SIGN_DOC_RESP = 22, /* struct khmsg_signed: attributes, signature, certificates */
+	/* keyholder -> notify */
+	IPC_SMS_REQ = 24,  /* str to, str text: the one-time code; only the keyholder sends it */
+	IPC_SMS_RESP = 25, /* u32 c2s_err: queued (durably) or not */
 	/* parent -> child */
-	IPC_CHANNELS = 32, /* u32 generation + SCM_RIGHTS fds */
-	IPC_SHUTDOWN = 33, /* empty */
+	IPC_CHANNELS = 32,       /* u32 generation + SCM_RIGHTS fds */
+	IPC_SHUTDOWN = 33,       /* empty */
+	IPC_NOTIFY_CHANNEL = 34, /* keyholder: empty + one SCM_RIGHTS fd, its channel to notify */
 	/* child -> parent */
 	IPC_READY = 40, /* empty */
 };
 
 /* Who sent a message, from the receiver's point of view. */
-enum ipc_peer { IPC_PEER_WEB = 1, IPC_PEER_KEYHOLDER = 2, IPC_PEER_PARENT = 4, IPC_PEER_CHILD = 8 };
+enum ipc_peer {
+	IPC_PEER_WEB = 1,
+	IPC_PEER_KEYHOLDER = 2,
+	IPC_PEER_PARENT = 4,
+	IPC_PEER_CHILD = 8,
+	IPC_PEER_NOTIFY = 16,
+};
 
 /* Receiver states the permit table distinguishes. */
 enum ipc_state {

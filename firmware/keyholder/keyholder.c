@@ -176,8 +176,8 @@ static void kh_try_open(struct kh *k)
 {
 	k->last_open_ms = kh_mono_ms();
 	char why[HSM_WHY * 2] = "";
-	char *pin = secmem_alloc(HSM_MAX_PIN);
-	size_t pin_len = 0;
+	char *pin = secmem_alloc(HSM_MAX_PIN), *sig_pin = NULL;
+	size_t pin_len = 0, sig_pin_len = 0;
 	struct hsm *h = NULL;
 	c2s_err r;
 	if (!pin) {
@@ -189,6 +189,16 @@ static void kh_try_open(struct kh *k)
 		kh_set_state(k, r, "PIN file refused: %s", why);
 		goto out;
 	}
+	if (k->cfg->sig_pin_file[0]) {
+		sig_pin = secmem_alloc(HSM_MAX_PIN);
+		r = sig_pin ? secmem_read_secret_file(k->cfg->sig_pin_file, sig_pin, HSM_MAX_PIN,
+		                                      &sig_pin_len, why, sizeof(why))
+		            : C2S_ERR_NOMEM;
+		if (r != C2S_OK) {
+			kh_set_state(k, r, "signature PIN file refused: %s", why);
+			goto out;
+		}
+	}
 	const char *allow[CONFIG_MAX_ALLOW];
 	for (size_t i = 0; i < k->cfg->n_module_allow; i++)
 		allow[i] = k->cfg->module_allow[i];
@@ -198,6 +208,8 @@ static void kh_try_open(struct kh *k)
 	                        .token_uri = k->cfg->token_uri,
 	                        .pin = pin,
 	                        .pin_len = pin_len,
+	                        .sig_pin = sig_pin,
+	                        .sig_pin_len = sig_pin_len,
 	                        .pool_size = k->cfg->workers,
 	                        .allow_absent = k->card};
 	r = hsm_open(&hc, &h, why, sizeof(why));
@@ -219,6 +231,8 @@ static void kh_try_open(struct kh *k)
 		goto out;
 	}
 	r = kh_find_seal(k, why, sizeof(why));
+	if (r == C2S_OK)
+		r = kh_sam_token_open(k, why, sizeof(why));
 	pthread_rwlock_unlock(&k->hsm_lock);
 	if (r != C2S_OK)
 		kh_set_state(k, r, "%s", why[0] ? why : c2s_err_message(r));
@@ -227,6 +241,8 @@ static void kh_try_open(struct kh *k)
 		             k->cfg->seal_key);
 out:
 	secmem_free(pin, HSM_MAX_PIN);
+	if (sig_pin)
+		secmem_free(sig_pin, HSM_MAX_PIN);
 }
 
 static void kh_close_hsm(struct kh *k)
@@ -235,6 +251,7 @@ static void kh_close_hsm(struct kh *k)
 	if (k->seal)
 		hsm_key_free(k->seal);
 	k->seal = NULL;
+	kh_sam_token_close(k);
 	if (k->hsm)
 		hsm_close(k->hsm);
 	k->hsm = NULL;
@@ -425,7 +442,7 @@ int keyholder_main(const struct config *cfg)
 	pthread_rwlock_init(&k->hsm_lock, NULL);
 	kh_rate_init(k, cfg->seal_rate);
 	signal(SIGPIPE, SIG_IGN);
-	if (!rx)
+	if (!rx || kh_sam_init(k) != C2S_OK)
 		return 1;
 	k->card = config_card_monitored(cfg);
 	if (k->card &&
@@ -463,6 +480,7 @@ int keyholder_main(const struct config *cfg)
 	if (k->card)
 		pcsc_stop();
 	kh_close_hsm(k);
+	kh_sam_fini(k);
 	free(rx);
 	return 0;
 }

@@ -200,6 +200,7 @@ static c2s_err kh_sign_and_reply(struct kh *k, int fd, const uint8_t *digest, si
 		log_warn("seal signature failed: %s", c2s_err_message(r));
 		return ipc_send_error(fd, r, c2s_err_message(r));
 	}
+	kh_sam_log_seal(k, digest, dlen);
 	struct buf b;
 	buf_init(&b, 8 + HSM_MAX_SIG);
 	r = buf_put_blob(&b, sig, sig_len);
@@ -238,7 +239,16 @@ const struct ipc_row kh_rows[] = {
     {IPC_KEYINFO_REQ, IPC_PEER_WEB, IPC_ST_READY, 5, 4 + 512, 0, kh_on_keyinfo},
     {IPC_SEAL_ATTRS_REQ, IPC_PEER_WEB, IPC_ST_READY, 4 + 1 + 4 + 16, 4 + 512 + 4 + 8192, 0,
      kh_on_seal_attrs},
+    {IPC_MANIFEST_REQ, IPC_PEER_WEB, IPC_ST_ANY, 4 + 1 + 4 + 1 + 4, 4 + 64 + 4 + 16384 + 4, 0,
+     kh_on_manifest},
+    {IPC_OTP_SEND_REQ, IPC_PEER_WEB, IPC_ST_READY, 4 + 1, 4 + 64, 0, kh_on_otp_send},
+    {IPC_OTP_VERIFY_REQ, IPC_PEER_WEB, IPC_ST_READY, 4 + 1 + 4, 4 + 64 + 4 + 31, 0,
+     kh_on_otp_verify},
+    {IPC_SIGN_DOC_REQ, IPC_PEER_WEB, IPC_ST_READY, 32 + 4 + 1 + 4 + 4 + 41 + 4 + 1, IPC_MAX_BODY, 0,
+     kh_on_sign_doc},
+    {IPC_ORDER_END_REQ, IPC_PEER_WEB, IPC_ST_ANY, 4 + 1 + 1, 4 + 64 + 1, 0, kh_on_order_end},
     {IPC_CHANNELS, IPC_PEER_PARENT, IPC_ST_ANY, 4, 4, IPC_MAX_FDS, kh_on_channels},
+    {IPC_NOTIFY_CHANNEL, IPC_PEER_PARENT, IPC_ST_ANY, 0, 0, 1, kh_on_notify_channel},
     {IPC_SHUTDOWN, IPC_PEER_PARENT, IPC_ST_ANY, 0, 0, 0, kh_on_shutdown},
 };
 const size_t kh_n_rows = sizeof(kh_rows) / sizeof(kh_rows[0]);

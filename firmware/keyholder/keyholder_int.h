@@ -51,6 +51,8 @@ struct kh {
 	double rate, tokens;
 	long long rate_last_ms;
 	int stop; /* the parent asked for a shutdown */
+	/* the Signature Activation Module (sam.c), in locked memory */
+	struct kh_sam *sam;
 };
 
 struct kh_channel {
@@ -70,6 +72,20 @@ c2s_err kh_on_shutdown(void *ctx, int fd, struct ipc_msg *m);
 /* After a token failure with a card watched: whether the card was pulled or pushed (waits up
  * to 0.8 s for pcscd to notice). */
 int kh_card_moved(struct kh *k);
+
+/* sam.c: sole control over customer signatures (manifests, codes, SADs, signer keys). */
+C2S_MUST_CHECK c2s_err kh_sam_init(struct kh *k);
+void kh_sam_fini(struct kh *k);
+/* With the token just opened (write lock held): sweep orphan signer keys, find the issuing CA. */
+C2S_MUST_CHECK c2s_err kh_sam_token_open(struct kh *k, char *why, size_t why_cap);
+void kh_sam_token_close(struct kh *k);
+void kh_sam_log_seal(struct kh *k, const uint8_t *digest, size_t len);
+c2s_err kh_on_manifest(void *ctx, int fd, struct ipc_msg *m);
+c2s_err kh_on_otp_send(void *ctx, int fd, struct ipc_msg *m);
+c2s_err kh_on_otp_verify(void *ctx, int fd, struct ipc_msg *m);
+c2s_err kh_on_sign_doc(void *ctx, int fd, struct ipc_msg *m);
+c2s_err kh_on_order_end(void *ctx, int fd, struct ipc_msg *m);
+c2s_err kh_on_notify_channel(void *ctx, int fd, struct ipc_msg *m);
 
 /* keyholder_certs.c */
 C2S_MUST_CHECK c2s_err kh_cert_add(struct kh *k, const uint8_t *der, size_t len, int leaf);

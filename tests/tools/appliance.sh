@@ -104,6 +104,36 @@ EOT
 	c2s_certify "$d" c2s-seal "Click2Sign Demo Seal"
 }
 
+# c2s_provision_signer DIR: signer mode on a provisioned appliance: the issuing-CA key for
+# customers' short-lived certificates in the token (certified by the test root, profile
+# signerca), and a test portal whose key signs order manifests (DIR/portal/key.pem, trusted with
+# portal-key add). Appends [signer] and [keyholder] to DIR/c2s.conf.
+c2s_provision_signer() {
+	local d=$1 admin=$C2S_BUILD_DIR/click2sign-admin
+	"$admin" --config "$d/c2s.conf" key generate --label c2s-issuing-ca --type ec:p256 \
+		>/dev/null || return 1
+	"$admin" --config "$d/c2s.conf" csr --key c2s-issuing-ca \
+		--subject "CN=Click2Sign Demo Signer CA,O=Click2Sign Demo,C=SI" --out "$d/signer-ca.csr" \
+		>/dev/null || return 1
+	"$C2S_SOURCE_DIR/tests/tools/mkpki.sh" sign-csr "$d/pki" "$d/signer-ca.csr" "$d/signer-ca.pem" \
+		signerca >/dev/null || return 1
+	cat "$d/signer-ca.pem" "$d/pki/root/ca.pem" >"$d/signer-ca-chain.pem"
+	mkdir -p "$d/portal"
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$d/portal/key.pem" \
+		2>/dev/null || return 1
+	openssl pkey -in "$d/portal/key.pem" -pubout -out "$d/portal/pub.pem" || return 1
+	cat >>"$d/c2s.conf" <<EOT
+
+[keyholder]
+portal_keys = $d/portal-keys
+
+[signer]
+ca_key = c2s-issuing-ca
+ca_chain = $d/signer-ca-chain.pem
+EOT
+	"$admin" --config "$d/c2s.conf" portal-key add "$d/portal/pub.pem" >/dev/null
+}
+
 # c2s_start_tsa DIR: local RFC 3161 TSA (also serves the CRLs) on the port chosen above.
 c2s_start_tsa() {
 	local d=$1

@@ -2,7 +2,7 @@
 # Test PKI for Click2Sign, made with openssl. Idempotent: what exists is kept.
 #
 #   mkpki.sh OUTDIR                         make everything (about 2 s)
-#   mkpki.sh sign-csr OUTDIR CSR OUTCERT [seal|tsa|server|issuing]
+#   mkpki.sh sign-csr OUTDIR CSR OUTCERT [seal|tsa|server|issuing|signerca]
 #                                           certificate for a key that lives elsewhere (token)
 #   mkpki.sh revoke OUTDIR CERT             revoke a certificate issued by the issuing CA
 #   mkpki.sh crl OUTDIR                     regenerate both CRLs
@@ -34,6 +34,12 @@ basicConstraints = critical, CA:TRUE
 keyUsage = critical, keyCertSign, cRLSign
 subjectKeyIdentifier = hash
 [v3_issuing]
+basicConstraints = critical, CA:TRUE, pathlen:0
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+crlDistributionPoints = URI:$2/root.crl
+[v3_signerca]
 basicConstraints = critical, CA:TRUE, pathlen:0
 keyUsage = critical, keyCertSign, cRLSign
 subjectKeyIdentifier = hash
@@ -116,7 +122,7 @@ issue() { # CSR CADIR PROFILE OUTCERT
 		-days 825 -"$md" -extfile "$OUT/ext.cnf" -extensions "v3_$3" -out "$4" 2>/dev/null
 }
 
-ca_for() { case $1 in seal) echo "$OUT/issuing" ;; tsa | server | issuing) echo "$OUT/root" ;; *) die "profile $1?" ;; esac; }
+ca_for() { case $1 in seal) echo "$OUT/issuing" ;; tsa | server | issuing | signerca) echo "$OUT/root" ;; *) die "profile $1?" ;; esac; }
 
 leaf() { # DIR CN KEYTYPE PROFILE
 	mkdir -p "$1"
@@ -188,7 +194,7 @@ make_all() {
 
 case ${1:-} in
 sign-csr)
-	[ $# -ge 4 ] || die "usage: mkpki.sh sign-csr OUTDIR CSR OUTCERT [seal|tsa|server|issuing]"
+	[ $# -ge 4 ] || die "usage: mkpki.sh sign-csr OUTDIR CSR OUTCERT [seal|tsa|server|issuing|signerca]"
 	OUT=$(cd "$2" && pwd)
 	[ -e "$OUT/ext.cnf" ] || die "$OUT is not a PKI made by mkpki.sh"
 	prof=${5:-seal}
