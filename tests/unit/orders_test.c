@@ -468,6 +468,32 @@ static void expiry_hands_the_order_to_the_courier(void **state)
 	assert_int_equal(audit_verify(f->s, &r), C2S_OK);
 }
 
+/* Every document signed in time, "Izhod" clicked after expires_at: finished, not a courier. */
+static void finish_after_expiry_when_all_signed_in_time(void **state)
+{
+	struct fx *f = *state;
+	struct order_info o;
+	uint8_t s0[32], s1[32];
+	uint64_t z0, z1;
+	ot_blob(f, "signed 0", s0, &z0);
+	ot_blob(f, "signed 1", s1, &z1);
+	ot_create(f, "izhod-late", T0);
+	const char *id = f->info.id;
+	assert_int_equal(order_doc_signed(f->s, id, 0, s0, (int64_t)z0, T0 + 86398), C2S_OK);
+	/* with a document pending the late Izhod is refused */
+	assert_int_equal(order_finish(f->s, id, T0 + 86401), C2S_ERR_ORDER_CLOSED);
+	assert_int_equal(order_doc_signed(f->s, id, 1, s1, (int64_t)z1, T0 + 86399), C2S_OK);
+	assert_int_equal(order_finish(f->s, id, T0 + 86401), C2S_OK);
+	assert_int_equal(order_get(f->s, id, &o), C2S_OK);
+	assert_int_equal(o.status, ORDER_SIGNED);
+	json_t *hook = ot_payload(f, id, "webhook", 0);
+	assert_string_equal(ot_str(hook, "event"), "order.signed");
+	json_decref(hook);
+	size_t n = 9;
+	assert_int_equal(order_expire_due(f->s, T0 + 86402, NULL, NULL, &n), C2S_OK);
+	assert_int_equal(n, 0);
+}
+
 /* ---- the outbox's life ---- */
 
 struct due {
@@ -741,6 +767,7 @@ int main(void)
 	    T(sign_each_document_then_finish),
 	    T(cancel_kills_the_link),
 	    T(expiry_hands_the_order_to_the_courier),
+	    T(finish_after_expiry_when_all_signed_in_time),
 	    T(outbox_delivery_retry_and_failure),
 	    T(blobs_are_atomic_and_stored_once),
 	    T(acknowledged_orders_survive_sigkill),
