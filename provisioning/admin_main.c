@@ -40,6 +40,9 @@ static const char admin_usage_text[] =
     "                                         for signed order manifests\n"
     "  portal-key list                        trusted portal keys by key id\n"
     "  portal-key remove KEYID                stop trusting a portal key\n"
+    "  audit verify                           check the orders' hash-chained audit log\n"
+    "  audit export ORDER [--dir DIR]         an order's evidence (JSON; with --dir also the "
+    "signed PDFs)\n"
     "  selftest                               sign and verify with every key; check the seal "
     "key\n"
     "\n"
@@ -94,6 +97,7 @@ static const struct admin_command admin_commands[] = {
     {"key", admin_cmd_key},           {"csr", admin_cmd_csr},
     {"cert", admin_cmd_cert},         {"client", admin_cmd_client},
     {"selftest", admin_cmd_selftest}, {"portal-key", admin_cmd_portal_key},
+    {"audit", admin_cmd_audit},
 };
 
 /* Global options before the command. Returns the index of the command word, or -1 after

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Runs the appliance on the embedded defaults with everything it needs, under var/demo/:
-# a SoftHSM2 token with the seal key, a test PKI, a local TSA, and a sample sealed PDF.
+# a SoftHSM2 token with the seal key and the issuing CA for customers' certificates, a test PKI,
+# a test portal, a local TSA, real local sinks for e-mail (var/demo/mail/*.eml), SMS
+# (var/demo/sms.log) and webhooks (var/demo/webhooks.log), a sample signing order, and a sample
+# sealed PDF.
 #
 #   scripts/demo.sh               run in the foreground (Ctrl-C stops everything)
 #   scripts/demo.sh --background  return once the daemon is healthy; writes var/demo/env
@@ -45,12 +48,15 @@ mkdir -p "$demo"
 if [ $card = 1 ]; then
 	echo "starting the emulated smartcard and provisioning a test PKI under var/demo/ ..."
 	c2s_provision_card "$demo" 3072
+	c2s_provision_portal "$demo" # customer documents are signed with the card's seal key
 	admin_env="PCSCLITE_CSOCK_NAME=$PCSCLITE_CSOCK_NAME"
 else
 	echo "provisioning a SoftHSM2 token, keys and a test PKI under var/demo/ ..."
 	c2s_provision "$demo" rsa:3072
+	c2s_provision_signer "$demo"
 	admin_env="SOFTHSM2_CONF=$demo/softhsm2.conf"
 fi
+c2s_start_sinks "$demo"
 c2s_start_tsa "$demo"
 c2s_start "$demo"
 
@@ -72,6 +78,11 @@ C2S_SEAL_KEY_LABEL=c2s-seal
 C2S_ADMIN=$C2S_BUILD_DIR/click2sign-admin
 C2S_CONFIG=$demo/c2s.conf
 C2S_PID=$(cat "$demo/click2signd.pid")
+C2S_SMS_LOG=$demo/sms.log
+C2S_MAIL_DIR=$demo/mail
+C2S_WEBHOOK_LOG=$demo/webhooks.log
+C2S_PORTAL_KEY=$demo/portal/key.pem
+C2S_PORTAL_RETURN_URL=https://moj.a1.test/prijava
 EOT
 if [ $card = 1 ]; then
 	# the seal key is on the card: OpenSC, the card's key, its private pcscd
@@ -91,6 +102,11 @@ curl -sS --fail-with-body --cacert "$ca" -H "Authorization: Bearer $token" \
 	-H "Content-Type: application/pdf" --data-binary @"$demo/sample.pdf" \
 	"$url/v1/seal?level=B-T" -o "$demo/sample-sealed.pdf"
 
+# A sample signing order, as the portal creates it.
+c2s_sample_order "$demo" "$demo/sample-order.out"
+link=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["signing_url"])' "$demo/sample-order.out")
+echo "C2S_SAMPLE_LINK=$link" >>"$demo/env"
+
 cat <<EOT
 
 Click2Sign is running (pid $(cat "$demo/click2signd.pid")); log: var/demo/click2signd.log
@@ -98,6 +114,13 @@ Click2Sign is running (pid $(cat "$demo/click2signd.pid")); log: var/demo/click2
   seal:     curl --cacert $ca -H "Authorization: Bearer \$C2S_TOKEN" -H "Content-Type: application/pdf" \\
               --data-binary @file.pdf "$url/v1/seal?level=B-T" -o sealed.pdf
   sample:   var/demo/sample-sealed.pdf (check it: pdfsig var/demo/sample-sealed.pdf)
+
+  A sample order for Janez Novak (two documents, price list and general terms) is waiting:
+    open      $link
+              (the test CA is var/demo/pki/root.pem; or curl --cacert it)
+    the code  arrives by "SMS" in var/demo/sms.log (tail -f var/demo/sms.log)
+    e-mails   var/demo/mail/*.eml: the link now, the signed PDFs with the attachments after "Izhod"
+    webhooks  var/demo/webhooks.log (order.signed for activation)
   admin:    $admin_env $C2S_BUILD_DIR/click2sign-admin --config $demo/c2s.conf selftest
   settings: var/demo/env (source it: . var/demo/env)
 EOT

@@ -136,6 +136,9 @@ static const struct ipc_row khc_replies[] = {
     {IPC_KEYINFO_RESP, IPC_PEER_KEYHOLDER, IPC_ST_ANY, 8, IPC_MAX_BODY, 0, NULL},
     {IPC_SIGN_RESP, IPC_PEER_KEYHOLDER, IPC_ST_ANY, 4 + 8, 4 + 1024, 0, NULL},
     {IPC_ERROR_RESP, IPC_PEER_KEYHOLDER, IPC_ST_ANY, 8, 8 + 1024, 0, NULL},
+    {IPC_DONE_RESP, IPC_PEER_KEYHOLDER, IPC_ST_ANY, 4, 4, 0, NULL},
+    {IPC_OTP_RESP, IPC_PEER_KEYHOLDER, IPC_ST_ANY, 4 + 4 + 8 + 8 + 4 + 32 + 4, 512, 0, NULL},
+    {IPC_SIGN_DOC_RESP, IPC_PEER_KEYHOLDER, IPC_ST_ANY, 2 + 3 * 5 + 1, IPC_MAX_BODY, 0, NULL},
 };
 
 static c2s_err khc_once(uint32_t type, const void *body, size_t len, int timeout_ms, int wait_ms,
@@ -259,6 +262,93 @@ c2s_err khc_seal_attrs(const char *key, const uint8_t *attrs, size_t len, uint8_
 	GUARD(buf_put_blob(&req, attrs, len));
 	GUARD(khc_call(IPC_SEAL_ATTRS_REQ, req.data, req.len, 30000, &t, &resp, detail, cap));
 	GUARD(khc_sig_reply(&resp, t, sig, sig_len));
+out:
+	buf_free(&req);
+	buf_free(&resp);
+	return ret;
+}
+
+/* ---- customer signing (the keyholder's SAM) ---- */
+
+c2s_err khc_manifest(const char *order, const char *jws, size_t jws_len, uint32_t expires_in,
+                     char *detail, size_t cap)
+{
+	struct buf req, resp;
+	uint32_t t = 0;
+	c2s_err ret = C2S_ERR_INTERNAL;
+	struct khmsg_manifest m = {.jws = jws, .jws_len = jws_len, .expires_in = expires_in};
+	snprintf(m.order, sizeof(m.order), "%s", order);
+	buf_init(&req, IPC_MAX_BODY);
+	buf_init(&resp, 64);
+	GUARD(khmsg_manifest_encode(&m, &req));
+	/* idempotent: the same order and jti again is accepted */
+	GUARD(khc_call(IPC_MANIFEST_REQ, req.data, req.len, 10000, &t, &resp, detail, cap));
+	ENSURE(t == IPC_DONE_RESP, C2S_ERR_IPC_MALFORMED);
+out:
+	buf_free(&req);
+	buf_free(&resp);
+	return ret;
+}
+
+/* Send and verify are not retried after a lost keyholder: a try may have been counted. */
+static c2s_err khc_otp(uint32_t type, const char *order, const char *code, struct khmsg_otp *o,
+                       char *detail, size_t cap)
+{
+	struct buf req, resp;
+	uint32_t t = 0;
+	c2s_err ret = C2S_ERR_INTERNAL;
+	buf_init(&req, 256);
+	buf_init(&resp, 512);
+	detail[0] = 0;
+	GUARD(buf_put_str(&req, order));
+	if (code)
+		GUARD(buf_put_str(&req, code));
+	GUARD(khc_once(type, req.data, req.len, 30000, 10000, &t, &resp, detail, cap));
+	ENSURE(t == IPC_OTP_RESP, C2S_ERR_IPC_MALFORMED);
+	GUARD(khmsg_otp_decode(&resp, o));
+out:
+	buf_free(&req);
+	buf_free_secret(&resp);
+	return ret;
+}
+
+c2s_err khc_otp_send(const char *order, struct khmsg_otp *o, char *detail, size_t cap)
+{
+	return khc_otp(IPC_OTP_SEND_REQ, order, NULL, o, detail, cap);
+}
+
+c2s_err khc_otp_verify(const char *order, const char *code, struct khmsg_otp *o, char *detail,
+                       size_t cap)
+{
+	return khc_otp(IPC_OTP_VERIFY_REQ, order, code, o, detail, cap);
+}
+
+c2s_err khc_sign_doc(const struct khmsg_sign_doc *d, struct buf *resp, char *detail, size_t cap)
+{
+	struct buf req;
+	uint32_t t = 0;
+	c2s_err ret = C2S_ERR_INTERNAL;
+	buf_init(&req, IPC_MAX_BODY);
+	detail[0] = 0;
+	GUARD(khmsg_sign_doc_encode(d, &req));
+	GUARD(khc_once(IPC_SIGN_DOC_REQ, req.data, req.len, 30000, 10000, &t, resp, detail, cap));
+	ENSURE(t == IPC_SIGN_DOC_RESP, C2S_ERR_IPC_MALFORMED);
+out:
+	buf_free(&req);
+	return ret;
+}
+
+c2s_err khc_order_end(const char *order, uint8_t why, char *detail, size_t cap)
+{
+	struct buf req, resp;
+	uint32_t t = 0;
+	c2s_err ret = C2S_ERR_INTERNAL;
+	buf_init(&req, 256);
+	buf_init(&resp, 64);
+	GUARD(buf_put_str(&req, order));
+	GUARD(buf_put_u8(&req, why));
+	GUARD(khc_call(IPC_ORDER_END_REQ, req.data, req.len, 10000, &t, &resp, detail, cap));
+	ENSURE(t == IPC_DONE_RESP, C2S_ERR_IPC_MALFORMED);
 out:
 	buf_free(&req);
 	buf_free(&resp);

@@ -31,4 +31,17 @@ C2S_MUST_CHECK c2s_err khc_keyinfo(const char *key, struct khmsg_keyinfo *ki, ch
 C2S_MUST_CHECK c2s_err khc_seal_attrs(const char *key, const uint8_t *attrs, size_t len,
                                       uint8_t *sig, size_t *sig_len, char *detail, size_t cap);
 
+/* Customer signing: the keyholder's Signature Activation Module (docs/SAM.md). */
+C2S_MUST_CHECK c2s_err khc_manifest(const char *order, const char *jws, size_t jws_len,
+                                    uint32_t expires_in, char *detail, size_t cap);
+/* OTP_RESP's result says whether a code was sent (or why not). */
+C2S_MUST_CHECK c2s_err khc_otp_send(const char *order, struct khmsg_otp *o, char *detail,
+                                    size_t cap);
+C2S_MUST_CHECK c2s_err khc_otp_verify(const char *order, const char *code, struct khmsg_otp *o,
+                                      char *detail, size_t cap);
+/* On success `resp` holds the IPC_SIGN_DOC_RESP body (decode with khmsg_signed_decode). */
+C2S_MUST_CHECK c2s_err khc_sign_doc(const struct khmsg_sign_doc *d, struct buf *resp, char *detail,
+                                    size_t cap);
+C2S_MUST_CHECK c2s_err khc_order_end(const char *order, uint8_t why, char *detail, size_t cap);
+
 #endif

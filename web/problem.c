@@ -1,7 +1,13 @@
-/* JSON and RFC 9457 problem responses. */
+/* Responses: JSON, RFC 9457 problems, HTML pages, redirects, stored documents. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "web.h"
+#include "firmware/orders/blob.h"
 
 struct web_metrics web_stats;
 
@@ -24,6 +30,8 @@ static enum MHD_Result web_send(struct web_req *r, unsigned status, const char *
 		return MHD_NO;
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	if (r->location)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, r->location);
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(resp, "Strict-Transport-Security", "max-age=31536000");
@@ -65,4 +73,114 @@ enum MHD_Result web_problem(struct web_req *r, c2s_err e, const char *detail)
 	return web_problem_ex(r, (unsigned)c2s_err_http_status(e), c2s_err_problem_type(e),
 	                      c2s_err_message(e), detail && detail[0] ? detail : c2s_err_message(e),
 	                      json_pack("{s:s}", "code", c2s_err_name(e)));
+}
+
+/* Every HTML page: no script but our own file, no framing, no referrer, HTTPS only. */
+static void web_page_headers(struct MHD_Response *resp, const char *cookie, int frameable)
+{
+	/* only a document may be shown inside our own page (the PDF beside the list) */
+	MHD_add_response_header(resp, "Content-Security-Policy",
+	                        frameable ? "default-src 'none'; frame-ancestors 'self'"
+	                                  : "default-src 'none'; style-src 'self'; img-src 'self'; "
+	                                    "script-src 'self'; frame-src 'self'; object-src "
+	                                    "'self'; form-action 'self'; base-uri 'none'; "
+	                                    "frame-ancestors 'none'");
+	MHD_add_response_header(resp, "X-Frame-Options", frameable ? "SAMEORIGIN" : "DENY");
+	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "Strict-Transport-Security", "max-age=31536000");
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	if (cookie)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, cookie);
+}
+
+enum MHD_Result web_html(struct web_req *r, unsigned status, char *html, const char *cookie)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	if (!html)
+		return MHD_NO;
+	resp = MHD_create_response_from_buffer(strlen(html), html, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(html);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/html; charset=utf-8");
+	web_page_headers(resp, cookie, 0);
+	web_count(status);
+	ret = MHD_queue_response(r->conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+enum MHD_Result web_redirect(struct web_req *r, const char *location, const char *cookie)
+{
+	struct MHD_Response *resp =
+	    MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	enum MHD_Result ret;
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, location);
+	web_page_headers(resp, cookie, 0);
+	web_count(303);
+	ret = MHD_queue_response(r->conn, 303, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+struct web_file {
+	int fd;
+};
+
+static ssize_t web_file_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct web_file *f = cls;
+	ssize_t n = pread(f->fd, buf, max, (off_t)pos);
+	return n > 0 ? n : MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+static void web_file_free(void *cls)
+{
+	struct web_file *f = cls;
+	close(f->fd);
+	free(f);
+}
+
+enum MHD_Result web_blob(struct web_req *r, const uint8_t sha[32], const char *filename,
+                         int inline_)
+{
+	char path[BLOB_PATH_MAX], disp[400];
+	struct stat st;
+	struct web_file *f = calloc(1, sizeof(*f));
+	if (!f || blob_path(r->ctx->cfg->state_dir, sha, path, sizeof(path)) != C2S_OK ||
+	    (f->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(f->fd, &st) != 0) {
+		if (f && f->fd > 0)
+			close(f->fd);
+		free(f);
+		return web_problem(r, C2S_ERR_NOT_FOUND,
+		                   "the document's bytes are not in the store");
+	}
+	struct MHD_Response *resp = MHD_create_response_from_callback(
+	    (uint64_t)st.st_size, 64 * 1024, web_file_read, f, web_file_free);
+	if (!resp) {
+		web_file_free(f);
+		return MHD_NO;
+	}
+	/* ASCII-only fallback name; the title is on the page */
+	char safe[200];
+	size_t j = 0;
+	for (size_t i = 0; filename[i] && j + 1 < sizeof(safe); i++) {
+		unsigned char c = (unsigned char)filename[i];
+		safe[j++] = (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') ? (char)c : '_';
+	}
+	safe[j] = 0;
+	snprintf(disp, sizeof(disp), "%s; filename=\"%s\"", inline_ ? "inline" : "attachment",
+	         safe);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/pdf");
+	MHD_add_response_header(resp, "Content-Disposition", disp);
+	web_page_headers(resp, NULL, inline_);
+	web_count(200);
+	enum MHD_Result ret = MHD_queue_response(r->conn, 200, resp);
+	MHD_destroy_response(resp);
+	return ret;
 }

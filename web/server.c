@@ -7,20 +7,58 @@
 #include "web.h"
 #include "firmware/base/log.h"
 
+#define WEB_FORM_MAX 4096
+
 static const struct web_route web_routes[] = {
-    {"GET", "/v1/health", web_health, 0, 0},
-    {"POST", "/v1/seal", web_seal, 1, 1},
-    {"GET", "/metrics", web_metrics, 0, 0},
+    {"GET", "/v1/health", web_health, 0, 0, 0},
+    {"POST", "/v1/seal", web_seal, 1, 1, 0},
+    {"GET", "/metrics", web_metrics, 0, 0, 0},
+    {"POST", "/v1/orders", web_order_create, 1, 1, 0},
+    {"GET", "/v1/orders/*", web_order_get, 1, 0, 0},
+    {"POST", "/v1/orders/*/cancel", web_order_cancel, 1, 0, 0},
+    {"GET", "/v1/orders/*/documents/*", web_order_document, 1, 0, 0},
+    {"GET", "/s/*", web_page_start, 0, 0, 0},
+    {"POST", "/s/*/otp", web_page_otp_send, 0, 1, WEB_FORM_MAX},
+    {"POST", "/s/*/otp/verify", web_page_otp_verify, 0, 1, WEB_FORM_MAX},
+    {"GET", "/s/*/documents", web_page_documents, 0, 0, 0},
+    {"GET", "/s/*/documents/*", web_page_documents, 0, 0, 0},
+    {"POST", "/s/*/documents/*/sign", web_page_sign, 0, 1, WEB_FORM_MAX},
+    {"POST", "/s/*/finish", web_page_finish, 0, 1, WEB_FORM_MAX},
+    {"GET", "/assets/c2s.css", web_asset_css, 0, 0, 0},
 };
 
-static const struct web_route *web_route_find(const char *method, const char *url, int *path_known)
+/* Matches `url` against a route path; '*' takes one non-empty segment into r->param. */
+static int web_path_match(const char *pat, const char *url, struct web_req *r)
+{
+	size_t n = 0;
+	while (*pat && *url) {
+		if (*pat == '*') {
+			size_t len = strcspn(url, "/");
+			if (len == 0 || len >= sizeof(r->param[0]) || n >= 3)
+				return 0;
+			memcpy(r->param[n], url, len);
+			r->param[n++][len] = 0;
+			url += len;
+			pat++;
+			continue;
+		}
+		if (*pat++ != *url++)
+			return 0;
+	}
+	if (*pat || *url)
+		return 0;
+	r->n_params = n;
+	return 1;
+}
+
+static const struct web_route *web_route_find(struct web_req *r, int *path_known)
 {
 	*path_known = 0;
 	for (size_t i = 0; i < sizeof(web_routes) / sizeof(web_routes[0]); i++) {
-		if (strcmp(url, web_routes[i].path) != 0)
+		if (!web_path_match(web_routes[i].path, r->url, r))
 			continue;
 		*path_known = 1;
-		if (strcmp(method, web_routes[i].method) == 0)
+		if (strcmp(r->method, web_routes[i].method) == 0)
 			return &web_routes[i];
 	}
 	return NULL;
@@ -44,7 +82,7 @@ static c2s_err web_auth(struct web_req *r)
 static enum MHD_Result web_first_call(struct web_req *r)
 {
 	int known;
-	r->route = web_route_find(r->method, r->url, &known);
+	r->route = web_route_find(r, &known);
 	if (r->cert_listener)
 		return web_problem_ex(r, 404, "not-found", "Not found",
 		                      "certificate login is not enabled on this appliance yet",
@@ -56,13 +94,14 @@ static enum MHD_Result web_first_call(struct web_req *r)
 		                      "no such resource; see the API documentation", NULL);
 	const char *cl =
 	    MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	size_t max = r->route->body_max ? r->route->body_max : r->ctx->cfg->max_body;
+	r->body.max = max;
 	if (cl) {
 		char *end;
 		unsigned long long n = strtoull(cl, &end, 10);
-		if (*end || n > r->ctx->cfg->max_body) {
+		if (*end || n > max) {
 			char d[160];
-			snprintf(d, sizeof(d), "the request body is larger than %zu bytes",
-			         r->ctx->cfg->max_body);
+			snprintf(d, sizeof(d), "the request body is larger than %zu bytes", max);
 			return web_problem(r, C2S_ERR_TOO_BIG, d);
 		}
 		/* one allocation of the announced size: no doubling, no copies while reading */
@@ -103,7 +142,7 @@ static enum MHD_Result web_handle(void *cls, struct MHD_Connection *conn, const 
 	if (r->too_big) {
 		char d[160];
 		snprintf(d, sizeof(d), "the request body is larger than %zu bytes",
-		         r->ctx->cfg->max_body);
+		         r->route->body_max ? r->route->body_max : r->ctx->cfg->max_body);
 		return web_problem(r, C2S_ERR_TOO_BIG, d);
 	}
 	if (r->route->auth) {

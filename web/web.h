@@ -10,6 +10,7 @@
 #include "firmware/base/buf.h"
 #include "firmware/base/config.h"
 #include "firmware/base/err.h"
+#include "firmware/orders/orders.h"
 #include "firmware/store/store.h"
 
 #define WEB_PROBLEM_BASE "https://click2sign.invalid/problems/"
@@ -31,17 +32,31 @@ struct web_req {
 	const struct web_route *route;
 	int started;
 	char client[65]; /* authenticated API client name */
+	/* the route's path parameters ('*' segments), percent-decoding not applied */
+	char param[3][128];
+	size_t n_params;
+	const char *location; /* a Location header for the response, or NULL */
 };
 
 typedef enum MHD_Result (*web_handler)(struct web_req *r);
 
 struct web_route {
 	const char *method;
-	const char *path;
+	const char *path; /* segments; '*' matches one segment (a parameter) */
 	web_handler fn;
-	int auth; /* needs a bearer token */
-	int body; /* accepts a body */
+	int auth;        /* needs a bearer token */
+	int body;        /* accepts a body */
+	size_t body_max; /* 0: [web] max_body */
 };
+
+/* HTML pages: security headers on every page (CSP without inline script, frame-ancestors
+ * 'none', HSTS, no referrer), optional Set-Cookie. `html` is stolen (malloc'd). */
+enum MHD_Result web_html(struct web_req *r, unsigned status, char *html, const char *cookie);
+/* 303 See Other to a path on this appliance. */
+enum MHD_Result web_redirect(struct web_req *r, const char *location, const char *cookie);
+/* A stored document (blob) as application/pdf; inline (customer pages) or attachment. */
+enum MHD_Result web_blob(struct web_req *r, const uint8_t sha[32], const char *filename,
+                         int inline_);
 
 /* Responses (each queues exactly one response and returns its MHD result). */
 enum MHD_Result web_json(struct web_req *r, unsigned status, json_t *doc); /* steals doc */
@@ -57,6 +72,47 @@ enum MHD_Result web_health(struct web_req *r);
 enum MHD_Result web_seal(struct web_req *r);
 void web_seal_init(const struct config *cfg); /* before the listeners start */
 enum MHD_Result web_metrics(struct web_req *r);
+/* API: orders (orders_api.c) */
+enum MHD_Result web_order_create(struct web_req *r);
+enum MHD_Result web_order_get(struct web_req *r);
+enum MHD_Result web_order_cancel(struct web_req *r);
+enum MHD_Result web_order_document(struct web_req *r);
+/* Customer pages (pages.c) */
+enum MHD_Result web_page_start(struct web_req *r);
+enum MHD_Result web_page_otp_send(struct web_req *r);
+enum MHD_Result web_page_otp_verify(struct web_req *r);
+enum MHD_Result web_page_documents(struct web_req *r);
+enum MHD_Result web_asset_css(struct web_req *r);
+enum MHD_Result web_page_sign(struct web_req *r);
+enum MHD_Result web_page_finish(struct web_req *r);
+
+/* Customer sessions (session.c): cookie -> order, CSRF token, the SAD after the code. */
+#define WEB_SESSION_COOKIE "c2s_session"
+struct web_session {
+	int used;
+	uint8_t id_hash[32]; /* SHA-256 of the cookie value */
+	char order[ORDER_ID_MAX];
+	uint8_t csrf_raw[24];
+	char csrf[33];
+	int otp_ok;
+	uint8_t sad[32];
+	int64_t sad_expires;
+	int64_t expires;
+};
+C2S_MUST_CHECK c2s_err web_session_init(void);
+/* The request's session for `order` (copied into out): 1, or 0 when it has none. */
+int web_session_get(struct web_req *r, const char *order, struct web_session *out);
+/* A new session for `order`; `cookie` gets the Set-Cookie value (Path = path). */
+C2S_MUST_CHECK c2s_err web_session_new(const char *order, const char *path, struct web_session *out,
+                                       char *cookie, size_t cap);
+/* Stores otp_ok and the SAD of `s` back. */
+void web_session_update(const struct web_session *s);
+void web_session_end_order(const char *order);
+int web_csrf_ok(const struct web_session *s, const char *presented);
+
+/* Signs document n of the order under `sad` (sign.c): stored as a blob, recorded. */
+C2S_MUST_CHECK c2s_err web_sign_document(struct web_ctx *ctx, const struct order_info *info, int n,
+                                         const uint8_t *sad, char *why, size_t why_cap);
 
 /* Metrics counters */
 struct web_metrics {

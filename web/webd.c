@@ -14,6 +14,7 @@
 #include "web.h"
 #include "webd.h"
 #include "firmware/base/log.h"
+#include "firmware/base/clock.h"
 #include "firmware/ipc/ipc.h"
 
 static char *webd_read_file(const char *path, size_t max)
@@ -79,6 +80,26 @@ static void webd_parent_msg(uint8_t *rx, int *running)
 	}
 }
 
+/* An order that ended by time: the keyholder drops its SADs and key, sessions die. */
+static void webd_order_ended(void *ctx, const char *id, enum order_status st)
+{
+	char why[256];
+	(void)ctx;
+	web_session_end_order(id);
+	if (khc_order_end(id, (uint8_t)st, why, sizeof(why)) != C2S_OK)
+		log_warn("order %s %s; the keyholder was not told yet: %s", id,
+		         order_status_name(st), why);
+	log_info("order %s %s by the expiry sweep", id, order_status_name(st));
+}
+
+static void webd_sweep(struct web_ctx *ctx)
+{
+	size_t n = 0;
+	if (ctx->store &&
+	    order_expire_due(ctx->store, clock_now(), webd_order_ended, ctx, &n) != C2S_OK)
+		log_error("the expiry sweep failed; it runs again in a few seconds");
+}
+
 int webd_main(const struct config *cfg)
 {
 	static struct web_ctx ctx;
@@ -93,7 +114,7 @@ int webd_main(const struct config *cfg)
 	web_seal_init(cfg);
 	pthread_mutex_init(&ctx.store_mu, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (!rx || curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+	if (!rx || curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || web_session_init() != C2S_OK)
 		goto out;
 	if (store_open(cfg->state_dir, &ctx.store) != C2S_OK)
 		log_error("cannot open the store in %s; API clients cannot authenticate",
@@ -116,10 +137,15 @@ int webd_main(const struct config *cfg)
 	sigaddset(&mask, SIGINT);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	int64_t next_sweep = 0;
 	while (running) {
 		struct pollfd p[2] = {{.fd = IPC_FD_PARENT, .events = POLLIN},
 		                      {.fd = sfd, .events = POLLIN}};
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
+		if (clock_mono_ms() >= next_sweep) {
+			webd_sweep(&ctx);
+			next_sweep = clock_mono_ms() + 5000;
+		}
+		if (poll(p, 2, 1000) < 0 && errno != EINTR)
 			break;
 		if (p[1].revents)
 			break;

@@ -59,6 +59,8 @@ void config_defaults(struct config *cfg)
 	         "Click2Sign: potrditvena koda / signing code %%s. Ne posredujte je nikomur. / "
 	         "Do not share it.");
 	cfg->sad_lifetime = 900;
+	cfg->notify_max_attempts = 25;
+	snprintf(cfg->mail_domain, sizeof(cfg->mail_domain), "click2sign.invalid");
 	snprintf(cfg->signer_key_type, sizeof(cfg->signer_key_type),
 	         "ec:p256"); /* a burst of 50, then 50 seals a second; 0 = unlimited, explicitly */
 	cfg->workers = 4;
@@ -136,6 +138,17 @@ static int set_str(char *dst, size_t cap, const char *v)
 			               (unsigned long long)(lo), (unsigned long long)(hi), unit);  \
 		else                                                                               \
 			cfg->field = n_;                                                           \
+		return 1;                                                                          \
+	}
+
+#define CFG_BOOL(sec, name, field)                                                                 \
+	if (strcmp(section, sec) == 0 && strcmp(key, name) == 0) {                                 \
+		if (strcmp(v, "yes") == 0)                                                         \
+			cfg->field = 1;                                                            \
+		else if (strcmp(v, "no") == 0)                                                     \
+			cfg->field = 0;                                                            \
+		else                                                                               \
+			config_problem(cfg, line, section, key, "'%s' is not yes or no", v);       \
 		return 1;                                                                          \
 	}
 
@@ -241,6 +254,18 @@ static int config_kv(struct config *cfg, int line, const char *section, const ch
 	CFG_UINT("otp", "resend", otp_resend, 0, 3600, " seconds");
 	CFG_STR("otp", "text", otp_text);
 	CFG_UINT("sad", "lifetime", sad_lifetime, 60, 86400, " seconds");
+	CFG_STR("notify", "smtp_url", smtp_url);
+	CFG_STR("notify", "smtp_from", smtp_from);
+	CFG_STR("notify", "smtp_user", smtp_user);
+	CFG_STR("notify", "smtp_password_file", smtp_password_file);
+	CFG_STR("notify", "smtp_ca", smtp_ca);
+	CFG_BOOL("notify", "smtp_starttls", smtp_starttls);
+	CFG_STR("notify", "sms_url", sms_url);
+	CFG_STR("notify", "sms_token_file", sms_token_file);
+	CFG_STR("notify", "webhook_url", webhook_url);
+	CFG_STR("notify", "webhook_secret_file", webhook_secret_file);
+	CFG_STR("notify", "mail_domain", mail_domain);
+	CFG_UINT("notify", "max_attempts", notify_max_attempts, 1, 1000, "");
 	CFG_STR("signer", "ca_key", signer_ca_key);
 	CFG_STR("signer", "ca_chain", signer_ca_chain);
 	CFG_STR("signer", "key_type", signer_key_type);
@@ -313,6 +338,16 @@ static void config_check(struct config *cfg)
 			config_problem(cfg, 0, "otp", "text",
 			               "must contain %%s (the code) exactly once and no other %%");
 	}
+	config_need_file(cfg, "notify", "smtp_password_file", cfg->smtp_password_file, 0);
+	config_need_file(cfg, "notify", "sms_token_file", cfg->sms_token_file, 0);
+	config_need_file(cfg, "notify", "webhook_secret_file", cfg->webhook_secret_file,
+	                 cfg->webhook_url[0] != 0);
+	if (cfg->smtp_url[0] && strncmp(cfg->smtp_url, "smtp://", 7) != 0 &&
+	    strncmp(cfg->smtp_url, "smtps://", 8) != 0)
+		config_problem(cfg, 0, "notify", "smtp_url", "'%s' must be smtp:// or smtps://",
+		               cfg->smtp_url);
+	if (cfg->smtp_url[0] && !cfg->smtp_from[0])
+		config_problem(cfg, 0, "notify", "smtp_from", "is required with [notify] smtp_url");
 	if (cfg->signer_ca_key[0])
 		config_need_file(cfg, "signer", "ca_chain", cfg->signer_ca_chain, 1);
 	if (strcmp(cfg->signer_key_type, "ec:p256") != 0 &&

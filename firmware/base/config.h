@@ -74,6 +74,19 @@ struct config {
 	char otp_text[256]; /* SMS text; %s = the code (exactly once) */
 	/* [sad] */
 	unsigned sad_lifetime; /* seconds */
+	/* [notify] */
+	char smtp_url[512];  /* smtp:// or smtps:// relay; empty = no e-mail */
+	char smtp_from[256]; /* envelope and From: address */
+	char smtp_user[128];
+	char smtp_password_file[CONFIG_PATH];
+	char smtp_ca[CONFIG_PATH];
+	int smtp_starttls; /* smtp:// only: refuse to send without STARTTLS */
+	char sms_url[512]; /* SMS gateway (POST {"to","text"}); empty = no SMS */
+	char sms_token_file[CONFIG_PATH];
+	char webhook_url[512];                 /* portal webhook; empty = none */
+	char webhook_secret_file[CONFIG_PATH]; /* HMAC key for X-Click2Sign-Signature */
+	char mail_domain[254];                 /* Message-ID domain */
+	unsigned notify_max_attempts;          /* then the message is given up (failed) */
 	/* [signer] */
 	char signer_ca_key[512];           /* issuing-CA key (label or URI); empty = seal mode */
 	char signer_ca_chain[CONFIG_PATH]; /* PEM: the issuing CA's certificate, then its issuers */

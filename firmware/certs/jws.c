@@ -541,6 +541,25 @@ out:
 	return ret;
 }
 
+c2s_err jws_peek_claims(const char *compact, size_t len, json_t **claims, char *why, size_t why_cap)
+{
+	c2s_err ret = C2S_ERR_MANIFEST;
+	struct seg sg[3] = {{0}};
+	if (claims != NULL)
+		*claims = NULL;
+	if (compact == NULL || claims == NULL)
+		WHY(C2S_ERR_ARG, "peek: token and claims are needed");
+	if (len > JWS_MAX_LEN)
+		WHY(C2S_ERR_TOO_BIG, "token: %zu bytes, more than %d", len, JWS_MAX_LEN);
+	GUARD(split(compact, len, sg, why, why_cap));
+	GUARD(decode(&sg[1], 2, compact, why, why_cap));
+	GUARD(parse_payload(&sg[1], claims, why, why_cap));
+	ret = C2S_OK;
+out:
+	free(sg[1].d);
+	return ret;
+}
+
 /* ---- claims ---- */
 
 static const char *rfc3339(int64_t t, char buf[32])

@@ -62,6 +62,12 @@ C2S_MUST_CHECK c2s_err jws_verify(const char *compact, size_t len,
                                   const struct jws_key *const *keys, size_t nkeys, const char *typ,
                                   json_t **claims, char *why, size_t why_cap);
 
+/* The payload of `compact` WITHOUT verifying anything: for the web process, which compares
+ * the claims with the request it came with before the keyholder verifies the signature. Never
+ * a basis for trust. Same form checks and codes as jws_verify's for the payload. */
+C2S_MUST_CHECK c2s_err jws_peek_claims(const char *compact, size_t len, json_t **claims, char *why,
+                                       size_t why_cap);
+
 /* What jws_claims_check expects. Times are Unix seconds; `now` is passed in, never read. */
 struct jws_expect {
 	const char *aud;      /* this appliance's public base URL */

@@ -19,11 +19,13 @@
 #include "firmware/base/log.h"
 #include "firmware/ipc/ipc.h"
 #include "firmware/keyholder/keyholder.h"
+#include "firmware/notify/notifyd.h"
 #include "web/webd.h"
 
 static const struct proc_role proc_table[PROC_COUNT] = {
     {PROC_KEYHOLDER, "c2s-keyholder", keyholder_main},
     {PROC_WEB, "c2s-web", webd_main},
+    {PROC_NOTIFY, "c2s-notify", notifyd_main},
 };
 
 struct proc_child {
@@ -164,6 +166,16 @@ static void proc_send_channels(struct proc_parent *pp)
 		close(khfds[i]);
 		close(webfds[i]);
 	}
+	/* the keyholder's channel to c2s-notify (one-time codes) */
+	struct proc_child *nt = &pp->kids[PROC_NOTIFY];
+	int sv[2];
+	if (nt->pid <= 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+		return;
+	if (ipc_send_fds(kh->fd, IPC_NOTIFY_CHANNEL, NULL, 0, &sv[0], 1) != C2S_OK ||
+	    ipc_send_fds(nt->fd, IPC_CHANNELS, g, 4, &sv[1], 1) != C2S_OK)
+		log_error("could not connect the keyholder to c2s-notify");
+	close(sv[0]);
+	close(sv[1]);
 }
 
 static void proc_reaped(struct proc_parent *pp, pid_t pid, int status)

@@ -6,7 +6,7 @@
 #include "firmware/base/config.h"
 #include "firmware/base/err.h"
 
-enum proc_id { PROC_KEYHOLDER = 0, PROC_WEB = 1, PROC_COUNT = 2 };
+enum proc_id { PROC_KEYHOLDER = 0, PROC_WEB = 1, PROC_NOTIFY = 2, PROC_COUNT = 3 };
 
 struct proc_role {
 	enum proc_id id;

@@ -115,28 +115,20 @@ out:
 	return ret;
 }
 
-/* Signature (by callback), time-stamp over it for B-T+, CMS into the placeholder. */
-static c2s_err sign_and_fill(const struct pades_request *r, const struct buf *attrs,
-                             struct pdf_prepared *pp, struct buf *tok, char *why, size_t why_cap)
+/* Time-stamp over the signature for B-T+, CMS into the placeholder. */
+c2s_err pades_fill(const struct cms_signer *s, enum pades_level level, const struct tsa_config *tsa,
+                   const struct buf *attrs, const uint8_t *sig, size_t sl, struct pdf_prepared *pp,
+                   struct buf *tok, char *why, size_t why_cap)
 {
 	c2s_err ret = C2S_ERR_INTERNAL;
-	const struct cms_signer *s = r->signer;
-	uint8_t *sig = malloc(r->sig_max), imprint[64];
-	size_t sl = r->sig_max;
+	uint8_t imprint[64];
 	struct buf cms;
 
 	buf_init(&cms, pp->contents_max);
-	ENSURE(sig != NULL, C2S_ERR_NOMEM);
-	ret = r->sign(r->sign_ctx, attrs->data, attrs->len, sig, &sl);
-	if (ret != C2S_OK)
-		WHY(ret, "signing failed: %s", c2s_err_message(ret));
-	if (sl == 0 || sl > r->sig_max)
-		WHY(C2S_ERR_INTERNAL, "signature of %zu bytes, at most %zu expected", sl,
-		    r->sig_max);
-	if (r->level != PADES_B_B) { /* imprint: hash of the signature value's contents */
+	if (level != PADES_B_B) { /* imprint: hash of the signature value's contents */
 		GUARD(cms_hash_buf(s->hash, sig, sl, imprint));
-		GUARD(tsa_timestamp(r->tsa, s->hash, imprint, cms_hash_len(s->hash), tok, why,
-		                    why_cap));
+		GUARD(
+		    tsa_timestamp(tsa, s->hash, imprint, cms_hash_len(s->hash), tok, why, why_cap));
 	}
 	ret = cms_signed_data(s, attrs->data, attrs->len, sig, sl, tok->len ? tok->data : NULL,
 	                      tok->len, &cms);
@@ -153,8 +145,27 @@ static c2s_err sign_and_fill(const struct pades_request *r, const struct buf *at
 	GUARD(ret);
 	ret = C2S_OK;
 out:
-	free(sig);
 	buf_free(&cms);
+	return ret;
+}
+
+/* Signature (by callback), then pades_fill. */
+static c2s_err sign_and_fill(const struct pades_request *r, const struct buf *attrs,
+                             struct pdf_prepared *pp, struct buf *tok, char *why, size_t why_cap)
+{
+	c2s_err ret = C2S_ERR_INTERNAL;
+	uint8_t *sig = malloc(r->sig_max);
+	size_t sl = r->sig_max;
+	ENSURE(sig != NULL, C2S_ERR_NOMEM);
+	ret = r->sign(r->sign_ctx, attrs->data, attrs->len, sig, &sl);
+	if (ret != C2S_OK)
+		WHY(ret, "signing failed: %s", c2s_err_message(ret));
+	if (sl == 0 || sl > r->sig_max)
+		WHY(C2S_ERR_INTERNAL, "signature of %zu bytes, at most %zu expected", sl,
+		    r->sig_max);
+	GUARD(pades_fill(r->signer, r->level, r->tsa, attrs, sig, sl, pp, tok, why, why_cap));
+out:
+	free(sig);
 	return ret;
 }
 

@@ -58,6 +58,38 @@ C2S_MUST_CHECK c2s_err pades_sign(const uint8_t *pdf, size_t len, const struct p
                                   struct pades_result *out, char *why, size_t why_cap);
 void pades_result_free(struct pades_result *res);
 
+/* Time-stamp (B-T and up) over `sig` and the CMS SignedData into the prepared placeholder. */
+C2S_MUST_CHECK c2s_err pades_fill(const struct cms_signer *s, enum pades_level level,
+                                  const struct tsa_config *tsa, const struct buf *attrs,
+                                  const uint8_t *sig, size_t sl, struct pdf_prepared *pp,
+                                  struct buf *tok, char *why, size_t why_cap);
+
+/* Customer signing: the signer holds the key AND builds the signed attributes itself (the
+ * keyholder's SAD path). It gets the SHA-256 midstate of the original and the prepared update,
+ * and returns the attributes it built, the signature and its certificates. */
+struct pades_remote_out {
+	struct buf owned; /* backing bytes for the views below (the callback fills it) */
+	const uint8_t *attrs, *sig;
+	size_t attrs_len, sig_len;
+	struct cms_signer signer; /* views into `owned` */
+};
+typedef c2s_err (*pades_remote_cb)(void *ctx, const struct buf *midstate, const uint8_t *update,
+                                   size_t update_len, struct pades_remote_out *out, char *why,
+                                   size_t why_cap);
+struct pades_remote_job {
+	enum pades_level level; /* B-B or B-T (B-LT needs revocation data: not for orders yet) */
+	const struct tsa_config *tsa; /* B-T */
+	struct pdf_sig_params params; /* contents_max 0: a budget for a short chain */
+	size_t max_len;
+	pades_remote_cb sign;
+	void *sign_ctx;
+};
+/* Placeholder budget for a remote signer's CMS: certificates unknown when the update is made. */
+#define PADES_REMOTE_BUDGET 12288
+C2S_MUST_CHECK c2s_err pades_run_remote(const struct pades_remote_job *job, const uint8_t *pdf,
+                                        size_t len, struct pades_result *out, char *why,
+                                        size_t why_cap);
+
 /* One signing job, from the document to its signed revisions: what the seal route and
  * customer signing share. The key's certificates come from its holder (cached until the
  * holder restarts), the level decides the time-stamp and the revocation data, and every

@@ -110,6 +110,7 @@ EOT
 # portal-key add). Appends [signer] and [keyholder] to DIR/c2s.conf.
 c2s_provision_signer() {
 	local d=$1 admin=$C2S_BUILD_DIR/click2sign-admin
+	c2s_provision_portal "$d" || return 1
 	"$admin" --config "$d/c2s.conf" key generate --label c2s-issuing-ca --type ec:p256 \
 		>/dev/null || return 1
 	"$admin" --config "$d/c2s.conf" csr --key c2s-issuing-ca \
@@ -118,6 +119,18 @@ c2s_provision_signer() {
 	"$C2S_SOURCE_DIR/tests/tools/mkpki.sh" sign-csr "$d/pki" "$d/signer-ca.csr" "$d/signer-ca.pem" \
 		signerca >/dev/null || return 1
 	cat "$d/signer-ca.pem" "$d/pki/root/ca.pem" >"$d/signer-ca-chain.pem"
+	cat >>"$d/c2s.conf" <<EOT
+
+[signer]
+ca_key = c2s-issuing-ca
+ca_chain = $d/signer-ca-chain.pem
+EOT
+}
+
+# c2s_provision_portal DIR: a test portal whose key signs order manifests (DIR/portal/key.pem),
+# trusted by the appliance through click2sign-admin portal-key add.
+c2s_provision_portal() {
+	local d=$1 admin=$C2S_BUILD_DIR/click2sign-admin
 	mkdir -p "$d/portal"
 	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$d/portal/key.pem" \
 		2>/dev/null || return 1
@@ -126,12 +139,60 @@ c2s_provision_signer() {
 
 [keyholder]
 portal_keys = $d/portal-keys
-
-[signer]
-ca_key = c2s-issuing-ca
-ca_chain = $d/signer-ca-chain.pem
 EOT
 	"$admin" --config "$d/c2s.conf" portal-key add "$d/portal/pub.pem" >/dev/null
+}
+
+# c2s_sample_order DIR OUT: a sample order (two documents, two attachments) signed by the test
+# portal and created through the API; OUT gets the API's answer (signing_url in it).
+c2s_sample_order() {
+	local d=$1 out=$2 py=/usr/bin/python3 i url
+	local titles=("Narocniska pogodba" "Aneks k pogodbi" "Cenik" "Splosni pogoji")
+	for i in 0 1 2 3; do
+		gs -q -dBATCH -dNOPAUSE -sDEVICE=pdfwrite -o "$d/sample-$i.pdf" \
+			-c "/Helvetica findfont 20 scalefont setfont 72 720 moveto (${titles[$i]}) show 72 690 moveto (Janez Novak) show showpage" >/dev/null || return 1
+	done
+	"$py" "$C2S_SOURCE_DIR/tests/tools/sample_order.py" "$d" >"$d/sample-order.json" || return 1
+	url=https://127.0.0.1:$(cat "$d/web.port")
+	"$py" "$C2S_SOURCE_DIR/tests/tools/portal_jws.py" --key "$d/portal/key.pem" --aud "$url" \
+		"$d/sample-order.json" >"$d/sample-order-signed.json" || return 1
+	curl -sS --fail-with-body --cacert "$d/pki/root.pem" \
+		-H "Authorization: Bearer $(cat "$d/api-token")" -H 'Content-Type: application/json' \
+		--data-binary @"$d/sample-order-signed.json" "$url/v1/orders" -o "$out"
+}
+
+# c2s_start_sinks DIR: the real sinks c2s-notify delivers to (tests/tools/sinks.py): SMTP writing
+# DIR/mail/*.eml, an SMS gateway writing DIR/sms.log ("to<TAB>text" lines) and a webhook receiver
+# writing DIR/webhooks.log (one JSON body per line; headers in DIR/webhooks.headers). Appends
+# [notify] to DIR/c2s.conf (a webhook secret in DIR/webhook.secret).
+c2s_start_sinks() {
+	local d=$1 py=/usr/bin/python3 s=$C2S_SOURCE_DIR/tests/tools/sinks.py
+	mkdir -p "$d/mail"
+	: >"$d/sms.log"
+	: >"$d/webhooks.log"
+	"$py" "$s" smtp --dir "$d/mail" --port-file "$d/smtp.port" --pid-file "$d/smtp.pid" \
+		--control "$d/smtp.ctl" >"$d/smtp-sink.log" 2>&1 &
+	"$py" "$s" http --log "$d/sms.log" --format sms --port-file "$d/sms.port" \
+		--pid-file "$d/sms.pid" --control "$d/sms.ctl" >"$d/sms-sink.log" 2>&1 &
+	"$py" "$s" http --log "$d/webhooks.log" --headers-log "$d/webhooks.headers" \
+		--port-file "$d/hook.port" --pid-file "$d/hook.pid" --control "$d/hook.ctl" \
+		>"$d/hook-sink.log" 2>&1 &
+	local f
+	for f in smtp sms hook; do
+		for _ in $(seq 100); do [ -s "$d/$f.port" ] && break; sleep 0.05; done
+		[ -s "$d/$f.port" ] || return 1
+	done
+	(umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$d/webhook.secret")
+	cat >>"$d/c2s.conf" <<EOT
+
+[notify]
+smtp_url = smtp://127.0.0.1:$(cat "$d/smtp.port")
+smtp_from = podpis@click2sign.test
+sms_url = http://127.0.0.1:$(cat "$d/sms.port")/sms
+webhook_url = http://127.0.0.1:$(cat "$d/hook.port")/hooks/click2sign
+webhook_secret_file = $d/webhook.secret
+mail_domain = click2sign.test
+EOT
 }
 
 # c2s_start_tsa DIR: local RFC 3161 TSA (also serves the CRLs) on the port chosen above.
@@ -154,7 +215,7 @@ c2s_start() {
 # c2s_stop DIR: stop what c2s_start / c2s_start_tsa started, by PID.
 c2s_stop() {
 	local d=$1 f pid
-	for f in "$d/click2signd.pid" "$d/tsa.pid"; do
+	for f in "$d/click2signd.pid" "$d/tsa.pid" "$d/smtp.pid" "$d/sms.pid" "$d/hook.pid"; do
 		[ -f "$f" ] || continue
 		pid=$(cat "$f")
 		if kill "$pid" 2>/dev/null; then
