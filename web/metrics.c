@@ -4,6 +4,8 @@
 
 #include "khclient.h"
 #include "web.h"
+#include "firmware/base/clock.h"
+#include "firmware/orders/outbox.h"
 
 enum MHD_Result web_metrics(struct web_req *r)
 {
@@ -34,6 +36,19 @@ enum MHD_Result web_metrics(struct web_req *r)
 		    atomic_load(&web_stats.seal_bytes), up, up && s.token_present,
 		    up && s.state == C2S_OK, up ? (unsigned long long)s.signatures : 0ULL,
 		    up ? (unsigned long long)s.sign_errors : 0ULL);
+	struct outbox_backlog ob;
+	if (e == C2S_OK && r->ctx->store &&
+	    outbox_backlog(r->ctx->store, clock_now(), &ob) == C2S_OK)
+		e = buf_printf(
+		    &b,
+		    "# HELP c2s_outbox_pending Notices (e-mail, SMS, webhooks) not yet "
+		    "delivered.\n# TYPE c2s_outbox_pending gauge\nc2s_outbox_pending %lld\n"
+		    "# HELP c2s_outbox_failed Notices given up after their retries.\n"
+		    "# TYPE c2s_outbox_failed gauge\nc2s_outbox_failed %lld\n"
+		    "# HELP c2s_outbox_oldest_age_seconds Age of the oldest pending "
+		    "notice.\n# TYPE c2s_outbox_oldest_age_seconds gauge\n"
+		    "c2s_outbox_oldest_age_seconds %lld\n",
+		    (long long)ob.pending, (long long)ob.failed, (long long)ob.oldest_age);
 	if (e == C2S_OK && up && s.card_monitored)
 		e = buf_printf(&b, "# TYPE c2s_card_present gauge\nc2s_card_present %d\n",
 		               s.card_present);

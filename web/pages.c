@@ -307,7 +307,7 @@ enum MHD_Result web_page_start(struct web_req *r)
 	           "Electronic signing of documents");
 	page_put(&p, "<p>%s <strong>", T(&p, "Naročilo za", "Order for"));
 	page_mask_name(&p, &info.subscriber);
-	page_put(&p, "</strong>. %s ", T(&p, "Povezava velja do", "The link is valid until"));
+	page_put(&p, "</strong> &mdash; %s ", T(&p, "povezava velja do", "the link is valid until"));
 	page_time(&p, info.expires_at);
 	page_put(&p, ".</p><p>%s <strong>",
 	         T(&p,

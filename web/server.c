@@ -79,19 +79,53 @@ static c2s_err web_auth(struct web_req *r)
 	return e;
 }
 
+/* A refusal decided before the body is read. Answering at once while the client is still
+ * sending makes the kernel reset the connection and the client sees a TLS EOF instead of the
+ * problem; so a request that carries a body is drained (discarded) up to WEB_DRAIN_MAX and
+ * answered when it is complete. A client that waits for "100 Continue" is answered at once. */
+#define WEB_DRAIN_MAX ((uint64_t)64 << 20)
+
+static enum MHD_Result web_refuse(struct web_req *r, unsigned status, const char *type,
+                                  const char *title, const char *detail)
+{
+	const char *cl =
+	    MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	const char *te = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+	                                             MHD_HTTP_HEADER_TRANSFER_ENCODING);
+	const char *ex = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Expect");
+	unsigned long long n = cl ? strtoull(cl, NULL, 10) : 0;
+	int body = (cl && n > 0) || te;
+	if (!body || ex || n > WEB_DRAIN_MAX)
+		return web_problem_ex(r, status, type, title, detail, NULL);
+	r->refuse.status = status;
+	snprintf(r->refuse.type, sizeof(r->refuse.type), "%s", type);
+	snprintf(r->refuse.title, sizeof(r->refuse.title), "%s", title);
+	snprintf(r->refuse.detail, sizeof(r->refuse.detail), "%s", detail);
+	buf_free(&r->body);
+	return MHD_YES;
+}
+
 static enum MHD_Result web_first_call(struct web_req *r)
 {
 	int known;
 	r->route = web_route_find(r, &known);
 	if (r->cert_listener)
-		return web_problem_ex(r, 404, "not-found", "Not found",
-		                      "certificate login is not enabled on this appliance yet",
-		                      NULL);
+		return web_refuse(r, 404, "not-found", "Not found",
+		                  "certificate login is not enabled on this appliance yet");
 	if (!r->route && known)
-		return web_problem(r, C2S_ERR_HTTP_METHOD, NULL);
+		return web_refuse(r, c2s_err_http_status(C2S_ERR_HTTP_METHOD),
+		                  c2s_err_problem_type(C2S_ERR_HTTP_METHOD), "Method not allowed",
+		                  c2s_err_message(C2S_ERR_HTTP_METHOD));
 	if (!r->route)
-		return web_problem_ex(r, 404, "not-found", "Not found",
-		                      "no such resource; see the API documentation", NULL);
+		return web_refuse(r, 404, "not-found", "Not found",
+		                  "no such resource; see the API documentation");
+	/* the bearer token before any body byte is taken */
+	if (r->route->auth) {
+		c2s_err e = web_auth(r);
+		if (e != C2S_OK)
+			return web_refuse(r, c2s_err_http_status(e), c2s_err_problem_type(e),
+			                  "Unauthorized", c2s_err_message(e));
+	}
 	const char *cl =
 	    MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	size_t max = r->route->body_max ? r->route->body_max : r->ctx->cfg->max_body;
@@ -102,7 +136,7 @@ static enum MHD_Result web_first_call(struct web_req *r)
 		if (*end || n > max) {
 			char d[160];
 			snprintf(d, sizeof(d), "the request body is larger than %zu bytes", max);
-			return web_problem(r, C2S_ERR_TOO_BIG, d);
+			return web_refuse(r, 413, "too-large", "Request body too large", d);
 		}
 		/* one allocation of the announced size: no doubling, no copies while reading */
 		if (r->route->body && n > 0 && buf_reserve(&r->body, (size_t)n) != C2S_OK)
@@ -131,6 +165,16 @@ static enum MHD_Result web_handle(void *cls, struct MHD_Connection *conn, const 
 		*con_cls = r;
 		return web_first_call(r);
 	}
+	if (r->refuse.status) { /* drain, then answer */
+		r->refuse.drained += *upload_size;
+		if (*upload_size && r->refuse.drained <= WEB_DRAIN_MAX) {
+			*upload_size = 0;
+			return MHD_YES;
+		}
+		*upload_size = 0;
+		return web_problem_ex(r, r->refuse.status, r->refuse.type, r->refuse.title,
+		                      r->refuse.detail, NULL);
+	}
 	if (*upload_size) {
 		if (!r->too_big && buf_put(&r->body, upload_data, *upload_size) != C2S_OK) {
 			r->too_big = 1;
@@ -144,11 +188,6 @@ static enum MHD_Result web_handle(void *cls, struct MHD_Connection *conn, const 
 		snprintf(d, sizeof(d), "the request body is larger than %zu bytes",
 		         r->route->body_max ? r->route->body_max : r->ctx->cfg->max_body);
 		return web_problem(r, C2S_ERR_TOO_BIG, d);
-	}
-	if (r->route->auth) {
-		c2s_err e = web_auth(r);
-		if (e != C2S_OK)
-			return web_problem(r, e, NULL);
 	}
 	return r->route->fn(r);
 }

@@ -36,6 +36,11 @@ struct web_req {
 	char param[3][128];
 	size_t n_params;
 	const char *location; /* a Location header for the response, or NULL */
+	struct {              /* a refusal decided before the body: answered once drained */
+		unsigned status;
+		char type[48], title[64], detail[200];
+		uint64_t drained;
+	} refuse;
 };
 
 typedef enum MHD_Result (*web_handler)(struct web_req *r);

@@ -68,6 +68,17 @@ contains "not a PDF: 422 invalid-document" "$r" "invalid-document"
 r=$(curl -s --cacert "$ca" "$url/metrics")
 contains "metrics: Prometheus text" "$r" "c2s_keyholder_up 1"
 
+# refusals decided before the body (unknown route, no bearer token) reach the client as the
+# problem after the body is drained, never as a reset
+head -c 1000000 /dev/zero | tr '\0' 'a' | sed 's/^/{"x":"/; s/$/"}/' >"$d/big.json"
+codes=$(for _ in $(seq 12); do
+	curl -s --cacert "$ca" -H 'Content-Type: application/json' --data-binary @"$d/big.json" \
+		-o /dev/null -w '%{http_code}\n' "$url/v1/nowhere"
+	curl -s --cacert "$ca" -H 'Content-Type: application/json' --data-binary @"$d/big.json" \
+		-o /dev/null -w '%{http_code}\n' "$url/v1/orders"
+done | sort | uniq -c | tr -s ' \n' ' ')
+equals "1 MB bodies to an unknown route and without a token: 12 x 404, 12 x 401, no reset" "$codes" " 12 401 12 404 "
+
 # the keyholder's seal permit ([seal] rate = 3 here): a burst of 8 gets 429s, then it refills
 printf '%%!PS\n/Helvetica findfont 12 scalefont setfont 72 720 moveto (rate) show showpage\n' >"$d/r.ps"
 ps2pdf "$d/r.ps" "$d/r.pdf"

@@ -229,6 +229,10 @@ code=$(curl -s --cacert "$ca" -o "$d/expired.html" -w '%{http_code}' "$link7")
 equals "expired link: 410" "$code" 410
 contains "expired link: a courier will come" "$(cat "$d/expired.html")" 'kurir'
 
+m=$(curl -s --cacert "$ca" "$url/metrics")
+contains "metrics: outbox backlog with HELP and TYPE" "$m" "# TYPE c2s_outbox_pending gauge"
+contains "metrics: nothing given up" "$m" "c2s_outbox_failed 0"
+
 # --- the audit chain verifies ---
 out=$("$C2S_BUILD_DIR/click2sign-admin" --config "$d/c2s.conf" audit verify 2>&1)
 contains "audit chain verifies" "$out" "verified"
