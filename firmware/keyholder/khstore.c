@@ -501,12 +501,15 @@ static c2s_err kh_manifest_row(sqlite3_stmt *st, struct kh_manifest *m)
 	return C2S_OK;
 }
 
+/* The same portal-signed content. The order's expiry is not compared: a retried request
+ * computes it again from a later clock, and the first one stored stays (a retry never extends
+ * an order's life). */
 static int kh_manifest_same(const struct kh_manifest *a, const struct kh_manifest *b)
 {
 	return strcmp(a->jti, b->jti) == 0 && strcmp(a->given, b->given) == 0 &&
 	       strcmp(a->family, b->family) == 0 && strcmp(a->email, b->email) == 0 &&
 	       strcmp(a->phone, b->phone) == 0 && a->ndocs == b->ndocs &&
-	       memcmp(a->docs, b->docs, a->ndocs * 32) == 0 && a->order_expires == b->order_expires;
+	       memcmp(a->docs, b->docs, a->ndocs * 32) == 0;
 }
 
 c2s_err khstore_manifest_put(struct khstore *ks, const struct kh_manifest *m, int64_t now,

@@ -183,6 +183,12 @@ static void manifest_replay_and_idempotency(void **state)
 	/* the same manifest again (a web restart) is fine */
 	kh_manifest_fill(&m, "order-1", "jti-1", 2, T0 + 86400);
 	assert_int_equal(khstore_manifest_put(f->ks, &m, T0 + 5, why, sizeof(why)), C2S_OK);
+	/* ... also when a retried request computed a later expiry: the first one stays */
+	kh_manifest_fill(&m, "order-1", "jti-1", 2, T0 + 86400 + 30);
+	assert_int_equal(khstore_manifest_put(f->ks, &m, T0 + 30, why, sizeof(why)), C2S_OK);
+	struct kh_manifest kept;
+	assert_int_equal(khstore_manifest_get(f->ks, "order-1", &kept), C2S_OK);
+	assert_int_equal(kept.order_expires, T0 + 86400);
 	/* the same jti for another order: a replay */
 	kh_manifest_fill(&m, "order-2", "jti-1", 2, T0 + 86400);
 	assert_int_equal(khstore_manifest_put(f->ks, &m, T0, why, sizeof(why)),
