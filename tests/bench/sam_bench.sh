@@ -220,7 +220,7 @@ kf = [r[1] for r in rows if r[0] == "keygen_fail"]
 if ob:
     p("")
     p(f"Token objects after provisioning: {ob.get('start', ['?'])[0]}; after the run, every order ended: "
-      f"{ob.get('end', ['?', '?'])[0]}, of which {ob.get('end', ['?', '?'])[1]} private keys without a label. "
+      f"{ob.get('end', ['?', '?'])[0]}; unlabelled private keys among them: {ob.get('end', ['?', '?'])[1]}. "
       f"`C_GenerateKeyPair` failures logged by the keyholder: {kf[0] if kf else '?'}.")
 print("\n".join(out))
 PYEOF
