@@ -10,6 +10,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <mbedtls/sha256.h>
+#include <mbedtls/x509_crt.h>
+#include <sqlite3.h>
+
 #include "firmware/orders/audit.h"
 #include "firmware/orders/blob.h"
 #include "firmware/orders/orders.h"
@@ -26,6 +30,48 @@ static c2s_err audit_store(struct admin *a, struct store **st)
 		admin_fail("cannot open the database in %s: %s", a->cfg.state_dir,
 		           why[0] ? why : c2s_err_message(ret));
 	return ret;
+}
+
+/* Every checkpoint's signature, over the bytes the keyholder assembles, with the seal
+ * certificate stored next to it. Returns the number that failed (reasons on stderr). */
+static int audit_check_signatures(struct store *st, int64_t *checked)
+{
+	sqlite3_stmt *q = NULL;
+	int bad = 0;
+	*checked = 0;
+	if (sqlite3_prepare_v2(
+	        store_db(st),
+	        "SELECT seq, head_hash, at, signature, cert FROM checkpoints ORDER BY seq", -1, &q,
+	        NULL) != SQLITE_OK)
+		return 1;
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		int64_t seq = sqlite3_column_int64(q, 0), at = sqlite3_column_int64(q, 2);
+		const uint8_t *head = sqlite3_column_blob(q, 1), *sig = sqlite3_column_blob(q, 3),
+		              *cert = sqlite3_column_blob(q, 4);
+		size_t sig_len = (size_t)sqlite3_column_bytes(q, 3),
+		       cert_len = (size_t)sqlite3_column_bytes(q, 4);
+		uint8_t tbs[AUDIT_CHECKPOINT_TBS], h[32];
+		mbedtls_x509_crt c;
+		mbedtls_x509_crt_init(&c);
+		int ok = head && sqlite3_column_bytes(q, 1) == 32 && sig && cert;
+		if (ok) {
+			audit_checkpoint_tbs(seq, head, at, tbs);
+			ok = mbedtls_sha256_ret(tbs, sizeof(tbs), h, 0) == 0 &&
+			     mbedtls_x509_crt_parse_der(&c, cert, cert_len) == 0 &&
+			     mbedtls_pk_verify(&c.pk, MBEDTLS_MD_SHA256, h, 32, sig, sig_len) == 0;
+		}
+		if (!ok) {
+			fprintf(stderr,
+			        "click2sign-admin: checkpoint %lld: the keyholder's signature does "
+			        "not verify\n",
+			        (long long)seq);
+			bad++;
+		}
+		(*checked)++;
+		mbedtls_x509_crt_free(&c);
+	}
+	sqlite3_finalize(q);
+	return bad;
 }
 
 static int audit_verify_cmd(struct admin *a)
@@ -50,9 +96,17 @@ static int audit_verify_cmd(struct admin *a)
 			           rep.why[0] ? rep.why : c2s_err_message(e));
 		goto out;
 	}
+	int64_t checked = 0;
+	if (audit_check_signatures(st, &checked) != 0) {
+		admin_fail(
+		    "a checkpoint's signature does not verify: the log may have been rewritten");
+		goto out;
+	}
 	admin_hex(rep.head_hash, 32, hex, sizeof(hex));
-	printf("audit chain verified: %lld events, head %lld (%s), %lld checkpoint(s)\n",
-	       (long long)rep.events, (long long)rep.head_seq, hex, (long long)rep.checkpoints);
+	printf(
+	    "audit chain verified: %lld events, head %lld (%s), %lld checkpoint(s) signed by the "
+	    "keyholder, signatures verified\n",
+	    (long long)rep.events, (long long)rep.head_seq, hex, (long long)checked);
 	rc = ADMIN_EXIT_OK;
 out:
 	store_close(st);

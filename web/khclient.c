@@ -139,6 +139,7 @@ static const struct ipc_row khc_replies[] = {
     {IPC_DONE_RESP, IPC_PEER_KEYHOLDER, IPC_ST_ANY, 4, 4, 0, NULL},
     {IPC_OTP_RESP, IPC_PEER_KEYHOLDER, IPC_ST_ANY, 4 + 4 + 8 + 8 + 4 + 32 + 4, 512, 0, NULL},
     {IPC_SIGN_DOC_RESP, IPC_PEER_KEYHOLDER, IPC_ST_ANY, 2 + 3 * 5 + 1, IPC_MAX_BODY, 0, NULL},
+    {IPC_CHECKPOINT_RESP, IPC_PEER_KEYHOLDER, IPC_ST_ANY, 8 + 5 + 5, IPC_MAX_BODY, 0, NULL},
 };
 
 static c2s_err khc_once(uint32_t type, const void *body, size_t len, int timeout_ms, int wait_ms,
@@ -352,5 +353,22 @@ c2s_err khc_order_end(const char *order, uint8_t why, char *detail, size_t cap)
 out:
 	buf_free(&req);
 	buf_free(&resp);
+	return ret;
+}
+
+c2s_err khc_checkpoint(int64_t seq, const uint8_t head[32], struct buf *resp, char *detail,
+                       size_t cap)
+{
+	struct buf req;
+	uint32_t t = 0;
+	c2s_err ret = C2S_ERR_INTERNAL;
+	buf_init(&req, 64);
+	GUARD(buf_put_u32(&req, (uint32_t)((uint64_t)seq >> 32)));
+	GUARD(buf_put_u32(&req, (uint32_t)seq));
+	GUARD(buf_put(&req, head, 32));
+	GUARD(khc_call(IPC_CHECKPOINT_REQ, req.data, req.len, 10000, &t, resp, detail, cap));
+	ENSURE(t == IPC_CHECKPOINT_RESP, C2S_ERR_IPC_MALFORMED);
+out:
+	buf_free(&req);
 	return ret;
 }

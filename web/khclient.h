@@ -42,6 +42,9 @@ C2S_MUST_CHECK c2s_err khc_otp_verify(const char *order, const char *code, struc
 /* On success `resp` holds the IPC_SIGN_DOC_RESP body (decode with khmsg_signed_decode). */
 C2S_MUST_CHECK c2s_err khc_sign_doc(const struct khmsg_sign_doc *d, struct buf *resp, char *detail,
                                     size_t cap);
+/* The audit head signed by the keyholder; `resp`: u64 at, blob signature, blob certificate. */
+C2S_MUST_CHECK c2s_err khc_checkpoint(int64_t seq, const uint8_t head[32], struct buf *resp,
+                                      char *detail, size_t cap);
 C2S_MUST_CHECK c2s_err khc_order_end(const char *order, uint8_t why, char *detail, size_t cap);
 
 #endif

@@ -180,7 +180,7 @@ static int page_form(const struct buf *body, const char *name, char *out, size_t
 				char c = s[j];
 				if (c == '+')
 					c = ' ';
-				else if (c == '%' && j + 2 < end + 1 &&
+				else if (c == '%' && j + 2 < end &&
 				         isxdigit((unsigned char)s[j + 1]) &&
 				         isxdigit((unsigned char)s[j + 2])) {
 					char h[3] = {s[j + 1], s[j + 2], 0};
@@ -294,9 +294,13 @@ enum MHD_Result web_page_start(struct web_req *r)
 		return m;
 	snprintf(base, sizeof(base), "/s/%s", r->param[0]);
 	if (!web_session_get(r, info.id, &s)) {
-		if (web_session_new(info.id, base, &s, cookie, sizeof(cookie)) != C2S_OK)
+		int first = 0;
+		if (web_session_new(info.id, base, &s, cookie, sizeof(cookie), &first) != C2S_OK)
 			return web_problem(r, C2S_ERR_BUSY, NULL);
-		if (order_event(r->ctx->store, info.id, clock_now(), "link_opened", NULL) != C2S_OK)
+		/* once per visit, not per request: a link reloaded in a loop does not grow the log
+		 */
+		if (first &&
+		    order_event(r->ctx->store, info.id, clock_now(), "link_opened", NULL) != C2S_OK)
 			log_warn("order %s: link_opened not recorded", info.id);
 	} else if (s.otp_ok) {
 		char to[200];
@@ -307,7 +311,8 @@ enum MHD_Result web_page_start(struct web_req *r)
 	           "Electronic signing of documents");
 	page_put(&p, "<p>%s <strong>", T(&p, "Naročilo za", "Order for"));
 	page_mask_name(&p, &info.subscriber);
-	page_put(&p, "</strong> &mdash; %s ", T(&p, "povezava velja do", "the link is valid until"));
+	page_put(&p, "</strong> &mdash; %s ",
+	         T(&p, "povezava velja do", "the link is valid until"));
 	page_time(&p, info.expires_at);
 	page_put(&p, ".</p><p>%s <strong>",
 	         T(&p,
@@ -564,24 +569,39 @@ enum MHD_Result web_page_sign(struct web_req *r)
 	/* a double click, or the back button after signing: signed once, shown again */
 	if (!info.docs[n].is_signed) {
 		c2s_err e = web_sign_document(r->ctx, &info, (int)n, s.sad, why, sizeof(why));
-		if (e != C2S_OK && e != C2S_ERR_DOC_USED) {
+		struct order_info now_info;
+		/* "already signed" is fine when a concurrent click stored it; if our record still
+		 * says pending, the signed copy was lost after the keyholder signed: say so */
+		if (e == C2S_ERR_DOC_USED &&
+		    order_get(r->ctx->store, info.id, &now_info) == C2S_OK &&
+		    now_info.docs[n].is_signed)
+			e = C2S_OK;
+		if (e != C2S_OK) {
 			struct page p;
 			log_info("order %s: document %lu not signed: %s: %s", info.id, n,
 			         c2s_err_name(e), why);
 			page_begin(&p, r, &info, "Podpis ni uspel", "The document was not signed");
 			page_error(
-			    &p, e == C2S_ERR_SAD
-			            ? T(&p,
-			                "Potrditev s kodo je potekla. Zahtevajte novo kodo in "
-			                "podpišite znova.",
-			                "Your confirmation with the code has expired. Ask for a "
-			                "new code and sign again.")
-			            : T(&p,
-			                "Dokumenta trenutno ne moremo podpisati. Poskusite "
-			                "znova čez minuto; podpisani dokumenti ostanejo "
-			                "podpisani.",
-			                "We cannot sign the document right now. Please try again "
-			                "in a minute; documents already signed stay signed."));
+			    &p,
+			    e == C2S_ERR_SAD
+			        ? T(&p,
+			            "Potrditev s kodo je potekla. Zahtevajte novo kodo in "
+			            "podpišite znova.",
+			            "Your confirmation with the code has expired. Ask for a "
+			            "new code and sign again.")
+			    : e == C2S_ERR_DOC_USED
+			        ? T(&p,
+			            "Dokument je bil podpisan, a podpisane kopije nismo shranili. "
+			            "Pokličite operaterja; podpis bo pri vas pobral kurir.",
+			            "The document was signed but the signed copy was not stored. "
+			            "Please call your operator; a courier will collect your "
+			            "signature.")
+			        : T(&p,
+			            "Dokumenta trenutno ne moremo podpisati. Poskusite "
+			            "znova čez minuto; podpisani dokumenti ostanejo "
+			            "podpisani.",
+			            "We cannot sign the document right now. Please try again "
+			            "in a minute; documents already signed stay signed."));
 			if (e == C2S_ERR_SAD) {
 				s.otp_ok = 0;
 				web_session_update(&s);

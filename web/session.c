@@ -71,7 +71,7 @@ int web_session_get(struct web_req *r, const char *order, struct web_session *ou
 }
 
 c2s_err web_session_new(const char *order, const char *path, struct web_session *out, char *cookie,
-                        size_t cap)
+                        size_t cap, int *first)
 {
 	uint8_t id[32], h[32];
 	char val[44];
@@ -83,6 +83,27 @@ c2s_err web_session_new(const char *order, const char *path, struct web_session 
 	if (mbedtls_sha256_ret((const unsigned char *)val, 43, h, 0) != 0)
 		return C2S_ERR_INTERNAL;
 	pthread_mutex_lock(&session_mu);
+	/* this order's live sessions: at most WEB_SESSIONS_PER_ORDER */
+	size_t mine = 0;
+	struct web_session *newest = NULL;
+	for (size_t i = 0; i < SESSION_MAX; i++) {
+		struct web_session *s = &sessions[i];
+		if (!s->used || s->expires <= now || strcmp(s->order, order) != 0)
+			continue;
+		mine++;
+		/* the newest session not yet past the code makes room: whoever reloads the link
+		 * in a loop only churns that slot, and earlier visitors keep theirs */
+		if (!s->otp_ok && (!newest || s->created >= newest->created))
+			newest = s;
+	}
+	*first = mine == 0;
+	if (mine >= WEB_SESSIONS_PER_ORDER) {
+		if (!newest) {
+			pthread_mutex_unlock(&session_mu);
+			return C2S_ERR_BUSY;
+		}
+		slot = newest;
+	}
 	for (size_t i = 0; i < SESSION_MAX && !slot; i++)
 		if (!sessions[i].used || sessions[i].expires <= now)
 			slot = &sessions[i];
@@ -91,6 +112,7 @@ c2s_err web_session_new(const char *order, const char *path, struct web_session 
 		slot->used = 1;
 		memcpy(slot->id_hash, h, 32);
 		snprintf(slot->order, sizeof(slot->order), "%s", order);
+		slot->created = now;
 		slot->expires = now + SESSION_LIFE;
 		if (getrandom(slot->csrf_raw, sizeof(slot->csrf_raw), 0) !=
 		    (ssize_t)sizeof(slot->csrf_raw))

@@ -102,14 +102,18 @@ struct web_session {
 	int otp_ok;
 	uint8_t sad[32];
 	int64_t sad_expires;
-	int64_t expires;
+	int64_t created, expires;
 };
 C2S_MUST_CHECK c2s_err web_session_init(void);
 /* The request's session for `order` (copied into out): 1, or 0 when it has none. */
 int web_session_get(struct web_req *r, const char *order, struct web_session *out);
-/* A new session for `order`; `cookie` gets the Set-Cookie value (Path = path). */
+/* A new session for `order`; `cookie` gets the Set-Cookie value (Path = path). An order has
+ * at most WEB_SESSIONS_PER_ORDER: a new one replaces the newest that is not past the code,
+ * so one link cannot fill the table nor evict an earlier visitor. *first = 1 when the order
+ * had no live session. */
+#define WEB_SESSIONS_PER_ORDER 8
 C2S_MUST_CHECK c2s_err web_session_new(const char *order, const char *path, struct web_session *out,
-                                       char *cookie, size_t cap);
+                                       char *cookie, size_t cap, int *first);
 /* Stores otp_ok and the SAD of `s` back. */
 void web_session_update(const struct web_session *s);
 void web_session_end_order(const char *order);

@@ -20,6 +20,8 @@ static const struct {
     {IPC_OTP_VERIFY_REQ, "otp-verify-req"},
     {IPC_SIGN_DOC_REQ, "sign-doc-req"},
     {IPC_ORDER_END_REQ, "order-end-req"},
+    {IPC_CHECKPOINT_REQ, "checkpoint-req"},
+    {IPC_CHECKPOINT_RESP, "checkpoint-resp"},
     {IPC_DONE_RESP, "done-resp"},
     {IPC_OTP_RESP, "otp-resp"},
     {IPC_SIGN_DOC_RESP, "sign-doc-resp"},

@@ -26,19 +26,21 @@ enum ipc_type {
 	/* 3 was a generic "sign this digest": removed, there is no such message */
 	IPC_SEAL_ATTRS_REQ = 4, /* str key, blob signed-attributes DER (SET) */
 	/* customer signing (khmsg.h: struct khmsg_manifest, khmsg_otp, khmsg_sign_doc) */
-	IPC_MANIFEST_REQ = 5,   /* the portal-signed order manifest, verified by the keyholder */
-	IPC_OTP_SEND_REQ = 6,   /* str order: draw a code, send it to the manifest's phone */
-	IPC_OTP_VERIFY_REQ = 7, /* str order, str code: a SAD for the manifest's documents */
-	IPC_SIGN_DOC_REQ = 8,   /* SAD, document n, SHA-256 midstate of the original, update */
-	IPC_ORDER_END_REQ = 9,  /* str order, u8 why: the order ended; keys and SADs die */
+	IPC_MANIFEST_REQ = 5,    /* the portal-signed order manifest, verified by the keyholder */
+	IPC_OTP_SEND_REQ = 6,    /* str order: draw a code, send it to the manifest's phone */
+	IPC_OTP_VERIFY_REQ = 7,  /* str order, str code: a SAD for the manifest's documents */
+	IPC_SIGN_DOC_REQ = 8,    /* SAD, document n, SHA-256 midstate of the original, update */
+	IPC_ORDER_END_REQ = 9,   /* str order, u8 why: the order ended; keys and SADs die */
+	IPC_CHECKPOINT_REQ = 10, /* u64 seq, 32-byte head hash of the audit chain */
 	/* keyholder -> web */
 	IPC_STATUS_RESP = 16,
 	IPC_KEYINFO_RESP = 17,
-	IPC_SIGN_RESP = 18,     /* blob signature */
-	IPC_ERROR_RESP = 19,    /* u32 c2s_err, str detail */
-	IPC_DONE_RESP = 20,     /* u32 count: manifest accepted (documents), order ended */
-	IPC_OTP_RESP = 21,      /* struct khmsg_otp: outcome of a send or a verify */
-	IPC_SIGN_DOC_RESP = 22, /* struct khmsg_signed: attributes, signature, certificates */
+	IPC_SIGN_RESP = 18,       /* blob signature */
+	IPC_ERROR_RESP = 19,      /* u32 c2s_err, str detail */
+	IPC_DONE_RESP = 20,       /* u32 count: manifest accepted (documents), order ended */
+	IPC_OTP_RESP = 21,        /* struct khmsg_otp: outcome of a send or a verify */
+	IPC_SIGN_DOC_RESP = 22,   /* struct khmsg_signed: attributes, signature, certificates */
+	IPC_CHECKPOINT_RESP = 23, /* u64 at, blob signature, blob seal certificate */
 	/* keyholder -> notify */
 	IPC_SMS_REQ = 24,  /* str to, str text: the one-time code; only the keyholder sends it */
 	IPC_SMS_RESP = 25, /* u32 c2s_err: queued (durably) or not */

@@ -51,6 +51,9 @@ static const char *const kh_migrations[] = {
     " id INTEGER PRIMARY KEY AUTOINCREMENT,"
     " at INTEGER NOT NULL, key TEXT NOT NULL, digest BLOB NOT NULL, caller TEXT NOT NULL,"
     " order_id TEXT, doc INTEGER NOT NULL) STRICT;",
+    /* 1 -> 2: the last audit checkpoint signed, so a head is never signed twice or backwards */
+    "CREATE TABLE checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1),"
+    " last_seq INTEGER NOT NULL) STRICT;",
 };
 #define KH_SCHEMA_VERSION (int)(sizeof(kh_migrations) / sizeof(kh_migrations[0]))
 
@@ -929,5 +932,72 @@ c2s_err khstore_otp_state(struct khstore *ks, const char *order, struct kh_otp_s
 	ret = C2S_OK;
 out:
 	kh_leave(ks, held);
+	return ret;
+}
+
+c2s_err khstore_checkpoint_advance(struct khstore *ks, int64_t seq, int64_t *last)
+{
+	c2s_err ret = C2S_ERR_KHSTORE;
+	int held = 0, began = 0;
+	sqlite3_stmt *st = NULL;
+	*last = 0;
+	GUARD(kh_enter(ks, &held));
+	GUARD(kh_begin(ks));
+	began = 1;
+	if (sqlite3_prepare_v2(ks->db, "SELECT last_seq FROM checkpoint WHERE id = 1", -1, &st,
+	                       NULL) != SQLITE_OK)
+		goto out;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*last = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	st = NULL;
+	ENSURE(seq > *last, C2S_ERR_CONFLICT);
+	if (sqlite3_prepare_v2(ks->db,
+	                       "INSERT INTO checkpoint (id, last_seq) VALUES (1, ?1) "
+	                       "ON CONFLICT (id) DO UPDATE SET last_seq = excluded.last_seq",
+	                       -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 1, seq) != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE)
+		goto out;
+	GUARD(kh_commit(ks));
+	began = 0;
+	ret = C2S_OK;
+out:
+	if (st)
+		sqlite3_finalize(st);
+	if (began)
+		(void)sqlite3_exec(ks->db, "ROLLBACK", NULL, NULL, NULL);
+	kh_leave(ks, held);
+	return ret;
+}
+
+c2s_err khstore_doc_signed(struct khstore *ks, const char *order, int doc, int64_t now,
+                           const char *key, const uint8_t *digest, size_t dlen, const char *caller)
+{
+	c2s_err ret = C2S_ERR_KHSTORE;
+	int held = 0;
+	ENSURE(kh_order_ok(order) && kh_str_ok(key, 1024) && kh_str_ok(caller, 256) && digest &&
+	           dlen >= 20 && dlen <= 64,
+	       C2S_ERR_ARG);
+	GUARD(kh_enter(ks, &held));
+	GUARD(kh_begin(ks));
+	GUARD(kh_bind_text(ks, S_DOC_MARK, 1, order));
+	GUARD(kh_bind_i64(ks, S_DOC_MARK, 2, doc));
+	GUARD(kh_bind_i64(ks, S_DOC_MARK, 3, now));
+	int rc = sqlite3_step(ks->st[S_DOC_MARK]);
+	sqlite3_reset(ks->st[S_DOC_MARK]);
+	ENSURE(rc != SQLITE_CONSTRAINT_PRIMARYKEY, C2S_ERR_DOC_USED);
+	GUARD(kh_rc(ks, rc, kh_sql[S_DOC_MARK]));
+	ENSURE(sqlite3_changes(ks->db) == 1, C2S_ERR_NOT_FOUND);
+	GUARD(kh_bind_i64(ks, S_SIG_INSERT, 1, now));
+	GUARD(kh_bind_text(ks, S_SIG_INSERT, 2, key));
+	GUARD(kh_bind_blob(ks, S_SIG_INSERT, 3, digest, dlen));
+	GUARD(kh_bind_text(ks, S_SIG_INSERT, 4, caller));
+	GUARD(kh_bind_text(ks, S_SIG_INSERT, 5, order));
+	GUARD(kh_bind_i64(ks, S_SIG_INSERT, 6, doc));
+	GUARD(kh_run(ks, S_SIG_INSERT));
+	GUARD(kh_commit(ks));
+	ret = C2S_OK;
+out:
+	kh_leave(ks, held); /* rolls back an unfinished transaction */
 	return ret;
 }

@@ -124,4 +124,14 @@ struct kh_otp_state {
 C2S_MUST_CHECK c2s_err khstore_otp_state(struct khstore *ks, const char *order,
                                          struct kh_otp_state *out);
 
+/* A customer signature: the document's mark and the signature log row in ONE commit (one
+ * fsync). C2S_ERR_DOC_USED when the document was marked already; nothing is written then. */
+C2S_MUST_CHECK c2s_err khstore_doc_signed(struct khstore *ks, const char *order, int doc,
+                                          int64_t now, const char *key, const uint8_t *digest,
+                                          size_t dlen, const char *caller);
+
+/* Audit checkpoints: records `seq` as the last head signed, committed before it returns.
+ * C2S_ERR_CONFLICT when seq is not beyond the last one (*last says which). */
+C2S_MUST_CHECK c2s_err khstore_checkpoint_advance(struct khstore *ks, int64_t seq, int64_t *last);
+
 #endif

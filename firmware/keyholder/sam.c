@@ -34,6 +34,7 @@
 #include "firmware/base/secmem.h"
 #include "firmware/certs/jws.h"
 #include "firmware/ipc/khmsg.h"
+#include "firmware/orders/audit.h"
 #include "firmware/pades/cms.h"
 #include "firmware/pades/midstate.h"
 
@@ -42,6 +43,8 @@
 #define SAM_MANIFEST_LIFE   600 /* seconds: a portal manifest's exp - iat at most */
 #define SAM_LEEWAY          60
 #define SAM_SIGNER_PREFIX   "c2s-signer-"
+
+static pthread_mutex_t sam_keygen_mu = PTHREAD_MUTEX_INITIALIZER;
 
 struct sam_sad {
 	int live;
@@ -512,7 +515,7 @@ c2s_err kh_on_otp_send(void *ctx, int fd, struct ipc_msg *msg)
 	struct kh_sam *s = k->sam;
 	char order[KHMSG_ORDER_MAX + 1], why[512] = "";
 	struct khmsg_otp o;
-	struct kh_manifest m;
+	struct kh_manifest m = {.order_expires = 0};
 	int64_t now = clock_now(), retry = 0;
 	char *code = secmem_alloc(16), *text = secmem_alloc(512);
 	c2s_err e, ret = C2S_ERR_NOMEM;
@@ -587,7 +590,12 @@ static c2s_err sam_signer_key(struct kh *k, const struct kh_manifest *m, int64_t
 	                       .rsa_bits = strcmp(t, "rsa:3072") == 0 ? 3072 : 2048,
 	                       .curve = strcmp(t, "ec:p384") == 0 ? HSM_CURVE_P384 : HSM_CURVE_P256,
 	                       .label = label};
-	GUARD(hsm_key_generate(k->hsm, &g, &key, why, why_cap));
+	/* one generation at a time: SoftHSM2 2.6 fails concurrent C_GenerateKeyPair now and then
+	 * and leaves a half-made key behind (measured by tests/bench/sam_bench.sh) */
+	pthread_mutex_lock(&sam_keygen_mu);
+	ret = hsm_key_generate(k->hsm, &g, &key, why, why_cap);
+	pthread_mutex_unlock(&sam_keygen_mu);
+	GUARD(ret);
 	GUARD(hsm_key_spki(k->hsm, key, &spki));
 	struct issue_req rq = {.subject = {.given_name = m->given, .surname = m->family},
 	                       .spki = spki.data,
@@ -623,7 +631,7 @@ c2s_err kh_on_otp_verify(void *ctx, int fd, struct ipc_msg *msg)
 	char order[KHMSG_ORDER_MAX + 1], why[512] = "";
 	char *code = secmem_alloc(32);
 	struct khmsg_otp o;
-	struct kh_manifest m;
+	struct kh_manifest m = {.order_expires = 0};
 	unsigned tries = 0;
 	int64_t now = clock_now();
 	uint8_t *cert = NULL;
@@ -655,6 +663,20 @@ c2s_err kh_on_otp_verify(void *ctx, int fd, struct ipc_msg *msg)
 		until = m.order_expires;
 	if (e == C2S_OK && k->cfg->signer_ca_key[0])
 		e = sam_signer_key(k, &m, now, until, &cert, &cert_len, why, sizeof(why));
+	/* the order may have ended while its key was made: then neither key nor SAD survive */
+	struct kh_manifest again;
+	if (e == C2S_OK &&
+	    (khstore_manifest_get(s->store, order, &again) != C2S_OK || again.ended)) {
+		char label[96];
+		snprintf(label, sizeof(label), SAM_SIGNER_PREFIX "%s", order);
+		pthread_rwlock_rdlock(&k->hsm_lock);
+		if (k->hsm && cert)
+			sam_destroy_key(k, label);
+		pthread_rwlock_unlock(&k->hsm_lock);
+		e = C2S_ERR_SAD;
+		snprintf(why, sizeof(why), "order %s ended while the code was being verified",
+		         order);
+	}
 	if (e != C2S_OK) {
 		log_info("no signature activation for order %s: %s", order, why);
 		ret = sam_reply_error(fd, e == C2S_ERR_NOT_FOUND ? C2S_ERR_SAD : e, why);
@@ -845,15 +867,16 @@ c2s_err kh_on_sign_doc(void *ctx, int fd, struct ipc_msg *msg)
 		snprintf(why, sizeof(why), "%s", k->reason);
 	}
 	if (e == C2S_OK) {
-		struct hsm_key_info ki;
 		snprintf(label, sizeof(label), "%s", k->cfg->seal_key);
 		if (signer) {
 			snprintf(label, sizeof(label), SAM_SIGNER_PREFIX "%s", d.order);
 			e = hsm_key_find(k->hsm, label, &key, why, sizeof(why));
 		}
 		struct hsm_key *use = signer ? key : k->seal;
-		if (e == C2S_OK && use && hsm_key_get_info(k->hsm, use, &ki) == C2S_OK)
-			kt = ki.type;
+		/* the type is known without asking the token (a search costs more than the
+		 * signature) */
+		kt = signer ? (k->cfg->signer_key_type[0] == 'r' ? HSM_KEY_RSA : HSM_KEY_EC)
+		            : k->key_type;
 		if (e == C2S_OK && !use)
 			e = C2S_ERR_HSM_NO_KEY;
 		if (e == C2S_OK && !signer && k->hash != HSM_HASH_SHA256) {
@@ -876,15 +899,12 @@ c2s_err kh_on_sign_doc(void *ctx, int fd, struct ipc_msg *msg)
 			             kt == HSM_KEY_EC ? HSM_MECH_ECDSA : HSM_MECH_RSA_PKCS1,
 			             HSM_HASH_SHA256, h, 32, sig, &sig_len);
 	}
-	/* one signature per document: the mark is durable before the signature leaves */
-	if (e == C2S_OK &&
-	    (e = khstore_doc_mark_used(s->store, d.order, (int)d.doc, now)) == C2S_ERR_DOC_USED)
+	/* one signature per document: the mark (and the log row, in the same commit) is durable
+	 * before the signature leaves */
+	if (e == C2S_OK && (e = khstore_doc_signed(s->store, d.order, (int)d.doc, now, label, h, 32,
+	                                           "c2s-web")) == C2S_ERR_DOC_USED)
 		snprintf(why, sizeof(why), "document %u of order %s is already signed", d.doc,
 		         d.order);
-	if (e == C2S_OK &&
-	    khstore_sig_log(s->store, now, label, h, 32, "c2s-web", d.order, (int)d.doc) != C2S_OK)
-		log_error("signature of order %s document %u not written to the signature log",
-		          d.order, d.doc);
 	if (e != C2S_OK) {
 		log_info("document %u of order %s not signed: %s", d.doc, d.order,
 		         why[0] ? why : c2s_err_message(e));
@@ -937,6 +957,62 @@ c2s_err kh_on_order_end(void *ctx, int fd, struct ipc_msg *msg)
 	log_info("order %s ended (%u): signature activation withdrawn", order, reason);
 	uint8_t body[4] = {0};
 	return ipc_send(fd, IPC_DONE_RESP, body, sizeof(body));
+}
+
+/* ---- IPC_CHECKPOINT_REQ: the audit chain's head, signed with the seal key ---- */
+
+c2s_err kh_on_checkpoint(void *ctx, int fd, struct ipc_msg *msg)
+{
+	struct kh *k = ctx;
+	uint32_t hi, lo;
+	uint8_t head[32], tbs[AUDIT_CHECKPOINT_TBS], h[32], sig[HSM_MAX_SIG];
+	size_t sig_len = sizeof(sig);
+	int64_t last = 0, at = clock_now();
+	char why[256] = "";
+	if (buf_get_u32(&msg->body, &hi) != C2S_OK || buf_get_u32(&msg->body, &lo) != C2S_OK ||
+	    buf_get(&msg->body, head, 32) != C2S_OK || buf_left(&msg->body))
+		return C2S_ERR_IPC_MALFORMED;
+	int64_t seq = (int64_t)(((uint64_t)hi << 32) | lo);
+	c2s_err e = sam_store(k, why, sizeof(why));
+	/* never a head at or behind the last one signed: the keyholder's own record decides */
+	if (e == C2S_OK && seq > 0 &&
+	    (e = khstore_checkpoint_advance(k->sam->store, seq, &last)) == C2S_ERR_CONFLICT)
+		snprintf(why, sizeof(why),
+		         "checkpoint %lld is not beyond the last one signed (%lld)", (long long)seq,
+		         (long long)last);
+	if (e == C2S_OK && seq <= 0) {
+		e = C2S_ERR_ARG;
+		snprintf(why, sizeof(why), "no event to sign");
+	}
+	audit_checkpoint_tbs(seq, head, at, tbs);
+	pthread_rwlock_rdlock(&k->hsm_lock);
+	if (e == C2S_OK && (!k->hsm || !k->seal || !k->cert))
+		e = C2S_ERR_HSM_NO_TOKEN;
+	if (e == C2S_OK)
+		e = cms_hash_buf(CMS_SHA256, tbs, sizeof(tbs), h);
+	if (e == C2S_OK)
+		e = hsm_sign(k->hsm, k->seal,
+		             k->key_type == HSM_KEY_EC ? HSM_MECH_ECDSA : HSM_MECH_RSA_PKCS1,
+		             HSM_HASH_SHA256, h, 32, sig, &sig_len);
+	struct buf b;
+	buf_init(&b, IPC_MAX_BODY);
+	if (e == C2S_OK &&
+	    (buf_put_u32(&b, (uint32_t)((uint64_t)at >> 32)) != C2S_OK ||
+	     buf_put_u32(&b, (uint32_t)at) != C2S_OK || buf_put_blob(&b, sig, sig_len) != C2S_OK ||
+	     buf_put_blob(&b, k->cert, k->cert_len) != C2S_OK))
+		e = C2S_ERR_NOMEM;
+	pthread_rwlock_unlock(&k->hsm_lock);
+	if (e == C2S_OK) {
+		if (khstore_sig_log(k->sam->store, at, k->cfg->seal_key, h, 32,
+		                    "c2s-web:checkpoint", NULL, -1) != C2S_OK)
+			log_error("checkpoint signature not written to the signature log");
+		log_info("audit checkpoint %lld signed", (long long)seq);
+		e = ipc_send(fd, IPC_CHECKPOINT_RESP, b.data, b.len);
+	} else {
+		e = sam_reply_error(fd, e, why);
+	}
+	buf_free(&b);
+	return e;
 }
 
 /* ---- IPC_NOTIFY_CHANNEL (parent) ---- */

@@ -449,3 +449,16 @@ out:
 	free(info);
 	return ret;
 }
+
+void audit_checkpoint_tbs(int64_t seq, const uint8_t head_hash[32], int64_t at,
+                          uint8_t out[AUDIT_CHECKPOINT_TBS])
+{
+	static const char tag[] = "c2s-checkpoint-1"; /* 16 bytes, then a 0x00 */
+	memcpy(out, tag, 16);
+	out[16] = 0;
+	for (int i = 0; i < 8; i++)
+		out[17 + i] = (uint8_t)((uint64_t)seq >> (56 - 8 * i));
+	memcpy(out + 25, head_hash, 32);
+	for (int i = 0; i < 8; i++)
+		out[57 + i] = (uint8_t)((uint64_t)at >> (56 - 8 * i));
+}

@@ -28,6 +28,12 @@ C2S_MUST_CHECK c2s_err audit_append(struct store *s, const char *order_id, int64
 /* The head of the chain: seq 0 and 32 zero bytes when there is no event yet. */
 C2S_MUST_CHECK c2s_err audit_head(struct store *s, int64_t *seq, uint8_t hash[32]);
 
+/* The bytes the keyholder signs for a checkpoint (it assembles them itself):
+ * "c2s-checkpoint-1" 0x00 || u64 seq || head_hash[32] || i64 at, big-endian; 65 bytes. */
+#define AUDIT_CHECKPOINT_TBS 65
+void audit_checkpoint_tbs(int64_t seq, const uint8_t head_hash[32], int64_t at,
+                          uint8_t out[AUDIT_CHECKPOINT_TBS]);
+
 /* Stores a checkpoint the keyholder signed over (seq, head_hash). Refused with
  * C2S_ERR_CONFLICT when event `seq` does not exist or has another hash, or when `seq` is not
  * beyond the last checkpoint. The signature is the keyholder's and checked by the caller. */

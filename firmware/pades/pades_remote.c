@@ -7,6 +7,7 @@
 
 #include "midstate.h"
 #include "pades.h"
+#include "firmware/base/log.h"
 
 c2s_err pades_run_remote(const struct pades_remote_job *job, const uint8_t *pdf, size_t len,
                          struct pades_result *out, char *why, size_t why_cap)
@@ -40,8 +41,19 @@ c2s_err pades_run_remote(const struct pades_remote_job *job, const uint8_t *pdf,
 	ENSURE(ro.attrs && ro.sig && ro.signer.cert && cms_hash_len(ro.signer.hash),
 	       C2S_ERR_INTERNAL);
 	buf_view(&attrs, ro.attrs, ro.attrs_len);
-	GUARD(pades_fill(&ro.signer, job->level, job->tsa, &attrs, ro.sig, ro.sig_len, &pp, &tok,
-	                 why, why_cap));
+	out->level = job->level;
+	ret = pades_fill(&ro.signer, job->level, job->tsa, &attrs, ro.sig, ro.sig_len, &pp, &tok,
+	                 why, why_cap);
+	if (ret == C2S_ERR_TSA || ret == C2S_ERR_TSA_BAD_REPLY) {
+		/* The holder has signed (and will not sign this document again): never lose the
+		 * signature to a time-stamping outage. Without the token it is a valid B-B. */
+		log_warn("time-stamp failed after the signature (%s); keeping it at B-B", why);
+		buf_reset(&tok);
+		out->level = PADES_B_B;
+		ret = pades_fill(&ro.signer, PADES_B_B, NULL, &attrs, ro.sig, ro.sig_len, &pp, &tok,
+		                 why, why_cap);
+	}
+	GUARD(ret);
 	out->update = pp.update;
 	out->orig_len = pp.orig_len;
 	buf_init(&pp.update, 0);

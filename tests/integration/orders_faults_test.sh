@@ -76,6 +76,39 @@ r=$(curl -s --cacert "$ca" "$url/metrics")
 contains "metrics: nothing pending once delivered" "$r" "c2s_outbox_pending 0"
 contains "metrics: nothing given up" "$r" "c2s_outbox_failed 0"
 
+# --- 1b. the TSA fails after the keyholder signed: the signature is kept (B-B), not lost ---
+mkorders tsa 1
+read -r st oid < <(create "$d/tsa-00000.json")
+equals "order for the TSA case created" "$st" 201
+jar=$d/jar
+C() { curl -s --cacert "$ca" -b "$jar" -c "$jar" "$@"; }
+check "link e-mail for the TSA order" wait_for 30 bash -c "ls '$d'/mail/*.eml | wc -l | grep -q 2"
+link=$("$PY" - "$d" <<'EOF'
+import email, glob, re, sys
+from email import policy
+last = ""
+for f in sorted(glob.glob(sys.argv[1] + "/mail/*.eml")):
+    m = email.message_from_bytes(open(f, "rb").read(), policy=policy.default)
+    t = m.get_body(preferencelist=("plain",)).get_content()
+    g = re.search(r"https://\S+/s/[A-Za-z0-9_-]{43}", t)
+    if g: last = g.group(0)
+print(last)
+EOF
+)
+C "$link" -o "$d/t-start.html"
+csrf=$(grep -o 'name="csrf" value="[^"]*"' "$d/t-start.html" | head -1 | sed 's/.*value="//;s/"//')
+C -X POST --data "csrf=$csrf" "$link/otp" -o /dev/null
+check "code SMS" wait_for 30 grep -q 'code' "$d/sms.log"
+otp=$(grep 'code' "$d/sms.log" | tail -1 | cut -f2 | grep -o '[0-9]\{6\}')
+C -X POST --data "csrf=$csrf&code=$otp" "$link/otp/verify" -o /dev/null
+kill "$(cat "$d/tsa.pid")"
+loc=$(C -X POST --data "csrf=$csrf" "$link/documents/0/sign" -o "$d/t-sign.html" -w '%{http_code}')
+equals "TSA down: the document is still signed (B-B, the signature kept)" "$loc" 303
+contains "the log says the time-stamp is missing" "$(cat "$d/click2signd.log")" "signed without a time-stamp"
+r=$(curl -s --cacert "$ca" -H "Authorization: Bearer $tok" "$url/v1/orders/$oid")
+contains "the order records the signed document" "$r" '"status":"signed"'
+c2s_start_tsa "$d"
+
 # --- 2. SIGKILL during 300 concurrent creations ---
 N=300
 mkorders burst $N

@@ -80,6 +80,11 @@ hdrs=$(C -D - -o /dev/null "$link")
 contains "start page: CSP without inline script" "$hdrs" "frame-ancestors 'none'"
 contains "start page: no referrer" "$hdrs" "Referrer-Policy: no-referrer"
 csrf=$(grep -o 'name="csrf" value="[^"]*"' "$d/start.html" | head -1 | sed 's/.*value="//;s/"//')
+# the link reloaded without cookies (a bot, or a hostile customer): sessions of one order are
+# capped and the visit is recorded once, so one link can neither fill the table nor the log
+for _ in $(seq 30); do curl -s --cacert "$ca" -o /dev/null "$link"; done
+r=$(api GET "/v1/orders/$id")
+equals "30 reloads without a cookie: one link_opened event" "$(body_of "$r" | grep -o '"type":"link_opened"' | wc -l)" 1
 code=$(C -X POST --data "csrf=forged" "$link/otp" -o /dev/null -w '%{http_code}')
 equals "a forged CSRF token sends no code (back to the start)" "$code" 303
 equals "no code sent for the forged form" "$(grep -c 'koda' "$d/sms.log")" 0
@@ -233,9 +238,21 @@ m=$(curl -s --cacert "$ca" "$url/metrics")
 contains "metrics: outbox backlog with HELP and TYPE" "$m" "# TYPE c2s_outbox_pending gauge"
 contains "metrics: nothing given up" "$m" "c2s_outbox_failed 0"
 
-# --- the audit chain verifies ---
+# --- the audit chain verifies, with checkpoints the keyholder signed ---
+check "the keyholder signs a checkpoint of the audit head" wait_for 40 grep -q 'audit checkpoint [0-9]* signed' "$d/click2signd.log"
 out=$("$C2S_BUILD_DIR/click2sign-admin" --config "$d/c2s.conf" audit verify 2>&1)
 contains "audit chain verifies" "$out" "verified"
+contains "audit: the checkpoint's signature verifies" "$out" "signatures verified"
+mkdir -p "$d/tampered" && chmod 700 "$d/tampered"
+sqlite3 "$d/state/click2sign.db" ".backup '$d/tampered/click2sign.db'"
+sqlite3 "$d/tampered/click2sign.db" "update checkpoints set at = at + 1"
+sed "s|^state_dir = .*|state_dir = $d/tampered|" "$d/c2s.conf" >"$d/tampered.conf"
+out=$("$C2S_BUILD_DIR/click2sign-admin" --config "$d/tampered.conf" audit verify 2>&1)
+contains "audit: a rewritten checkpoint is caught" "$out" "does not verify"
+export_out=$("$C2S_BUILD_DIR/click2sign-admin" --config "$d/c2s.conf" audit export "$id" --dir "$d/evidence" 2>&1)
+contains "audit export writes the evidence" "$export_out" "written to"
+contains "evidence: hashes before and after signing" "$(cat "$d/evidence/evidence.json")" "signed_sha256"
+[ -s "$d/evidence/signed-0-pogodba.pdf" ] && ok "evidence: the signed PDFs" || fail "no signed PDF in the evidence"
 
 c2s_stop "$d"
 grep -q 'Povezava za podpis' "$d/sms.log"

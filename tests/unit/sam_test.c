@@ -34,6 +34,7 @@
 #include "firmware/ipc/khmsg.h"
 #include "firmware/pades/cms.h"
 #include "firmware/pades/midstate.h"
+#include "firmware/orders/audit.h"
 #include "firmware/pades/pdf.h"
 
 #define NCH 6
@@ -658,6 +659,69 @@ static void signing(void **state)
 	signed_doc_free(&sd);
 }
 
+/* Audit checkpoints: the keyholder signs a structure it assembles, and never a head at or
+ * behind the last one it signed. */
+static c2s_err checkpoint(int64_t cp_seq, const uint8_t head[32], int64_t *at, struct buf *sig,
+                          struct buf *cert)
+{
+	struct buf b;
+	struct ipc_msg m;
+	buf_init(&b, 64);
+	assert_int_equal(buf_put_u32(&b, (uint32_t)((uint64_t)cp_seq >> 32)), C2S_OK);
+	assert_int_equal(buf_put_u32(&b, (uint32_t)cp_seq), C2S_OK);
+	assert_int_equal(buf_put(&b, head, 32), C2S_OK);
+	assert_int_equal(call(ch[4], IPC_CHECKPOINT_REQ, &b, &m), C2S_OK);
+	buf_free(&b);
+	if (m.type == IPC_ERROR_RESP) {
+		char why[256];
+		return error_of(&m, why, sizeof(why));
+	}
+	uint32_t hi, lo;
+	const uint8_t *p;
+	size_t n;
+	assert_int_equal(m.type, IPC_CHECKPOINT_RESP);
+	assert_int_equal(buf_get_u32(&m.body, &hi), C2S_OK);
+	assert_int_equal(buf_get_u32(&m.body, &lo), C2S_OK);
+	*at = (int64_t)(((uint64_t)hi << 32) | lo);
+	assert_int_equal(buf_get_blob(&m.body, &p, &n, 1024), C2S_OK);
+	assert_int_equal(buf_put(sig, p, n), C2S_OK);
+	assert_int_equal(buf_get_blob(&m.body, &p, &n, 16384), C2S_OK);
+	assert_int_equal(buf_put(cert, p, n), C2S_OK);
+	return C2S_OK;
+}
+
+static void checkpoints(void **state)
+{
+	(void)state;
+	uint8_t head[32], tbs[AUDIT_CHECKPOINT_TBS], h[32];
+	int64_t at = 0;
+	struct buf sig, cert;
+	memset(head, 0xab, sizeof(head));
+	buf_init(&sig, 1024);
+	buf_init(&cert, 16384);
+	assert_int_equal(checkpoint(5, head, &at, &sig, &cert), C2S_OK);
+	/* the signature is the seal key's over the bytes the keyholder assembled */
+	mbedtls_x509_crt c;
+	mbedtls_x509_crt_init(&c);
+	assert_int_equal(mbedtls_x509_crt_parse_der(&c, cert.data, cert.len), 0);
+	audit_checkpoint_tbs(5, head, at, tbs);
+	assert_int_equal(mbedtls_sha256_ret(tbs, sizeof(tbs), h, 0), 0);
+	assert_int_equal(mbedtls_pk_verify(&c.pk, MBEDTLS_MD_SHA256, h, 32, sig.data, sig.len), 0);
+	audit_checkpoint_tbs(6, head, at, tbs); /* another sequence: does not verify */
+	assert_int_equal(mbedtls_sha256_ret(tbs, sizeof(tbs), h, 0), 0);
+	assert_int_not_equal(mbedtls_pk_verify(&c.pk, MBEDTLS_MD_SHA256, h, 32, sig.data, sig.len),
+	                     0);
+	mbedtls_x509_crt_free(&c);
+	/* the same head again, or one behind it: refused */
+	buf_reset(&sig);
+	buf_reset(&cert);
+	assert_int_equal(checkpoint(5, head, &at, &sig, &cert), C2S_ERR_CONFLICT);
+	assert_int_equal(checkpoint(3, head, &at, &sig, &cert), C2S_ERR_CONFLICT);
+	assert_int_equal(checkpoint(6, head, &at, &sig, &cert), C2S_OK);
+	buf_free(&sig);
+	buf_free(&cert);
+}
+
 /* Killing the keyholder between wrong tries gives no extra try; a store it cannot use stops
  * customer signing and nothing else. */
 static void restarts(void **state)
@@ -711,8 +775,8 @@ static void restarts(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(manifests), cmocka_unit_test(codes),    cmocka_unit_test(guessing),
-	    cmocka_unit_test(signing),   cmocka_unit_test(restarts),
+	    cmocka_unit_test(manifests), cmocka_unit_test(codes),       cmocka_unit_test(guessing),
+	    cmocka_unit_test(signing),   cmocka_unit_test(checkpoints), cmocka_unit_test(restarts),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
