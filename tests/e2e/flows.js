@@ -300,7 +300,9 @@ async function flowMain(browser) {
 	let r = await clickNav(page, '#doc-list li:nth-child(1) a');
 	check(`${flow}: document 0 chosen from the list`, page.url().endsWith('/documents/0') && await has(page, '#sign-button'), page.url());
 	const pdf = pdfResponses.get(page).filter((x) => x.url.endsWith('/documents/0.pdf'));
-	check(`${flow}: the frame loaded document 0 as a PDF`, pdf.length && pdf[pdf.length - 1].what === '200 application/pdf',
+	// (Chromium's viewer fetches it again itself; that response's headers are not reported)
+	check(`${flow}: the frame loaded document 0 as a PDF`, pdf.some((x) => x.what === '200 application/pdf') &&
+		pdf.every((x) => x.what.startsWith('200 ')),
 		JSON.stringify(pdf));
 	const stale = await newPage(browser);
 	await stale.goto(page.url(), { waitUntil: 'load' });

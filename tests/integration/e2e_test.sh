@@ -36,7 +36,7 @@ if [ "$(cat "$nm/lock.sha256" 2>/dev/null)" != "$want" ]; then
 fi
 
 d=$(mktemp -d /tmp/c2s-e2e-test.XXXXXX)
-trap 'c2s_stop "$d"; rm -rf "$d"' EXIT
+trap '[ -f "$d/browser.pgid" ] && kill -KILL -- "-$(cat "$d/browser.pgid")" 2>/dev/null; c2s_stop "$d"; rm -rf "$d"' EXIT
 c2s_provision "$d" ec:p256 >"$d/provision.log" 2>&1 || { cat "$d/provision.log"; exit 1; }
 c2s_provision_signer "$d" >>"$d/provision.log" 2>&1 || { cat "$d/provision.log"; exit 1; }
 c2s_start_sinks "$d" || { echo "sinks did not start"; exit 1; }
@@ -113,9 +113,15 @@ total_pass=0
 total_fail=0
 for b in chromium firefox; do
 	echo "--- $b"
-	NODE_PATH=$nm/node_modules timeout -k 5 150 /usr/bin/node "$e2e/flows.js" "$b" "$d/e2e.json" \
-		2>&1 | tee "$d/$b.out"
-	rc=${PIPESTATUS[0]}
+	# its own process group, so that a browser left behind by a killed run goes with it
+	NODE_PATH=$nm/node_modules setsid timeout -k 5 150 /usr/bin/node "$e2e/flows.js" "$b" \
+		"$d/e2e.json" >"$d/$b.out" 2>&1 &
+	echo $! >"$d/browser.pgid"
+	wait "$(cat "$d/browser.pgid")"
+	rc=$?
+	kill -KILL -- "-$(cat "$d/browser.pgid")" 2>/dev/null
+	rm -f "$d/browser.pgid"
+	cat "$d/$b.out"
 	p=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$d/$b.out" | tail -1)
 	f=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$d/$b.out" | tail -1)
 	total_pass=$((total_pass + ${p:-0}))
