@@ -21,6 +21,20 @@ struct page {
 	char base[160]; /* /s/<token> */
 };
 
+/* With ?lang= in the request: the cookie that keeps the choice, else "". */
+static const char *page_lang_cookie(struct web_req *r, char *out, size_t cap)
+{
+	const char *q = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "lang");
+	out[0] = 0;
+	if (q && (strcmp(q, "en") == 0 || strcmp(q, "sl") == 0))
+		/* per link: the choice made on one order's pages stays there */
+		snprintf(
+		    out, cap,
+		    "c2s_lang=%s; Path=/s/%s; Max-Age=2592000; Secure; HttpOnly; SameSite=Strict",
+		    q, r->param[0]);
+	return out;
+}
+
 #define T(p, sl, en) (strcmp((p)->lang, "en") == 0 ? (en) : (sl))
 
 static const char *page_lang(struct web_req *r, const struct order_info *info)
@@ -28,6 +42,10 @@ static const char *page_lang(struct web_req *r, const struct order_info *info)
 	const char *q = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "lang");
 	if (q && (strcmp(q, "en") == 0 || strcmp(q, "sl") == 0))
 		return strcmp(q, "en") == 0 ? "en" : "sl";
+	/* the customer's choice, kept across pages, forms and redirects */
+	const char *c = MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, "c2s_lang");
+	if (c && (strcmp(c, "en") == 0 || strcmp(c, "sl") == 0))
+		return strcmp(c, "en") == 0 ? "en" : "sl";
 	const char *al = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Accept-Language");
 	if (al) {
 		while (*al == ' ')
@@ -95,8 +113,12 @@ static void page_begin(struct page *p, struct web_req *r, const struct order_inf
 	page_esc(p, title);
 	page_put(p, " – Click2Sign</title><link rel=\"stylesheet\" href=\"/assets/c2s.css\">"
 	            "</head><body><header><p class=\"brand\">Click2Sign</p>"
-	            "<nav class=\"lang\"><a href=\"?lang=sl\" lang=\"sl\">Slovenščina</a> "
-	            "<a href=\"?lang=en\" lang=\"en\">English</a></nav></header><main>");
+	            "<nav class=\"lang\" aria-label=\"Jezik / Language\">");
+	/* to the link's start page (a GET that leads on to where the customer is) */
+	page_put(p,
+	         "<a href=\"%s?lang=sl\" lang=\"sl\">Slovenščina</a> <a href=\"%s?lang=en\" "
+	         "lang=\"en\">English</a></nav></header><main>",
+	         p->base, p->base);
 	page_put(p, "<h1>");
 	page_esc(p, title);
 	page_put(p, "</h1>");
@@ -104,6 +126,13 @@ static void page_begin(struct page *p, struct web_req *r, const struct order_inf
 
 static enum MHD_Result page_end(struct page *p, unsigned status, const char *cookie)
 {
+	char lc[160], both[600];
+	page_lang_cookie(p->r, lc, sizeof(lc));
+	if (lc[0]) {
+		snprintf(both, sizeof(both), "%s%s%s", cookie ? cookie : "", cookie ? "\n" : "",
+		         lc);
+		cookie = both;
+	}
 	page_put(p, "</main></body></html>\n");
 	if (buf_put_u8(&p->b, 0) != C2S_OK) {
 		buf_free(&p->b);
@@ -207,38 +236,46 @@ static void page_hidden_csrf(struct page *p, const struct web_session *s)
 static enum MHD_Result page_link_ended(struct web_req *r, c2s_err e, const struct order_info *info)
 {
 	struct page p;
-	unsigned status = e == C2S_ERR_NOT_FOUND ? 404 : 410;
+	int signed_ = e == C2S_ERR_ORDER_CLOSED;
+	unsigned status = e == C2S_ERR_NOT_FOUND ? 404 : signed_ ? 200 : 410;
 	page_begin(&p, r, e == C2S_ERR_NOT_FOUND ? NULL : info,
-	           e == C2S_ERR_NOT_FOUND ? "Povezava ni veljavna" : "Povezava ni več veljavna",
+	           e == C2S_ERR_NOT_FOUND ? "Povezava ni veljavna"
+	           : signed_              ? "Dokumenti so podpisani"
+	                                  : "Povezava ni več veljavna",
 	           e == C2S_ERR_NOT_FOUND ? "This link is not valid"
+	           : signed_              ? "The documents are signed"
 	                                  : "This link is no longer valid");
-	if (e == C2S_ERR_NOT_FOUND)
+	if (e == C2S_ERR_NOT_FOUND) {
 		page_error(&p, T(&p,
 		                 "Te povezave ne poznamo. Preverite, da ste jo iz e-pošte "
 		                 "kopirali v celoti, ali pokličite operaterja.",
 		                 "We do not know this link. Check that you copied it from the "
 		                 "e-mail in full, or call your operator."));
-	else if (e == C2S_ERR_ORDER_CLOSED)
-		page_put(&p, "<p id=\"confirmation\">%s</p>",
+	} else if (signed_) {
+		page_put(&p, "<p id=\"confirmation\" role=\"status\">%s</p>",
 		         T(&p,
-		           "Dokumenti so že podpisani. Podpisane dokumente s cenikom in "
+		           "Dokumenti so podpisani. Podpisane dokumente s cenikom in "
 		           "splošnimi pogoji smo poslali na vaš e-naslov; naročilo je predano v "
 		           "aktivacijo.",
-		           "The documents are already signed. We sent the signed documents with "
+		           "The documents are signed. We sent the signed documents with "
 		           "the price list and general terms to your e-mail address; the order has "
 		           "been handed over for activation."));
-	else if (info && info->status == ORDER_CANCELLED)
+	} else if (info && info->status == ORDER_CANCELLED) {
 		page_error(&p, T(&p,
 		                 "Naročilo je bilo preklicano, zato ga ni mogoče podpisati. Za "
 		                 "več informacij pokličite operaterja.",
 		                 "The order was cancelled, so it cannot be signed. Call your "
 		                 "operator for details."));
-	else
-		page_error(&p, T(&p,
-		                 "Povezava za podpis je veljala 24 ur in je potekla. Za podpis "
-		                 "na papirju vas bo poklical in obiskal kurir.",
-		                 "The signing link was valid for 24 hours and has expired. A "
-		                 "courier will call you and visit you to sign on paper."));
+	} else {
+		page_put(
+		    &p, "<p id=\"error\" class=\"error\" role=\"alert\">%s ",
+		    T(&p, "Povezava za podpis je veljala do", "The signing link was valid until"));
+		page_time(&p, info ? info->expires_at : 0);
+		page_put(
+		    &p, " %s</p>",
+		    T(&p, "in je potekla. Za podpis na papirju vas bo poklical in obiskal kurir.",
+		      "and has expired. A courier will call you and visit you to sign on paper."));
+	}
 	return page_end(&p, status, NULL);
 }
 
@@ -256,7 +293,8 @@ static int page_order(struct web_req *r, struct order_info *info, enum MHD_Resul
 	return 0;
 }
 
-static void page_code_form(struct page *p, const struct web_session *s, int show_code_field)
+static void page_code_form(struct page *p, const struct web_session *s, int show_code_field,
+                           int error)
 {
 	if (show_code_field) {
 		page_put(p, "<form method=\"post\" action=\"%s/otp/verify\" class=\"code\">",
@@ -266,10 +304,12 @@ static void page_code_form(struct page *p, const struct web_session *s, int show
 		    p,
 		    "<label for=\"otp-code\">%s</label> <input id=\"otp-code\" name=\"code\" "
 		    "type=\"text\" autocomplete=\"one-time-code\" inputmode=\"numeric\" "
-		    "maxlength=\"20\" required aria-describedby=\"code-help\"> "
+		    "maxlength=\"20\" required autofocus%s> "
 		    "<p id=\"code-help\" class=\"help\">%s</p>"
 		    "<button id=\"otp-submit\" type=\"submit\">%s</button></form>",
-		    T(p, "Potrditvena koda", "Confirmation code"),
+		    T(p, "Koda iz SMS-sporočila", "Code from the SMS"),
+		    error ? " aria-invalid=\"true\" aria-describedby=\"error code-help\""
+		          : " aria-describedby=\"code-help\"",
 		    T(p, "Šestmestna koda iz SMS-sporočila.", "The six-digit code from the SMS."),
 		    T(p, "Potrdi", "Confirm"));
 	}
@@ -303,9 +343,9 @@ enum MHD_Result web_page_start(struct web_req *r)
 		    order_event(r->ctx->store, info.id, clock_now(), "link_opened", NULL) != C2S_OK)
 			log_warn("order %s: link_opened not recorded", info.id);
 	} else if (s.otp_ok) {
-		char to[200];
+		char to[200], lc[160];
 		snprintf(to, sizeof(to), "%s/documents", base);
-		return web_redirect(r, to, NULL);
+		return web_redirect(r, to, page_lang_cookie(r, lc, sizeof(lc))[0] ? lc : NULL);
 	}
 	page_begin(&p, r, &info, "Elektronski podpis dokumentov",
 	           "Electronic signing of documents");
@@ -321,7 +361,7 @@ enum MHD_Result web_page_start(struct web_req *r)
 	           "We send a confirmation code by SMS to"));
 	page_mask_phone(&p, info.subscriber.phone);
 	page_put(&p, "</strong>.</p>");
-	page_code_form(&p, &s, 0);
+	page_code_form(&p, &s, 0, 0);
 	return page_end(&p, 200, cookie[0] ? cookie : NULL);
 }
 
@@ -378,7 +418,7 @@ enum MHD_Result web_page_otp_send(struct web_req *r)
 		           T(&p, "Kode trenutno ne moremo poslati. Poskusite znova čez minuto.",
 		             "We cannot send the code right now. Please try again in a minute."));
 	}
-	page_code_form(&p, &s, 1);
+	page_code_form(&p, &s, 1, !(e == C2S_OK && o.result == C2S_OK));
 	return page_end(&p, 200, NULL);
 }
 
@@ -451,8 +491,29 @@ enum MHD_Result web_page_otp_verify(struct web_req *r)
 		           T(&p, "Kode trenutno ne moremo preveriti. Poskusite znova čez minuto.",
 		             "We cannot check the code right now. Please try again in a minute."));
 	}
-	page_code_form(&p, &s, field);
+	page_code_form(&p, &s, field, 1);
 	return page_end(&p, 200, NULL);
+}
+
+/* A document number the order does not have: a page, not a problem (this is a browser). */
+static enum MHD_Result page_no_document(struct web_req *r, const struct order_info *info)
+{
+	struct page p;
+	page_begin(&p, r, info, "Dokumenta ni", "No such document");
+	page_error(&p, T(&p, "Naročilo nima dokumenta s to številko.",
+	                 "The order has no document with this number."));
+	page_put(&p, "<p><a href=\"%s/documents\">%s</a></p>", p.base,
+	         T(&p, "Na seznam dokumentov", "To the document list"));
+	return page_end(&p, 404, NULL);
+}
+
+/* GET on a form's address (a bookmarked or reloaded POST target): back to the start page,
+ * which leads on to where the customer is. */
+enum MHD_Result web_page_to_start(struct web_req *r)
+{
+	char to[200];
+	snprintf(to, sizeof(to), "/s/%s", r->param[0]);
+	return web_redirect(r, to, NULL);
 }
 
 /* ---- GET /s/{token}/documents[/{n}[.pdf]] ---- */
@@ -493,8 +554,7 @@ enum MHD_Result web_page_documents(struct web_req *r)
 		pdf = strcmp(end, ".pdf") == 0;
 		if ((*end && !pdf) || r->param[1][0] < '0' || r->param[1][0] > '9' ||
 		    v >= info.n_documents)
-			return web_problem_ex(r, 404, "not-found", "No such document",
-			                      "the order has no document with this number", NULL);
+			return page_no_document(r, &info);
 		sel = v;
 	} else {
 		while (sel + 1 < info.n_documents && info.docs[sel].is_signed)
@@ -522,7 +582,16 @@ enum MHD_Result web_page_documents(struct web_req *r)
 	             "<h2 id=\"doc-title\">");
 	page_esc(&p, d->title);
 	page_put(&p, "</h2>");
+	/* phones rarely show a PDF inside a page: a tab of its own reads better */
+	page_put(&p,
+	         "<p class=\"open\"><a href=\"%s/documents/%zu.pdf\" target=\"_blank\" "
+	         "rel=\"noopener\">%s</a></p>",
+	         p.base, sel,
+	         T(&p, "Odpri dokument v novem zavihku", "Open the document in a new tab"));
 	if (page_signed_all(&info)) {
+		page_put(&p, "<p class=\"done\" role=\"status\">%s</p>",
+		         T(&p, "Vsi dokumenti so podpisani. Za zaključek kliknite Izhod.",
+		           "All documents are signed. Click Exit to finish."));
 		page_put(&p, "<form method=\"post\" action=\"%s/finish\">", p.base);
 		page_hidden_csrf(&p, &s);
 		page_put(&p, "<button id=\"finish-button\" type=\"submit\">%s</button></form>",
@@ -564,8 +633,7 @@ enum MHD_Result web_page_sign(struct web_req *r)
 	}
 	unsigned long n = strtoul(r->param[1], &end, 10);
 	if (*end || r->param[1][0] < '0' || r->param[1][0] > '9' || n >= info.n_documents)
-		return web_problem_ex(r, 404, "not-found", "No such document",
-		                      "the order has no document with this number", NULL);
+		return page_no_document(r, &info);
 	/* a double click, or the back button after signing: signed once, shown again */
 	if (!info.docs[n].is_signed) {
 		c2s_err e = web_sign_document(r->ctx, &info, (int)n, s.sad, why, sizeof(why));
@@ -605,7 +673,7 @@ enum MHD_Result web_page_sign(struct web_req *r)
 			if (e == C2S_ERR_SAD) {
 				s.otp_ok = 0;
 				web_session_update(&s);
-				page_code_form(&p, &s, 0);
+				page_code_form(&p, &s, 0, 0);
 			} else {
 				page_put(&p, "<p><a href=\"/s/%s/documents/%lu\">%s</a></p>",
 				         r->param[0], n,
@@ -674,26 +742,26 @@ enum MHD_Result web_page_finish(struct web_req *r)
 /* ---- GET /assets/c2s.css: the pages' only style sheet (no third-party resources) ---- */
 
 static const char page_css[] =
-    "*{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,-apple-system,'Segoe UI',"
-    "Roboto,sans-serif;color:#1a1a1a;background:#f6f7f9}header{display:flex;justify-content:"
-    "space-between;align-items:center;padding:.75rem 1rem;background:#fff;border-bottom:1px solid "
-    "#d8dbe0}.brand{margin:0;font-weight:700;color:#b3001b}.lang a{margin-left:.75rem;color:"
-    "#1d4ed8}main{max-width:72rem;margin:0 auto;padding:1rem}h1{font-size:1.5rem;margin:.5rem 0 "
-    "1rem}h2{font-size:1.125rem}form{margin:1rem 0}label{display:block;font-weight:600;margin-"
-    "bottom:.25rem}input[type=text]{font-size:1.5rem;letter-spacing:.2em;padding:.5rem;width:"
-    "12ch;border:2px solid #6b7280;border-radius:.25rem}input:focus,button:focus,a:focus{outline:"
-    "3px solid #1d4ed8;outline-offset:2px}button{font-size:1.125rem;padding:.6rem 1.4rem;border:0;"
-    "border-radius:.25rem;background:#b3001b;color:#fff;cursor:pointer}button.secondary{background:"
-    "#fff;color:#1a1a1a;border:2px solid #6b7280}.help{color:#4b5563;margin:.25rem 0 .75rem}"
-    ".error{color:#8b0000;background:#fdecea;border-left:4px solid #b3001b;padding:.5rem .75rem}"
-    ".docs{display:flex;gap:1.5rem;flex-wrap:wrap}.docs nav{flex:0 0 16rem}.docs section{flex:1 1 "
-    "24rem}#doc-list{list-style:none;padding:0;margin:0}#doc-list li{padding:.5rem;border-bottom:"
-    "1px solid #d8dbe0}#doc-list li.current{background:#fff;font-weight:600}.state{display:block;"
-    "font-size:.875rem}.state.signed{color:#166534}.state.pending{color:#92400e}.pdf{width:100%;"
-    "height:70vh;border:1px solid #d8dbe0;background:#fff}#confirmation{background:#fff;padding:"
-    "1rem;border-left:4px solid #166534}@media(max-width:40rem){.docs nav{flex:1 1 "
-    "100%}.pdf{height:"
-    "50vh}}\n";
+    "*{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,-apple-system,'Segoe UI',R"
+    "oboto,sans-serif;color:#1a1a1a;background:#f6f7f9}header{display:flex;justify-content:sp"
+    "ace-between;align-items:center;padding:.75rem 1rem;background:#fff;border-bottom:1px sol"
+    "id #d8dbe0}.brand{margin:0;font-weight:700;color:#b3001b}.lang a{margin-left:.75rem}a,a:"
+    "visited{color:#1d4ed8}main{max-width:72rem;margin:0 auto;padding:1rem}h1{font-size:1.5re"
+    "m;margin:.5rem 0 1rem}h2{font-size:1.125rem}form{margin:1rem 0}label{display:block;font-"
+    "weight:600;margin-bottom:.25rem}input[type=text]{font-size:1.5rem;letter-spacing:.2em;pa"
+    "dding:.5rem;width:12ch;border:2px solid #6b7280;border-radius:.25rem}input[aria-invalid="
+    "true]{border-color:#b3001b}input:focus,button:focus,a:focus{outline:3px solid #1d4ed8;ou"
+    "tline-offset:2px}button{font-size:1.125rem;min-height:44px;padding:.6rem 1.4rem;border:0"
+    ";border-radius:.25rem;background:#b3001b;color:#fff;cursor:pointer}button.secondary{back"
+    "ground:#fff;color:#1a1a1a;border:2px solid #6b7280}.help{color:#4b5563;margin:.25rem 0 ."
+    "75rem}.error{color:#8b0000;background:#fdecea;border-left:4px solid #b3001b;padding:.5re"
+    "m .75rem}.done{color:#166534}.open{margin:.25rem 0}.docs{display:flex;gap:1.5rem;flex-wr"
+    "ap:wrap}.docs nav{flex:0 0 16rem}.docs section{flex:1 1 24rem}#doc-list{list-style:none;"
+    "padding:0;margin:0}#doc-list li{padding:.5rem;border-bottom:1px solid #d8dbe0}#doc-list "
+    "li.current{background:#fff;font-weight:600}.state{display:block;font-size:.875rem}.state"
+    ".signed{color:#166534}.state.pending{color:#92400e}.pdf{width:100%;height:70vh;border:1p"
+    "x solid #d8dbe0;background:#fff}#confirmation{background:#fff;padding:1rem;border-left:4"
+    "px solid #166534}@media(max-width:40rem){.docs nav{flex:1 1 100%}.pdf{display:none}}\n";
 
 enum MHD_Result web_asset_css(struct web_req *r)
 {

@@ -90,8 +90,18 @@ static void web_page_headers(struct MHD_Response *resp, const char *cookie, int 
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(resp, "Strict-Transport-Security", "max-age=31536000");
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
-	if (cookie)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, cookie);
+	/* one Set-Cookie header per line of `cookie` */
+	for (const char *c = cookie; c && *c;) {
+		const char *nl = strchr(c, '\n');
+		size_t n = nl ? (size_t)(nl - c) : strlen(c);
+		char one[400];
+		if (n && n < sizeof(one)) {
+			memcpy(one, c, n);
+			one[n] = 0;
+			MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, one);
+		}
+		c += n + (nl ? 1 : 0);
+	}
 }
 
 enum MHD_Result web_html(struct web_req *r, unsigned status, char *html, const char *cookie)

@@ -25,6 +25,10 @@ static const struct web_route web_routes[] = {
     {"POST", "/s/*/documents/*/sign", web_page_sign, 0, 1, WEB_FORM_MAX},
     {"POST", "/s/*/finish", web_page_finish, 0, 1, WEB_FORM_MAX},
     {"GET", "/assets/c2s.css", web_asset_css, 0, 0, 0},
+    {"GET", "/s/*/otp", web_page_to_start, 0, 0, 0},
+    {"GET", "/s/*/otp/verify", web_page_to_start, 0, 0, 0},
+    {"GET", "/s/*/documents/*/sign", web_page_to_start, 0, 0, 0},
+    {"GET", "/s/*/finish", web_page_to_start, 0, 0, 0},
 };
 
 /* Matches `url` against a route path; '*' takes one non-empty segment into r->param. */

@@ -88,6 +88,7 @@ enum MHD_Result web_page_otp_send(struct web_req *r);
 enum MHD_Result web_page_otp_verify(struct web_req *r);
 enum MHD_Result web_page_documents(struct web_req *r);
 enum MHD_Result web_asset_css(struct web_req *r);
+enum MHD_Result web_page_to_start(struct web_req *r);
 enum MHD_Result web_page_sign(struct web_req *r);
 enum MHD_Result web_page_finish(struct web_req *r);
 
