@@ -30,6 +30,7 @@ c2s_err pades_run_remote(const struct pades_remote_job *job, const uint8_t *pdf,
 	if (job->level == PADES_B_T && !job->tsa)
 		WHY(C2S_ERR_TSA_NONE, "%s", c2s_err_message(C2S_ERR_TSA_NONE));
 	struct pdf_sig_params params = job->params;
+	params.no_page_annot = 1; /* the keyholder's scan refuses page and array revisions */
 	if (!params.contents_max)
 		params.contents_max =
 		    PADES_REMOTE_BUDGET + (job->level == PADES_B_T ? PADES_TST_BUDGET : 0);

@@ -118,7 +118,7 @@ c2s_err pdf_prepare(const uint8_t *pdf, size_t len, size_t max_len, const struct
 	GUARD(pdf_w_init(&w, &d, 2 * p->contents_max + PDF_UPDATE_EXTRA));
 	GUARD(pdf_w_new_num(&w, &sig));
 	GUARD(write_sig_dict(&w, sig, p, &pos));
-	GUARD(pdf_form_write(&w, &f, sig));
+	GUARD(pdf_form_write(&w, &f, sig, p->no_page_annot));
 	GUARD(pdf_w_finish(&w));
 	GUARD(pdf_doc_check(&d));
 	GUARD(fill_ranges(&w, &pos, p->contents_max, out));

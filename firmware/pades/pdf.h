@@ -19,6 +19,12 @@ struct pdf_sig_params {
 	time_t when;            /* /M */
 	size_t contents_max;    /* bytes reserved for the DER CMS (hex placeholder is 2x) */
 	const char *field_name; /* preferred field name, e.g. "Signature1"; made unique */
+	/* Customer signatures (the keyholder's scan refuses anything else): write no new
+	 * revision of any page nor of any array. A new field is not added to a page's /Annots
+	 * (it stays invisible, /P names the first page, /Fields lists it), and the AcroForm gets
+	 * a direct /Fields array (copied, plus the new field) instead of a new revision of an
+	 * indirect one. 0 (seals): the widget goes into the first page's /Annots. */
+	int no_page_annot;
 };
 
 struct pdf_prepared {
@@ -32,7 +38,8 @@ struct pdf_prepared {
 
 /* Checks the file (refusals: C2S_ERR_PDF_NOT_PDF, _DAMAGED, _ENCRYPTED, _CERTIFIED, _TOO_BIG,
  * _UNSUPPORTED, each with a human `why`) and prepares an incremental update that adds a
- * signature field (or fills an empty one), its widget (invisible), the /Sig dictionary with
+ * signature field (or fills an empty one), its widget (invisible; in the first page's /Annots
+ * unless p->no_page_annot), the /Sig dictionary with
  * /Filter /Adobe.PPKLite /SubFilter /ETSI.CAdES.detached, /M, /Name, /Reason, /Location,
  * /ByteRange and a zero /Contents placeholder. Uses a classic xref section after a table
  * and an xref stream after a stream. `max_len`: size limit (0 = none).

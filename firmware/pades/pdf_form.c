@@ -1,6 +1,8 @@
 /* The interactive-form side of a signature: find the AcroForm, an empty signature field to
  * fill or a unique name for a new one, and write the new revisions of the field, the first
- * page (or its /Annots array), the AcroForm and the catalog as needed. */
+ * page (or its /Annots array), the AcroForm and the catalog as needed. With no_page_annot
+ * (customer signatures) no page and no array is written: the widget is in no page's /Annots
+ * and the AcroForm's /Fields is a direct array. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,7 +217,10 @@ out:
 }
 
 /* The body of the new AcroForm: old keys, /SigFlags 3, /Fields with the new field. An
- * indirect /Fields array gets its own revision (written by write_acroform). */
+ * indirect /Fields array gets its own revision (written by write_acroform), except with
+ * no_page_annot: then /Fields is always a direct copy of the old items (plus the new field),
+ * so that the update holds no array a reader could take for another one (an /Annots, a
+ * /Contents or a /Kids array numbered like it). */
 static c2s_err write_af_body(struct pdf_writer *w, struct pdf_form *f, int fnum)
 {
 	static const char *const skip[] = {"/Fields", "/SigFlags", NULL};
@@ -225,7 +230,9 @@ static c2s_err write_af_body(struct pdf_writer *w, struct pdf_form *f, int fnum)
 	if (f->acroform)
 		GUARD(pdf_w_dict_body(w, f->acroform, skip));
 	GUARD(pdf_w_str(w, "/SigFlags 3\n/Fields "));
-	if (is_ind_array(d, f->fields) || (f->empty && f->fields))
+	if (f->no_page_annot)
+		GUARD(pdf_w_array_plus(w, f->fields, &fnum, f->empty ? 0 : 1));
+	else if (is_ind_array(d, f->fields) || (f->empty && f->fields))
 		GUARD(pdf_w_value(w, f->fields));
 	else
 		GUARD(pdf_w_array_plus(w, f->fields, &fnum, f->empty ? 0 : 1));
@@ -274,7 +281,7 @@ static c2s_err write_acroform(struct pdf_writer *w, struct pdf_form *f, int fnum
 	} else {
 		GUARD(write_catalog(w, f, fnum, 0));
 	}
-	if (!f->empty && is_ind_array(d, f->fields)) {
+	if (!f->empty && !f->no_page_annot && is_ind_array(d, f->fields)) {
 		GUARD(pdf_w_begin_obj(w, oh_num(d, f->fields), oh_gen(d, f->fields)));
 		GUARD(pdf_w_array_plus(w, f->fields, &fnum, 1));
 		GUARD(pdf_w_end_obj(w));
@@ -300,16 +307,20 @@ out:
 	return ret;
 }
 
-c2s_err pdf_form_write(struct pdf_writer *w, struct pdf_form *f, int sig)
+c2s_err pdf_form_write(struct pdf_writer *w, struct pdf_form *f, int sig, int no_page_annot)
 {
 	c2s_err ret = C2S_ERR_INTERNAL;
 	int fnum = 0;
+	f->no_page_annot = no_page_annot;
 	if (f->empty) {
 		GUARD(write_filled_field(w, f, sig));
 	} else {
 		GUARD(pdf_w_new_num(w, &fnum));
 		GUARD(write_new_field(w, f, fnum, sig));
-		GUARD(write_page(w, f, fnum));
+		/* the widget is invisible: in /Fields it is a signature; in a page's /Annots
+		 * only for seals (a new page revision could change what the page shows) */
+		if (!no_page_annot)
+			GUARD(write_page(w, f, fnum));
 	}
 	GUARD(write_acroform(w, f, fnum));
 	ret = C2S_OK;

@@ -100,11 +100,14 @@ struct pdf_form {
 	size_t visited;   /* field tree nodes seen (bounded: shared /Kids could explode) */
 	char **names;     /* top-level field names seen */
 	size_t n_names, cap_names;
+	int no_page_annot; /* set by pdf_form_write: no page, no array revisions */
 };
 
 C2S_MUST_CHECK c2s_err pdf_form_inspect(struct pdf_form *f, struct pdf_doc *d, const char *want);
-/* Writes the field (new, or the filled empty one), the page/annots and AcroForm/catalog. */
-C2S_MUST_CHECK c2s_err pdf_form_write(struct pdf_writer *w, struct pdf_form *f, int sig);
+/* Writes the field (new, or the filled empty one), the page/annots (not with no_page_annot:
+ * see struct pdf_sig_params) and AcroForm/catalog. */
+C2S_MUST_CHECK c2s_err pdf_form_write(struct pdf_writer *w, struct pdf_form *f, int sig,
+                                      int no_page_annot);
 void pdf_form_free(struct pdf_form *f);
 
 /* UTF-8 -> text string bytes into `b` (used by the writer; exposed for tests via pdf.c). */
