@@ -19,12 +19,6 @@ const char *scan_role_name(enum scan_role role)
 		return "AcroForm";
 	case SCAN_CATALOG:
 		return "catalog";
-	case SCAN_PAGE:
-		return "page";
-	case SCAN_ANNOTS:
-		return "/Annots array";
-	case SCAN_FIELDS:
-		return "/Fields array";
 	case SCAN_XREF:
 		return "xref stream";
 	case SCAN_NONE:

@@ -8,9 +8,12 @@
  * C2S_ERR_UPDATE_REFUSED with a `why` naming the object and the rule.
  *
  * Accepted, and nothing else (see docs/SCAN.md for the reasons and what cannot be seen):
- *   objects "N G obj <dict|array> endobj", each number once, at most SCAN_MAX_OBJS:
- *     one signature dictionary, one signature field/widget (no /AP), at most one AcroForm,
- *     catalog, page (or an indirect /Annots array), indirect /Fields array, xref stream;
+ *   objects "N G obj <dict> endobj", each number once, at most SCAN_MAX_OBJS:
+ *     one signature dictionary, one signature field/widget (no /AP), at most one AcroForm
+ *     (/Fields direct, /DR a reference), catalog, xref stream. No page and no array object:
+ *     a new revision of a page (direct /Resources, boxes, /Rotate) or of an array (an
+ *     indirect /Annots, /Contents or /Kids) could change what the pages show, and the scan
+ *     cannot compare it with the original;
  *   then an xref table + trailer, or the xref stream object (uncompressed), then
  *   "startxref N %%EOF" and at most one end-of-line. */
 #ifndef C2S_SCAN_INT_H
@@ -36,9 +39,6 @@ enum scan_role {
 	SCAN_FIELD,    /* the signature field merged with its widget */
 	SCAN_ACROFORM, /* the interactive form dictionary */
 	SCAN_CATALOG,  /* the document catalog (the trailer's /Root) */
-	SCAN_PAGE,     /* the page that receives the widget */
-	SCAN_ANNOTS,   /* an indirect /Annots array with the widget added */
-	SCAN_FIELDS,   /* an indirect /Fields array with the field added */
 	SCAN_XREF,     /* the cross-reference stream */
 };
 

@@ -1,8 +1,11 @@
 /* The update scan's allow-list: what each object of a signature update is (by its shape),
  * how many of each there may be, the keys each may carry and where it may point to another
- * object of the same update. What our writer (firmware/pades/pdf_form.c, pdf.c) produces
- * passes; a key it copies from the original that could change what is displayed or run
- * something (actions, appearance streams, optional content, XFA) is refused. */
+ * object of the same update. What our writer (firmware/pades/pdf_form.c, pdf.c, with
+ * no_page_annot) produces passes; a key it copies from the original that could change what
+ * is displayed or run something (actions, appearance streams, optional content, XFA) is
+ * refused. So is any page and any array object: the scan cannot compare a redefined page
+ * (its direct /Resources, boxes, /Rotate) or list (/Annots, /Contents, /Kids) with the
+ * original, so it allows none. */
 #include <stdio.h>
 #include <string.h>
 
@@ -14,7 +17,8 @@ static const char *const sig_keys[] = {"Type",     "Filter",      "SubFilter",  
 /* No /AP: an appearance stream (even one of the original) would be drawn in the widget's
  * /Rect, and this scan cannot see what it draws. No /A, /AA: actions. No /Kids, /Parent. */
 static const char *const field_keys[] = {"Type", "Subtype", "FT", "T", "V", "F", "Rect", "P", NULL};
-/* No /XFA, /CO (calculations run scripts), /NeedAppearances true (viewers redraw fields). */
+/* No /XFA, /CO (calculations run scripts), /NeedAppearances true (viewers redraw fields).
+ * /DR only as a reference: a direct one could redefine the fonts of field appearances. */
 static const char *const af_keys[] = {"Fields", "SigFlags",        "DR", "DA",
                                       "Q",      "NeedAppearances", NULL};
 /* No /AA, /OCProperties (which layers show), /Collection, /NeedsRendering, /URI, ... */
@@ -23,11 +27,43 @@ static const char *const catalog_keys[] = {
     "Metadata",   "StructTreeRoot", "MarkInfo",   "Lang",       "ViewerPreferences",
     "PageLayout", "PageMode",       "OpenAction", "PageLabels", "Dests",
     "Version",    "Extensions",     "DSS",        "Perms",      NULL};
-/* No /AA, /Thumb, /B, /Dur, /Trans, /PZ, /SeparationInfo. */
-static const char *const page_keys[] = {
-    "Type",          "Parent",   "Resources", "MediaBox",     "CropBox", "BleedBox", "TrimBox",
-    "ArtBox",        "Contents", "Rotate",    "Group",        "Annots",  "Metadata", "PieceInfo",
-    "StructParents", "Tabs",     "UserUnit",  "LastModified", NULL};
+/* The type each catalog value may have. A direct dictionary only where it cannot change
+ * what a page shows: /AcroForm (checked as the AcroForm), /Names (values references only),
+ * /MarkInfo (flags), /ViewerPreferences (no page box other than /CropBox), and the
+ * navigation, extension and validation dictionaries. /StructTreeRoot (what screen readers
+ * and reflow show) and /Metadata only as references, so the update cannot write their
+ * content. */
+#define T_REF   (1u << SN_REF)
+#define T_DICT  (1u << SN_DICT)
+#define T_NAME  (1u << SN_NAME)
+#define T_STR   ((1u << SN_STR) | (1u << SN_HEX))
+#define T_ARRAY (1u << SN_ARRAY)
+static const struct {
+	const char *key;
+	unsigned types;
+} catalog_types[] = {
+    {"Type", T_NAME},
+    {"Pages", T_REF},
+    {"AcroForm", T_REF | T_DICT},
+    {"Names", T_REF | T_DICT},
+    {"Outlines", T_REF},
+    {"Metadata", T_REF},
+    {"StructTreeRoot", T_REF},
+    {"MarkInfo", T_REF | T_DICT},
+    {"Lang", T_STR},
+    {"ViewerPreferences", T_REF | T_DICT},
+    {"PageLayout", T_NAME},
+    {"PageMode", T_NAME},
+    {"OpenAction", T_ARRAY},
+    {"PageLabels", T_REF | T_DICT},
+    {"Dests", T_REF | T_DICT},
+    {"Version", T_NAME},
+    {"Extensions", T_REF | T_DICT},
+    {"DSS", T_REF | T_DICT},
+    {"Perms", T_REF | T_DICT},
+};
+/* Viewer preferences that choose the page box shown or printed (PDF 1.4-1.7). */
+static const char *const vp_boxes[] = {"ViewArea", "ViewClip", "PrintArea", "PrintClip", NULL};
 static const char *const dest_kinds[] = {"XYZ",  "Fit",   "FitH",  "FitV", "FitR",
                                          "FitB", "FitBH", "FitBV", NULL};
 
@@ -71,12 +107,18 @@ static c2s_err classify_dict(struct scan_ctx *c, size_t i)
 	enum scan_role role = SCAN_NONE;
 	if (t && sn_type(c, t) != SN_NAME)
 		SCAN_REFUSE("object %u: /Type is not a name", c->objs[i].num);
+	if (scan_is_name(c, t, "Page"))
+		SCAN_REFUSE("object %u: a signature update may not rewrite a page: it could change "
+		            "what the page shows",
+		            c->objs[i].num);
+	if (scan_is_name(c, t, "Pages"))
+		SCAN_REFUSE("object %u: a signature update may not rewrite the page tree: it could "
+		            "change which pages are shown",
+		            c->objs[i].num);
 	if (scan_is_name(c, t, "Sig"))
 		role = SCAN_SIG;
 	else if (scan_is_name(c, t, "Catalog"))
 		role = SCAN_CATALOG;
-	else if (scan_is_name(c, t, "Page"))
-		role = SCAN_PAGE;
 	else if (scan_is_name(c, t, "Annot") || (!t && scan_get(c, d, "FT")))
 		role = SCAN_FIELD;
 	else if (!t && scan_get(c, d, "Fields"))
@@ -88,8 +130,8 @@ static c2s_err classify_dict(struct scan_ctx *c, size_t i)
 		            c->objs[i].num, name);
 	}
 	if (role == SCAN_NONE)
-		SCAN_REFUSE("object %u: a dictionary that is no signature, field, AcroForm, "
-		            "catalog or page",
+		SCAN_REFUSE("object %u: a dictionary that is no signature, field, AcroForm or "
+		            "catalog",
 		            c->objs[i].num);
 	GUARD(set_role(c, i, role));
 	ret = C2S_OK;
@@ -97,7 +139,10 @@ out:
 	return ret;
 }
 
-/* Roles of dictionaries and the xref stream; arrays wait for the AcroForm's /Fields. */
+/* Roles of dictionaries and the xref stream. No array object: numbered like a page's
+ * indirect /Annots it would replace the page's annotations (dropping, say, a free-text
+ * clause), like a /Contents or /Kids array the page's content or the pages themselves. The
+ * writer makes /Fields direct for this reason. */
 static c2s_err classify(struct scan_ctx *c)
 {
 	c2s_err ret = C2S_ERR_INTERNAL;
@@ -107,7 +152,13 @@ static c2s_err classify(struct scan_ctx *c)
 			GUARD(set_role(c, i, SCAN_XREF));
 		else if (c->nodes[o->root].t == SN_DICT)
 			GUARD(classify_dict(c, i));
-		else if (c->nodes[o->root].t != SN_ARRAY)
+		else if (c->nodes[o->root].t == SN_ARRAY)
+			SCAN_REFUSE(
+			    "object %u: a signature update may not rewrite an array: as a "
+			    "page's /Annots, /Contents or /Kids it could drop annotations or "
+			    "change what the pages show",
+			    o->num);
+		else
 			SCAN_REFUSE("object %u: neither a dictionary nor an array", o->num);
 	}
 	if (!role_obj(c, SCAN_SIG))
@@ -163,19 +214,11 @@ static c2s_err find_acroform(struct scan_ctx *c, uint32_t *af, uint32_t *af_num)
 	if (!*af)
 		SCAN_REFUSE("no AcroForm in the update (the field must be added to /Fields)");
 	uint32_t f = scan_get(c, *af, "Fields");
-	if (sn_type(c, f) == SN_REF) {
-		int i = scan_obj_index(c, (uint32_t)c->nodes[f].v);
-		if (i < 0 || c->objs[i].gen != c->nodes[f].gen ||
-		    c->nodes[c->objs[i].root].t != SN_ARRAY || c->objs[i].role != SCAN_NONE)
-			SCAN_REFUSE("AcroForm %u: /Fields is not an array of this update", *af_num);
-		GUARD(set_role(c, (size_t)i, SCAN_FIELDS));
-		c->nodes[f].ok_ref = 1;
-		GUARD(field_list(c, c->objs[i].root, "/Fields", c->objs[i].num));
-	} else if (sn_type(c, f) == SN_ARRAY) {
-		GUARD(field_list(c, f, "/Fields", *af_num));
-	} else {
-		SCAN_REFUSE("AcroForm %u: /Fields is not an array", *af_num);
-	}
+	if (sn_type(c, f) != SN_ARRAY)
+		SCAN_REFUSE("AcroForm %u: /Fields is not a direct array (a signature update holds "
+		            "no array object)",
+		            *af_num);
+	GUARD(field_list(c, f, "/Fields", *af_num));
 	ret = C2S_OK;
 out:
 	return ret;
@@ -196,9 +239,12 @@ static c2s_err check_acroform(struct scan_ctx *c, uint32_t af, uint32_t num)
 	if (sn_type(c, sf) != SN_INT || !(c->nodes[sf].v & 1) || (c->nodes[sf].v & ~3LL))
 		SCAN_REFUSE("%s: /SigFlags is not 1..3 with SignaturesExist", what);
 	uint32_t da = scan_get(c, af, "DA"), q = scan_get(c, af, "Q"), dr = scan_get(c, af, "DR");
-	if ((da && !is_string(c, da)) || (q && sn_type(c, q) != SN_INT) ||
-	    (dr && sn_type(c, dr) != SN_DICT && sn_type(c, dr) != SN_REF))
-		SCAN_REFUSE("%s: /DA, /Q or /DR of the wrong type", what);
+	if ((da && !is_string(c, da)) || (q && sn_type(c, q) != SN_INT))
+		SCAN_REFUSE("%s: /DA or /Q of the wrong type", what);
+	if (dr && sn_type(c, dr) != SN_REF)
+		SCAN_REFUSE("%s: /DR is not a reference: direct default resources could redefine "
+		            "the fonts of the fields' appearances",
+		            what);
 	ret = C2S_OK;
 out:
 	return ret;
@@ -316,8 +362,6 @@ static c2s_err check_field(struct scan_ctx *c, struct scan_result *r)
 	uint32_t p = scan_get(c, d, "P");
 	if (p && sn_type(c, p) != SN_REF)
 		SCAN_REFUSE("%s: /P is not a reference", what);
-	if (p && role_obj(c, SCAN_PAGE) && !scan_ref_to(c, p, SCAN_PAGE))
-		SCAN_REFUSE("%s: /P is not the page of this update", what);
 	r->field_num = o->num;
 	ret = C2S_OK;
 out:
@@ -343,6 +387,47 @@ static int is_dest(const struct scan_ctx *c, uint32_t a)
 	return 1;
 }
 
+/* The catalog's direct dictionaries that the type table allows, by what they may hold. */
+static c2s_err check_catalog_dicts(struct scan_ctx *c, uint32_t d, const char *what)
+{
+	c2s_err ret = C2S_ERR_INTERNAL;
+	uint32_t names = scan_get(c, d, "Names"), mi = scan_get(c, d, "MarkInfo"),
+	         vp = scan_get(c, d, "ViewerPreferences");
+	/* name tree roots elsewhere in the original: a direct tree could add named pages,
+	 * templates or appearance streams the scan cannot see */
+	if (sn_type(c, names) == SN_DICT)
+		for (uint32_t k = c->nodes[names].kid; k; k = c->nodes[c->nodes[k].next].next)
+			if (sn_type(c, c->nodes[k].next) != SN_REF)
+				SCAN_REFUSE(
+				    "%s: a direct /Names holds a value that is not a reference",
+				    what);
+	if (sn_type(c, mi) == SN_DICT)
+		for (uint32_t k = c->nodes[mi].kid; k; k = c->nodes[c->nodes[k].next].next) {
+			int t = sn_type(c, c->nodes[k].next);
+			if (t != SN_BOOL && t != SN_NAME)
+				SCAN_REFUSE("%s: /MarkInfo holds a value that is not a flag", what);
+		}
+	if (sn_type(c, vp) == SN_DICT)
+		for (uint32_t k = c->nodes[vp].kid; k; k = c->nodes[c->nodes[k].next].next) {
+			uint32_t v = c->nodes[k].next;
+			int t = sn_type(c, v);
+			if (t == SN_DICT || t == SN_REF || t == SN_STR || t == SN_HEX)
+				SCAN_REFUSE(
+				    "%s: /ViewerPreferences holds a dictionary, reference or "
+				    "string",
+				    what);
+			for (const char *const *b = vp_boxes; *b; b++)
+				if (scan_is_name(c, k, *b) && !scan_is_name(c, v, "CropBox"))
+					SCAN_REFUSE(
+					    "%s: /ViewerPreferences /%s other than /CropBox "
+					    "would change the part of the page shown",
+					    what, *b);
+		}
+	ret = C2S_OK;
+out:
+	return ret;
+}
+
 static c2s_err check_catalog(struct scan_ctx *c)
 {
 	c2s_err ret = C2S_ERR_INTERNAL;
@@ -353,67 +438,23 @@ static c2s_err check_catalog(struct scan_ctx *c)
 	if (scan_get(c, d, "AA"))
 		SCAN_REFUSE("%s: /AA (document actions) is not allowed", what);
 	GUARD(scan_keys_allowed(c, d, catalog_keys, what));
-	if (sn_type(c, scan_get(c, d, "Pages")) != SN_REF)
-		SCAN_REFUSE("%s: /Pages is not a reference", what);
 	uint32_t oa = scan_get(c, d, "OpenAction");
 	if (oa && !is_dest(c, oa))
 		SCAN_REFUSE("%s: /OpenAction is an action; only an explicit destination is allowed",
 		            what);
-	if (oa)
-		(void)scan_ref_to(c, c->nodes[oa].kid, SCAN_PAGE); /* may open at the new page */
-	uint32_t names = scan_get(c, d, "Names"), ol = scan_get(c, d, "Outlines");
-	if (names && sn_type(c, names) != SN_REF && sn_type(c, names) != SN_DICT)
-		SCAN_REFUSE("%s: /Names is neither a reference nor a dictionary", what);
+	uint32_t names = scan_get(c, d, "Names");
 	if (scan_get(c, names, "JavaScript"))
 		SCAN_REFUSE("%s: /Names has /JavaScript", what);
-	if (ol && sn_type(c, ol) != SN_REF)
-		SCAN_REFUSE("%s: /Outlines is not a reference", what);
-	ret = C2S_OK;
-out:
-	return ret;
-}
-
-static c2s_err check_page(struct scan_ctx *c)
-{
-	c2s_err ret = C2S_ERR_INTERNAL;
-	const struct sobj *o = role_obj(c, SCAN_PAGE);
-	uint32_t d = o->root;
-	char what[48];
-	snprintf(what, sizeof(what), "page %u", o->num);
-	if (scan_get(c, d, "AA"))
-		SCAN_REFUSE("%s: /AA (page actions) is not allowed", what);
-	GUARD(scan_keys_allowed(c, d, page_keys, what));
-	if (sn_type(c, scan_get(c, d, "Parent")) != SN_REF)
-		SCAN_REFUSE("%s: /Parent is not a reference", what);
-	uint32_t ct = scan_get(c, d, "Contents");
-	if (sn_type(c, ct) == SN_ARRAY) {
-		for (uint32_t k = c->nodes[ct].kid; k; k = c->nodes[k].next)
-			if (c->nodes[k].t != SN_REF)
-				SCAN_REFUSE("%s: /Contents holds a non-reference", what);
-	} else if (ct && sn_type(c, ct) != SN_REF) {
-		SCAN_REFUSE("%s: /Contents is not a reference", what);
+	for (size_t i = 0; i < sizeof(catalog_types) / sizeof(catalog_types[0]); i++) {
+		uint32_t v = scan_get(c, d, catalog_types[i].key);
+		if (v && !(catalog_types[i].types & (1u << sn_type(c, v))))
+			SCAN_REFUSE("%s: /%s is %s", what, catalog_types[i].key,
+			            catalog_types[i].types == T_REF
+			                ? "not a reference"
+			                : "of a type that is not allowed (a direct value "
+			                  "the scan cannot compare with the original)");
 	}
-	uint32_t an = scan_get(c, d, "Annots");
-	if (sn_type(c, an) != SN_ARRAY)
-		SCAN_REFUSE("%s: /Annots is not a direct array with the widget", what);
-	GUARD(field_list(c, an, "/Annots", o->num));
-	ret = C2S_OK;
-out:
-	return ret;
-}
-
-/* Arrays not claimed as /Fields: at most one, the page's indirect /Annots. */
-static c2s_err check_arrays(struct scan_ctx *c)
-{
-	c2s_err ret = C2S_ERR_INTERNAL;
-	for (size_t i = 0; i < c->n_objs; i++)
-		if (c->objs[i].role == SCAN_NONE)
-			GUARD(set_role(c, i, SCAN_ANNOTS));
-	const struct sobj *an = role_obj(c, SCAN_ANNOTS), *pg = role_obj(c, SCAN_PAGE);
-	if (an && pg)
-		SCAN_REFUSE("page %u and the array %u both carry the widget", pg->num, an->num);
-	if (an)
-		GUARD(field_list(c, an->root, "/Annots", an->num));
+	GUARD(check_catalog_dicts(c, d, what));
 	ret = C2S_OK;
 out:
 	return ret;
@@ -428,11 +469,8 @@ c2s_err scan_rules(struct scan_ctx *c, struct scan_result *r)
 	GUARD(check_field(c, r));
 	GUARD(find_acroform(c, &af, &af_num));
 	GUARD(check_acroform(c, af, af_num));
-	GUARD(check_arrays(c));
 	if (role_obj(c, SCAN_CATALOG))
 		GUARD(check_catalog(c));
-	if (role_obj(c, SCAN_PAGE))
-		GUARD(check_page(c));
 	ret = C2S_OK;
 out:
 	return ret;

@@ -1,8 +1,13 @@
-/* keyholder update scan: every update our writer (pdf_prepare) makes for a corpus of real
- * producers' files (tests/tools/make_corpus.sh, run at test time) and for a file already
- * signed once is accepted, and scan_digest equals SHA-256 over the /ByteRange of
- * original || update computed here. Then refusals: an accepted update built from a model
- * of our writer's objects, changed in one place per case, each refused with its reason. */
+/* keyholder update scan: every update our writer (pdf_prepare, with no_page_annot as for
+ * customer signatures) makes for a corpus of real producers' files
+ * (tests/tools/make_corpus.sh, run at test time) and for a file already signed once is
+ * accepted, and scan_digest equals SHA-256 over the /ByteRange of original || update
+ * computed here. Then refusals: an accepted update built from a model of our writer's
+ * objects, changed in one place per case, each refused with its reason; among them the
+ * attack of a redefined page (direct /Resources with a font /Encoding /Differences) and of
+ * an indirect /Annots array. Last, a signature whose widget is in no page's /Annots, made
+ * through pades_run_remote with this scan in the signer's place, passes
+ * tests/tools/validate_pdf.sh (qpdf --check, pdfsig, openssl cms -verify). */
 #include <fcntl.h>
 #include <dirent.h>
 #include <setjmp.h>
@@ -17,10 +22,17 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/pk.h>
 #include <mbedtls/sha256.h>
+#include <mbedtls/x509_crt.h>
 
+#include "test_shell.h"
 #include "firmware/keyholder/scan_int.h"
+#include "firmware/pades/cms.h"
 #include "firmware/pades/midstate.h"
+#include "firmware/pades/pades.h"
 #include "firmware/pades/pdf.h"
 
 #define MAX_FILES 64
@@ -98,6 +110,7 @@ static int group_teardown(void **state)
 	return run_quiet(argv) == 0 ? 0 : -1;
 }
 
+/* As customer signing prepares (pades_run_remote): no page, no array in the update. */
 static struct pdf_sig_params params(size_t cmax)
 {
 	struct pdf_sig_params p = {.name = "Test Signer",
@@ -105,17 +118,25 @@ static struct pdf_sig_params params(size_t cmax)
 	                           .location = "Ljubljana",
 	                           .when = 1700000000,
 	                           .contents_max = cmax,
-	                           .field_name = "Signature1"};
+	                           .field_name = "Signature1",
+	                           .no_page_annot = 1};
 	return p;
 }
 
-static void prepare(const struct blob *orig, size_t cmax, struct pdf_prepared *pp)
+static void prepare_as(const struct blob *orig, size_t cmax, int no_page_annot,
+                       struct pdf_prepared *pp)
 {
 	struct pdf_sig_params p = params(cmax);
+	p.no_page_annot = no_page_annot;
 	char why[256];
 	c2s_err e = pdf_prepare(orig->p, orig->n, 0, &p, pp, why, sizeof(why));
 	if (e != C2S_OK)
 		fail_msg("pdf_prepare: %s: %s", c2s_err_name(e), why);
+}
+
+static void prepare(const struct blob *orig, size_t cmax, struct pdf_prepared *pp)
+{
+	prepare_as(orig, cmax, 1, pp);
 }
 
 /* SHA-256 over the /ByteRange of orig || update, read from the update's own text. */
@@ -168,6 +189,7 @@ static void expect_accepted(const struct blob *orig, const struct pdf_prepared *
 	}
 	assert_int_equal(sigs, 1);
 	assert_int_equal(fields, 1);
+	assert_null(memmem(pp->update.data, pp->update.len, "/Type /Page", 11));
 	assert_int_equal(r.xref_stream,
 	                 memmem(pp->update.data, pp->update.len, "/Type /XRef", 11) != NULL);
 
@@ -363,8 +385,9 @@ static void model_sig(struct model *m, int num)
 	model_set(m, num, g_sig_fmt, "", zeros);
 }
 
-/* What pdf_prepare writes for make_original(0): signature 6, field 7, page 3 with the
- * widget, a new AcroForm 8 and the catalog 1 that points to it. */
+/* What pdf_prepare (no_page_annot) writes for make_original(0): signature 6, field 7
+ * (/P the page 3, which is not rewritten: the widget is in no /Annots), a new AcroForm 8
+ * and the catalog 1 that points to it. */
 static void model_base(struct model *m)
 {
 	memset(m, 0, sizeof(*m));
@@ -372,9 +395,6 @@ static void model_base(struct model *m)
 	model_set(m, 7,
 	          "<<\n/Type /Annot\n/Subtype /Widget\n/FT /Sig\n/T (Signature1)\n/V 6 0 R\n"
 	          "/F 132\n/Rect [0 0 0 0]\n/P 3 0 R\n>>");
-	model_set(m, 3,
-	          "<<\n/Type /Page\n/Parent 2 0 R\n/MediaBox [0 0 595 842]\n/Contents 4 0 R\n"
-	          "/Resources << /Font << /F1 5 0 R >> >>\n/Annots [7 0 R]\n>>");
 	model_set(m, 8, "<<\n/SigFlags 3\n/Fields [7 0 R]\n>>");
 	model_set(m, 1, "<<\n/Type /Catalog\n/Pages 2 0 R\n/AcroForm 8 0 R\n>>");
 	m->size = 9;
@@ -492,8 +512,25 @@ static void expect_model_refused(const struct model *m, const char *want, const 
 	assert_int_equal(r.n_objs, 0); /* no partial result */
 }
 
+/* The update of a seal (no_page_annot 0) for the current original, scanned: refused with
+ * `want`. Seals keep the widget in the page's /Annots; customer signing may not. */
+static void expect_seal_update_refused(const char *want)
+{
+	struct pdf_prepared pp;
+	struct scan_result r;
+	char why[256] = "";
+	prepare_as(&g_orig, 32, 0, &pp);
+	c2s_err e = scan_update(pp.update.data, pp.update.len, g_orig.n, &r, why, sizeof(why));
+	if (e != C2S_ERR_UPDATE_REFUSED || !strstr(why, want))
+		fail_msg("seal update: want refused with '%s', got %s: %s", want, c2s_err_name(e),
+		         why);
+	pdf_prepared_free(&pp);
+}
+
 /* The model is what our writer makes: the writer's own update for this original is
- * accepted, and so is the model in both xref forms (so a refusal below is the change). */
+ * accepted, and so is the model in both xref forms (so a refusal below is the change).
+ * Neither the page nor an indirect /Annots array is written; the seal writer's update,
+ * which writes them, is refused. */
 static void test_model_matches_writer(void **state)
 {
 	(void)state;
@@ -503,21 +540,27 @@ static void test_model_matches_writer(void **state)
 	expect_accepted(&g_orig, &pp, "hand-written original");
 	assert_non_null(memmem(pp.update.data, pp.update.len, "6 0 obj", 7));
 	assert_non_null(memmem(pp.update.data, pp.update.len, "/AcroForm 8 0 R", 15));
+	assert_non_null(memmem(pp.update.data, pp.update.len, "/P 3 0 R", 8));
+	assert_null(memmem(pp.update.data, pp.update.len, "3 0 obj", 7));
 	pdf_prepared_free(&pp);
+	expect_seal_update_refused(
+	    "object 3: a signature update may not rewrite a page: it could change what the "
+	    "page shows");
 	struct model m;
 	model_base(&m);
 	expect_model_ok(&m, "model, xref table");
 	m.xstream = 1;
 	expect_model_ok(&m, "model, xref stream");
 	model_free(&m);
-	/* an indirect /Annots array gets the widget instead of the page */
+	/* an indirect /Annots array (object 6) is left as it is: the signature is 7 */
 	make_original(1);
 	prepare(&g_orig, 32, &pp);
-	g_roles_seen = 0;
 	expect_accepted(&g_orig, &pp, "indirect /Annots");
-	assert_true(g_roles_seen & (1u << SCAN_ANNOTS));
-	assert_false(g_roles_seen & (1u << SCAN_PAGE));
+	assert_non_null(memmem(pp.update.data, pp.update.len, "7 0 obj", 7));
+	assert_null(memmem(pp.update.data, pp.update.len, "6 0 obj", 7));
+	assert_null(memmem(pp.update.data, pp.update.len, "3 0 obj", 7));
 	pdf_prepared_free(&pp);
+	expect_seal_update_refused("object 6: a signature update may not rewrite an array");
 	make_original(0);
 }
 
@@ -534,6 +577,89 @@ static void m_page_new_contents(struct model *m)
 	model_set(m, 3,
 	          "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents [4 0 R 9 0 R] "
 	          "/Annots [7 0 R] >>");
+}
+/* The attack: a new revision of the page that receives nothing new but a direct
+ * /Resources whose font F1 re-maps the digits, so that the unchanged content stream shows
+ * "95 EUR" where the original said "10 EUR". No new stream, no new object. */
+static void m_page_font_differences(struct model *m)
+{
+	model_set(m, 3,
+	          "<<\n/Type /Page\n/Parent 2 0 R\n/MediaBox [0 0 595 842]\n/Contents 4 0 R\n"
+	          "/Resources << /Font << /F1 << /Type /Font /Subtype /Type1 /BaseFont /Helvetica "
+	          "/Encoding << /Type /Encoding /BaseEncoding /WinAnsiEncoding /Differences [49 "
+	          "/nine 48 /five] >> >> >> >>\n>>");
+}
+/* The same page without /Type (readers that find it through /Kids still take it). */
+static void m_page_untyped(struct model *m)
+{
+	model_set(m, 3,
+	          "<< /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << "
+	          "/F1 << /Type /Font /Subtype /Type1 /BaseFont /Courier >> >> >> >>");
+}
+/* The page rotated and cropped: no /Resources, still a rewritten page. */
+static void m_page_boxes(struct model *m)
+{
+	model_set(m, 3,
+	          "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /CropBox [0 400 595 842] "
+	          "/Rotate 180 /Contents 4 0 R >>");
+}
+/* An indirect /Annots array of the page, rewritten: it may leave out an original
+ * annotation (a free-text clause, object 5 here) and list only the widget. */
+static void m_annots_array(struct model *m)
+{
+	model_set(m, 5, "[7 0 R]");
+}
+static void m_page_tree(struct model *m)
+{
+	model_set(m, 2, "<< /Type /Pages /Kids [3 0 R] /Count 1 >>");
+}
+static void m_fields_array(struct model *m)
+{
+	model_set(m, 1,
+	          "<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields 9 0 R /SigFlags 3 >> >>");
+	model_set(m, 9, "[7 0 R]");
+	m->size = 10;
+}
+static void m_fields_original(struct model *m)
+{
+	model_set(m, 8, "<< /SigFlags 3 /Fields 5 0 R >>");
+}
+static void m_dr_direct(struct model *m)
+{
+	model_set(m, 8,
+	          "<< /SigFlags 3 /Fields [7 0 R] /DR << /Font << /Helv << /Type /Font /Subtype "
+	          "/Type1 /BaseFont /Helvetica /Encoding << /Differences [49 /nine] >> >> >> >> "
+	          ">>");
+}
+static void m_catalog_pages_direct(struct model *m)
+{
+	model_set(m, 1,
+	          "<< /Type /Catalog /Pages << /Type /Pages /Kids [3 0 R] /Count 1 >> /AcroForm 8 "
+	          "0 R >>");
+}
+static void m_catalog_struct_direct(struct model *m)
+{
+	model_set(m, 1,
+	          "<< /Type /Catalog /Pages 2 0 R /AcroForm 8 0 R /StructTreeRoot << /Type "
+	          "/StructTreeRoot /K << /S /P /ActualText (95 EUR) >> >> >>");
+}
+static void m_catalog_names_tree(struct model *m)
+{
+	model_set(m, 1,
+	          "<< /Type /Catalog /Pages 2 0 R /AcroForm 8 0 R /Names << /Pages << /Names [(x) "
+	          "3 0 R] >> >> >>");
+}
+static void m_catalog_viewclip(struct model *m)
+{
+	model_set(m, 1,
+	          "<< /Type /Catalog /Pages 2 0 R /AcroForm 8 0 R /ViewerPreferences << /ViewClip "
+	          "/ArtBox >> >>");
+}
+static void m_catalog_markinfo(struct model *m)
+{
+	model_set(m, 1,
+	          "<< /Type /Catalog /Pages 2 0 R /AcroForm 8 0 R /MarkInfo << /Marked << >> >> "
+	          ">>");
 }
 static void m_page_contents_sig(struct model *m)
 {
@@ -626,6 +752,12 @@ static void m_field_action(struct model *m)
 	          "<< /Type /Annot /Subtype /Widget /FT /Sig /T (S) /V 6 0 R /Rect [0 0 0 0] /A "
 	          "<< /S /JavaScript /JS () >> >>");
 }
+static void m_field_p_catalog(struct model *m)
+{
+	model_set(m, 7,
+	          "<< /Type /Annot /Subtype /Widget /FT /Sig /T (S) /V 6 0 R /Rect [0 0 0 0] /P 1 "
+	          "0 R >>");
+}
 static void m_field_p_sig(struct model *m)
 {
 	model_set(m, 7,
@@ -714,9 +846,7 @@ static void m_twice(struct model *m)
 }
 static void m_dup_key(struct model *m)
 {
-	model_set(m, 3,
-	          "<< /Type /Page /Parent 2 0 R /Contents 4 0 R /Contents 5 0 R /Annots [7 0 R] "
-	          ">>");
+	model_set(m, 1, "<< /Type /Catalog /Pages 2 0 R /Pages 5 0 R /AcroForm 8 0 R >>");
 }
 static void m_xfa(struct model *m)
 {
@@ -795,11 +925,36 @@ static const struct {
 } g_cases[] = {
     {"new content stream", m_content_stream, "object 9: a stream (only the xref stream"},
     {"page with new /Contents", m_page_new_contents, "object 9: a stream"},
+    /* a page in the update, whatever it holds, is the first rule it meets */
+    {"page: direct /Resources, font /Differences", m_page_font_differences,
+     "object 3: a signature update may not rewrite a page: it could change what the page "
+     "shows"},
+    {"page without /Type", m_page_untyped,
+     "object 3: a dictionary that is no signature, field, AcroForm or catalog"},
+    {"page /CropBox and /Rotate", m_page_boxes,
+     "object 3: a signature update may not rewrite a page"},
     {"page /Contents to the signature", m_page_contents_sig,
-     "object 3: a reference to object 6 of this update"},
-    {"page /Contents beyond /Size", m_page_contents_future, "reference to object 99, outside"},
-    {"page /AA", m_page_aa, "page 3: /AA"},
-    {"page /Annots direct annotation", m_page_direct_annot, "/Annots item 1 is not a ref"},
+     "object 3: a signature update may not rewrite a page"},
+    {"page /Contents beyond /Size", m_page_contents_future,
+     "object 3: a signature update may not rewrite a page"},
+    {"page /AA", m_page_aa, "object 3: a signature update may not rewrite a page"},
+    {"page /Annots direct annotation", m_page_direct_annot,
+     "object 3: a signature update may not rewrite a page"},
+    {"indirect /Annots array", m_annots_array,
+     "object 5: a signature update may not rewrite an array: as a page's /Annots"},
+    {"page tree node", m_page_tree, "object 2: a signature update may not rewrite the page tree"},
+    {"indirect /Fields array", m_fields_array,
+     "object 9: a signature update may not rewrite an array"},
+    {"/Fields an original array", m_fields_original, "AcroForm 8: /Fields is not a direct array"},
+    {"AcroForm direct /DR", m_dr_direct, "AcroForm 8: /DR is not a reference"},
+    {"catalog direct /Pages", m_catalog_pages_direct, "catalog 1: /Pages is not a reference"},
+    {"catalog direct /StructTreeRoot", m_catalog_struct_direct,
+     "catalog 1: /StructTreeRoot is not a reference"},
+    {"catalog /Names direct tree", m_catalog_names_tree,
+     "catalog 1: a direct /Names holds a value that is not a reference"},
+    {"catalog /ViewClip /ArtBox", m_catalog_viewclip,
+     "catalog 1: /ViewerPreferences /ViewClip other than /CropBox"},
+    {"catalog /MarkInfo dictionary", m_catalog_markinfo, "catalog 1: /MarkInfo holds a value"},
     {"/Type /Font", m_font, "object 9: /Type /Font is not allowed"},
     {"/Type /Font #-escaped", m_font_escaped, "/Type /Font is not allowed"},
     {"/OpenAction JavaScript", m_openaction_js, "catalog 1: /OpenAction is an action"},
@@ -813,7 +968,10 @@ static const struct {
     {"field /V elsewhere", m_v_elsewhere, "/V does not reference the signature dictionary 6"},
     {"field /AP", m_field_ap, "field 7: /AP"},
     {"field /A", m_field_action, "field 7: /A or /AA"},
-    {"field /P to the signature", m_field_p_sig, "field 7: /P is not the page"},
+    {"field /P to the signature", m_field_p_sig,
+     "object 7: a reference to object 6 of this update where none is allowed"},
+    {"field /P to the catalog", m_field_p_catalog,
+     "object 7: a reference to object 1 of this update where none is allowed"},
     {"xref offset off by one", m_xref_off, "xref: object 6 at offset"},
     {"xref stream offset off by one", m_xstream_off, "xref: object 6 at offset"},
     {"startxref wrong", m_startxref, "startxref"},
@@ -834,7 +992,8 @@ static const struct {
     {"XFA", m_xfa, "/XFA"},
     {"NeedAppearances", m_need_app, "/NeedAppearances true"},
     {"field not in /Fields", m_fields_missing, "/Fields does not contain the signature field"},
-    {"page and /Annots array", m_annots_and_page, "both carry the widget"},
+    {"/Annots array listing the widget", m_annots_and_page,
+     "object 9: a signature update may not rewrite an array"},
     {"/Contents not zero", m_contents_nonzero, "not a zero-filled placeholder"},
     {"/Contents odd", m_contents_odd, "not a hex string of even length"},
     {"other /SubFilter", m_subfilter, "/SubFilter not"},
@@ -873,24 +1032,50 @@ static void test_allowed_variants(void **state)
 	          "%% a comment\n<< /Type /Catalog /Pages 2 0 R /AcroForm 8 0 R /Names << /Dests 5 "
 	          "0 R >> >>");
 	expect_model_ok(&m, "names without JavaScript, comment");
-	/* direct AcroForm in the catalog and an indirect /Fields array */
-	model_free(&m);
-	model_base(&m);
 	model_set(&m, 1,
-	          "<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields 8 0 R /SigFlags 3 >> >>");
-	model_set(&m, 8, "[7 0 R 5 0 R]");
-	expect_model_ok(&m, "direct AcroForm, /Fields array");
+	          "<< /Type /Catalog /Pages 2 0 R /AcroForm 8 0 R /Lang (sl-SI) /PageMode "
+	          "/UseOutlines /MarkInfo << /Type /MarkInfo /Marked true >> /ViewerPreferences << "
+	          "/DisplayDocTitle true /ViewClip /CropBox /PrintPageRange [0 1] >> /Metadata 5 0 "
+	          "R >>");
+	expect_model_ok(&m, "catalog flags, viewer preferences, metadata reference");
+	model_set(&m, 8, "<< /SigFlags 3 /Fields [7 0 R 5 0 R] /DR 5 0 R /DA (/Helv 0 Tf 0 g) >>");
+	expect_model_ok(&m, "/DR a reference");
+	model_free(&m);
+}
+
+/* The catalog with a direct AcroForm and no AcroForm object, in both xref forms. */
+static void test_direct_acroform(void **state)
+{
+	(void)state;
+	struct model m;
+	memset(&m, 0, sizeof(m));
+	model_sig(&m, 6);
+	model_set(
+	    &m, 7,
+	    "<< /Type /Annot /Subtype /Widget /FT /Sig /T (S) /V 6 0 R /F 132 /Rect [0 0 0 0] "
+	    "/P 3 0 R >>");
+	model_set(&m, 1,
+	          "<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [7 0 R 5 0 R] /SigFlags 3 "
+	          ">> >>");
+	m.size = 8;
+	m.root = 1;
+	m.prev = g_orig_xref;
+	expect_model_ok(&m, "direct AcroForm, direct /Fields");
 	m.xstream = 1;
 	expect_model_ok(&m, "the same with an xref stream");
 	model_free(&m);
 }
 
 /* Known gap (docs/SCAN.md, residual risk 1), pinned so that it is not forgotten: the scan
- * cannot tell a new object from an original one. When the update redefines the page, the
- * page's own references pin its content (a signature numbered 4, the content stream, is
- * refused); when the widget goes into an indirect /Annots array instead, nothing in the
- * update names object 4, and a signature that takes its number passes: readers lose the
- * page's text. When the scan gets a trusted view of the original's /Size, this must fail. */
+ * cannot tell a new object from an original one. With no page and no array allowed, an
+ * object of the update can no longer put a direct /Resources, boxes or a list of its choice
+ * in an original object's place (the attack cases in g_cases). What remains: the
+ * signature, the field, the AcroForm or the catalog may take the number of an original
+ * object and so make it disappear. A signature numbered 4 replaces the page's content
+ * stream (readers lose the page's text); a field numbered 3, without /P, replaces the page
+ * itself (readers lose the page). What takes the slot is a dictionary of one of those
+ * shapes, never content. When the scan gets a trusted view of the original's /Size, both
+ * must fail. */
 static void test_known_gap_number_substitution(void **state)
 {
 	(void)state;
@@ -902,14 +1087,27 @@ static void test_known_gap_number_substitution(void **state)
 	model_set(&m, 7,
 	          "<<\n/Type /Annot\n/Subtype /Widget\n/FT /Sig\n/T (Signature1)\n/V 4 0 R\n"
 	          "/F 132\n/Rect [0 0 0 0]\n/P 3 0 R\n>>");
-	expect_model_refused(&m, "object 3: a reference to object 4 of this update", "pinned");
-	m.num[2] = 9; /* the page's slot becomes an indirect /Annots array, object 9 */
-	model_set(&m, 9, "[7 0 R]");
-	m.size = 10;
 	c2s_err e = scan_model(&m, why, sizeof(why), &r);
 	if (e != C2S_OK)
-		fail_msg("%s: %s", c2s_err_name(e), why);
+		fail_msg("signature numbered 4: %s: %s", c2s_err_name(e), why);
 	assert_int_equal(r.sig_num, 4);
+	/* the field takes the page's number (3) and leaves out /P */
+	model_free(&m);
+	model_base(&m);
+	m.num[1] = 3;
+	model_set(&m, 3,
+	          "<<\n/Type /Annot\n/Subtype /Widget\n/FT /Sig\n/T (Signature1)\n/V 6 0 R\n"
+	          "/F 132\n/Rect [0 0 0 0]\n>>");
+	model_set(&m, 8, "<<\n/SigFlags 3\n/Fields [3 0 R]\n>>");
+	e = scan_model(&m, why, sizeof(why), &r);
+	if (e != C2S_OK)
+		fail_msg("field numbered 3: %s: %s", c2s_err_name(e), why);
+	assert_int_equal(r.field_num, 3);
+	/* but a page in that slot, or /P naming the field itself, is refused */
+	model_set(&m, 3,
+	          "<<\n/Type /Annot\n/Subtype /Widget\n/FT /Sig\n/T (Signature1)\n/V 6 0 R\n"
+	          "/F 132\n/Rect [0 0 0 0]\n/P 3 0 R\n>>");
+	expect_model_refused(&m, "object 3: a reference to object 3 of this update", "/P self");
 	model_free(&m);
 }
 
@@ -970,12 +1168,177 @@ static void test_arguments(void **state)
 	assert_string_equal(scan_role_name(SCAN_SIG), "signature dictionary");
 }
 
+/* ---- The widget in no page's /Annots still validates. The keyholder in miniature (the
+ * seal-p256 test key): the midstate, this scan, scan_digest, the signed attributes built
+ * here; the customer path pades_run_remote around it (which sets no_page_annot itself). */
+
+struct vkey {
+	mbedtls_x509_crt crt;
+	mbedtls_pk_context pk;
+	mbedtls_entropy_context entropy;
+	mbedtls_ctr_drbg_context drbg;
+	struct cms_signer s;
+	int scanned;
+};
+
+static c2s_err kh_sign(void *ctx, const struct buf *midstate, const uint8_t *update,
+                       size_t update_len, struct pades_remote_out *out, char *why, size_t why_cap)
+{
+	struct vkey *k = ctx;
+	mbedtls_sha256_context orig;
+	struct scan_result r;
+	struct buf attrs;
+	uint64_t len = 0;
+	uint8_t md[32], h[32], sig[MBEDTLS_PK_SIGNATURE_MAX_SIZE];
+	size_t sl = 0;
+	mbedtls_sha256_init(&orig);
+	buf_init(&attrs, 1 << 16);
+	c2s_err e = midstate_import(midstate->data, midstate->len, &orig, &len);
+	if (e == C2S_OK)
+		e = scan_update(update, update_len, len, &r, why, why_cap);
+	if (e == C2S_OK)
+		e = scan_digest(&orig, update, update_len, &r, md);
+	if (e == C2S_OK)
+		e = cms_signed_attrs(&k->s, md, 32, &attrs);
+	if (e == C2S_OK)
+		e = cms_hash_buf(CMS_SHA256, attrs.data, attrs.len, h);
+	if (e == C2S_OK && mbedtls_pk_sign(&k->pk, MBEDTLS_MD_SHA256, h, 32, sig, &sl,
+	                                   mbedtls_ctr_drbg_random, &k->drbg) != 0)
+		e = C2S_ERR_HSM;
+	if (e == C2S_OK)
+		e = buf_put(&out->owned, attrs.data, attrs.len);
+	if (e == C2S_OK)
+		e = buf_put(&out->owned, sig, sl);
+	if (e == C2S_OK) {
+		k->scanned++;
+		out->attrs = out->owned.data;
+		out->attrs_len = attrs.len;
+		out->sig = out->owned.data + attrs.len;
+		out->sig_len = sl;
+		out->signer = k->s;
+	}
+	buf_free(&attrs);
+	mbedtls_sha256_free(&orig);
+	return e;
+}
+
+static void vkey_load(struct vkey *k, const char *pki)
+{
+	char path[512];
+	memset(k, 0, sizeof(*k));
+	mbedtls_x509_crt_init(&k->crt);
+	mbedtls_pk_init(&k->pk);
+	mbedtls_entropy_init(&k->entropy);
+	mbedtls_ctr_drbg_init(&k->drbg);
+	assert_int_equal(mbedtls_ctr_drbg_seed(&k->drbg, mbedtls_entropy_func, &k->entropy,
+	                                       (const unsigned char *)"scan", 4),
+	                 0);
+	snprintf(path, sizeof(path), "%s/seal-p256/cert.pem", pki);
+	assert_int_equal(mbedtls_x509_crt_parse_file(&k->crt, path), 0);
+	snprintf(path, sizeof(path), "%s/seal-p256/chain.pem", pki);
+	assert_int_equal(mbedtls_x509_crt_parse_file(&k->crt, path), 0);
+	snprintf(path, sizeof(path), "%s/seal-p256/key.pem", pki);
+	assert_int_equal(mbedtls_pk_parse_keyfile(&k->pk, path, NULL), 0);
+	k->s.cert = k->crt.raw.p;
+	k->s.cert_len = k->crt.raw.len;
+	for (mbedtls_x509_crt *c = k->crt.next; c && c->raw.p; c = c->next) {
+		k->s.chain[k->s.n_chain] = c->raw.p;
+		k->s.chain_len[k->s.n_chain++] = c->raw.len;
+	}
+	k->s.hash = CMS_SHA256;
+	k->s.sig = CMS_SIG_ECDSA;
+}
+
+static void vkey_free(struct vkey *k)
+{
+	mbedtls_x509_crt_free(&k->crt);
+	mbedtls_pk_free(&k->pk);
+	mbedtls_ctr_drbg_free(&k->drbg);
+	mbedtls_entropy_free(&k->entropy);
+}
+
+static void write_file(const char *path, const struct blob *a, const struct buf *b)
+{
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(a->p, 1, a->n, f), a->n);
+	assert_int_equal(fwrite(b->data, 1, b->len, f), b->len);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* Signs in_path as a customer signature, writes out_path, validates it with `sigs`
+ * signatures in all. new_field: the update must not mention /Annots at all. */
+static void customer_sign_validate(struct vkey *k, const char *in_path, const char *out_path,
+                                   int sigs, int new_field)
+{
+	const char *src = getenv("C2S_SOURCE_DIR");
+	struct blob in = slurp(in_path);
+	struct pades_remote_job job = {.level = PADES_B_B, .sign = kh_sign, .sign_ctx = k};
+	job.params.name = "Živa Čeh";
+	job.params.reason = "Podpis pogodbe";
+	job.params.when = 1700000000;
+	job.params.field_name = "Podpis1";
+	struct pades_result res;
+	char why[256] = "";
+	int scanned = k->scanned;
+	c2s_err e = pades_run_remote(&job, in.p, in.n, &res, why, sizeof(why));
+	if (e != C2S_OK)
+		fail_msg("%s: %s: %s", in_path, c2s_err_name(e), why);
+	assert_int_equal(k->scanned, scanned + 1);
+	assert_null(memmem(res.update.data, res.update.len, "/Type /Page", 11));
+	if (new_field)
+		assert_null(memmem(res.update.data, res.update.len, "/Annots", 7));
+	write_file(out_path, &in, &res.update);
+	if (run("bash %s/tests/tools/validate_pdf.sh --level B-B --sigs %d %s %s %s/pki/root.pem "
+	        ">%s.log 2>&1",
+	        src ? src : ".", sigs, out_path, in_path, g_dir, out_path) != 0) {
+		(void)run("cat %s.log >&2", out_path);
+		fail_msg("validate_pdf.sh refused %s", out_path);
+	}
+	(void)run("cat %s.log", out_path); /* "validate_pdf.sh: ...: OK (B-B, n signature(s))" */
+	pades_result_free(&res);
+	free(in.p);
+}
+
+/* A new field (classic xref, xref stream, an indirect /Fields made direct), a filled empty
+ * field, and a second customer signature over the first: pdfsig, qpdf --check and
+ * openssl cms -verify accept each; pdfsig finds the signature through /Fields alone. */
+static void test_validators_accept(void **state)
+{
+	(void)state;
+	const char *src = getenv("C2S_SOURCE_DIR");
+	assert_int_equal(
+	    run("bash %s/tests/tools/mkpki.sh %s/pki >/dev/null 2>&1", src ? src : ".", g_dir), 0);
+	char pki[300];
+	snprintf(pki, sizeof(pki), "%s/pki", g_dir);
+	struct vkey k;
+	vkey_load(&k, pki);
+	static const struct {
+		const char *file;
+		int new_field;
+	} files[] = {{"mupdf.pdf", 1},
+	             {"qpdf-objstm.pdf", 1},
+	             {"acroform-direct.pdf", 1},
+	             {"acroform-empty-sig.pdf", 0}};
+	char in[512], out[512], twice[512];
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(in, sizeof(in), "%s/corpus/%s", g_dir, files[i].file);
+		snprintf(out, sizeof(out), "%s/customer-%s", g_dir, files[i].file);
+		customer_sign_validate(&k, in, out, 1, files[i].new_field);
+	}
+	/* the customer signs what another customer signed: two signatures, both valid */
+	snprintf(out, sizeof(out), "%s/customer-mupdf.pdf", g_dir);
+	snprintf(twice, sizeof(twice), "%s/customer2-mupdf.pdf", g_dir);
+	customer_sign_validate(&k, out, twice, 2, 1);
+	vkey_free(&k);
+}
+
 static void test_roles_covered(void **state)
 {
 	(void)state;
-	/* across the corpus runs every role occurred (incl. an xref stream and /Fields array) */
+	/* across the corpus runs every role occurred (incl. an xref stream) */
 	for (int role = SCAN_SIG; role <= SCAN_XREF; role++)
-		if (role != SCAN_ANNOTS && !(g_roles_seen & (1u << role)))
+		if (!(g_roles_seen & (1u << role)))
 			fail_msg("no accepted update had a %s", scan_role_name(role));
 }
 
@@ -989,9 +1352,11 @@ int main(void)
 	    cmocka_unit_test(test_model_matches_writer),
 	    cmocka_unit_test(test_refusals),
 	    cmocka_unit_test(test_allowed_variants),
+	    cmocka_unit_test(test_direct_acroform),
 	    cmocka_unit_test(test_truncated),
 	    cmocka_unit_test(test_arguments),
 	    cmocka_unit_test(test_known_gap_number_substitution),
+	    cmocka_unit_test(test_validators_accept),
 	};
 	int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
 	free(g_orig.p);
