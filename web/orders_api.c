@@ -391,7 +391,8 @@ static enum MHD_Result api_documents_signable(struct web_req *r, const struct ap
 	for (size_t i = 0; i < o->ndocs; i++) {
 		struct pdf_sig_params p = {.name = "check",
 		                           .when = 1,
-		                           .contents_max = PADES_REMOTE_BUDGET + PADES_TST_BUDGET};
+		                           .contents_max = PADES_REMOTE_BUDGET + PADES_TST_BUDGET,
+		                           .no_page_annot = 1};
 		struct pdf_prepared pp;
 		char why[300] = "", path[40];
 		c2s_err e = pdf_prepare(o->docs[i].data, o->docs[i].len, r->ctx->cfg->pdf_max, &p,

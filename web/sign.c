@@ -87,7 +87,6 @@ c2s_err web_sign_document(struct web_ctx *ctx, const struct order_info *info, in
 	    strcmp(info->locale, "en") == 0 ? "Signed with Click2Sign" : "Podpisano s Click2Sign";
 	job.params.when = (time_t)clock_now();
 	job.params.field_name = "Podpis1";
-	/* NO_PAGE_ANNOT */
 	GUARD(pades_run_remote(&job, orig.data, orig.len, &res, why, why_cap));
 	if (res.level != job.level)
 		log_warn("order %s: document %d signed without a time-stamp (B-B): the TSA failed",

@@ -266,6 +266,8 @@ static int config_kv(struct config *cfg, int line, const char *section, const ch
 	CFG_STR("notify", "webhook_secret_file", webhook_secret_file);
 	CFG_STR("notify", "mail_domain", mail_domain);
 	CFG_UINT("notify", "max_attempts", notify_max_attempts, 1, 1000, "");
+	CFG_STR("assertions", "key", assertion_key);
+	CFG_STR("assertions", "audience", assertion_aud);
 	CFG_STR("signer", "ca_key", signer_ca_key);
 	CFG_STR("signer", "ca_chain", signer_ca_chain);
 	CFG_STR("signer", "key_type", signer_key_type);

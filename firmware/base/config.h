@@ -87,6 +87,9 @@ struct config {
 	char webhook_secret_file[CONFIG_PATH]; /* HMAC key for X-Click2Sign-Signature */
 	char mail_domain[254];                 /* Message-ID domain */
 	unsigned notify_max_attempts;          /* then the message is given up (failed) */
+	/* [assertions] login assertions to the portal (API.md section 4) */
+	char assertion_key[512]; /* P-256 key in the token (label or URI); empty = none issued */
+	char assertion_aud[512]; /* the portal's audience; default: [web] public_url */
 	/* [signer] */
 	char signer_ca_key[512];           /* issuing-CA key (label or URI); empty = seal mode */
 	char signer_ca_chain[CONFIG_PATH]; /* PEM: the issuing CA's certificate, then its issuers */

@@ -22,6 +22,8 @@ static const struct {
     {IPC_ORDER_END_REQ, "order-end-req"},
     {IPC_CHECKPOINT_REQ, "checkpoint-req"},
     {IPC_CHECKPOINT_RESP, "checkpoint-resp"},
+    {IPC_ASSERTION_REQ, "assertion-req"},
+    {IPC_ASSERTION_RESP, "assertion-resp"},
     {IPC_DONE_RESP, "done-resp"},
     {IPC_OTP_RESP, "otp-resp"},
     {IPC_SIGN_DOC_RESP, "sign-doc-resp"},

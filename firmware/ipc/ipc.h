@@ -32,6 +32,7 @@ enum ipc_type {
 	IPC_SIGN_DOC_REQ = 8,    /* SAD, document n, SHA-256 midstate of the original, update */
 	IPC_ORDER_END_REQ = 9,   /* str order, u8 why: the order ended; keys and SADs die */
 	IPC_CHECKPOINT_REQ = 10, /* u64 seq, 32-byte head hash of the audit chain */
+	IPC_ASSERTION_REQ = 11,  /* str account, str order (may be ""): a login assertion */
 	/* keyholder -> web */
 	IPC_STATUS_RESP = 16,
 	IPC_KEYINFO_RESP = 17,
@@ -41,6 +42,7 @@ enum ipc_type {
 	IPC_OTP_RESP = 21,        /* struct khmsg_otp: outcome of a send or a verify */
 	IPC_SIGN_DOC_RESP = 22,   /* struct khmsg_signed: attributes, signature, certificates */
 	IPC_CHECKPOINT_RESP = 23, /* u64 at, blob signature, blob seal certificate */
+	IPC_ASSERTION_RESP = 26,  /* str compact JWS the keyholder assembled and signed */
 	/* keyholder -> notify */
 	IPC_SMS_REQ = 24,  /* str to, str text: the one-time code; only the keyholder sends it */
 	IPC_SMS_RESP = 25, /* u32 c2s_err: queued (durably) or not */

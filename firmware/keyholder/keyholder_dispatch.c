@@ -248,6 +248,8 @@ const struct ipc_row kh_rows[] = {
      kh_on_sign_doc},
     {IPC_ORDER_END_REQ, IPC_PEER_WEB, IPC_ST_ANY, 4 + 1 + 1, 4 + 64 + 1, 0, kh_on_order_end},
     {IPC_CHECKPOINT_REQ, IPC_PEER_WEB, IPC_ST_READY, 8 + 32, 8 + 32, 0, kh_on_checkpoint},
+    {IPC_ASSERTION_REQ, IPC_PEER_WEB, IPC_ST_READY, 4 + 1 + 4, 4 + 128 + 4 + 64, 0,
+     kh_on_assertion},
     {IPC_CHANNELS, IPC_PEER_PARENT, IPC_ST_ANY, 4, 4, IPC_MAX_FDS, kh_on_channels},
     {IPC_NOTIFY_CHANNEL, IPC_PEER_PARENT, IPC_ST_ANY, 0, 0, 1, kh_on_notify_channel},
     {IPC_SHUTDOWN, IPC_PEER_PARENT, IPC_ST_ANY, 0, 0, 0, kh_on_shutdown},

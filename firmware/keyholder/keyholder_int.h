@@ -86,6 +86,7 @@ c2s_err kh_on_otp_verify(void *ctx, int fd, struct ipc_msg *m);
 c2s_err kh_on_sign_doc(void *ctx, int fd, struct ipc_msg *m);
 c2s_err kh_on_order_end(void *ctx, int fd, struct ipc_msg *m);
 c2s_err kh_on_checkpoint(void *ctx, int fd, struct ipc_msg *m);
+c2s_err kh_on_assertion(void *ctx, int fd, struct ipc_msg *m);
 c2s_err kh_on_notify_channel(void *ctx, int fd, struct ipc_msg *m);
 
 /* keyholder_certs.c */

@@ -16,6 +16,8 @@
  * short-lived certificate issued with the appliance's issuing-CA key (issue.c); the key is
  * destroyed when the order ends, and leftovers are swept when the token first opens. */
 #include <dirent.h>
+#include <mbedtls/asn1.h>
+#include <mbedtls/bignum.h>
 #include <mbedtls/sha256.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1012,6 +1014,121 @@ c2s_err kh_on_checkpoint(void *ctx, int fd, struct ipc_msg *msg)
 		e = sam_reply_error(fd, e, why);
 	}
 	buf_free(&b);
+	return e;
+}
+
+/* ---- IPC_ASSERTION_REQ: a login assertion for the portal (API.md section 4) ----
+ * The web names only the account (and the order, if any); the keyholder sets every other
+ * claim itself: iss = this appliance, aud = the portal, iat = now, exp = now + 300 (at most
+ * 5 minutes), a random single-use jti, and signs with the assertion key in the token. There is
+ * no way to have it sign claims the web wrote. */
+
+#define SAM_ASSERTION_LIFE 300
+
+static int sam_account_ok(const char *a)
+{
+	size_t n = strlen(a);
+	if (n == 0 || n > 128)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = a[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      strchr("._:@-", c)))
+			return 0;
+	}
+	return 1;
+}
+
+struct sam_jws_signer {
+	struct kh *k;
+	struct hsm_key *key;
+};
+
+static c2s_err sam_jws_sign(void *ctx, const uint8_t digest[32], uint8_t *sig, size_t *sig_len)
+{
+	struct sam_jws_signer *s = ctx;
+	uint8_t der[HSM_MAX_SIG];
+	size_t dl = sizeof(der);
+	c2s_err e =
+	    hsm_sign(s->k->hsm, s->key, HSM_MECH_ECDSA, HSM_HASH_SHA256, digest, 32, der, &dl);
+	if (e != C2S_OK)
+		return e;
+	/* JWS wants raw r||s: DER SEQUENCE { INTEGER r, INTEGER s } back to 32 + 32 bytes */
+	mbedtls_mpi r, t;
+	unsigned char *p = der, *end = der + dl;
+	size_t len;
+	mbedtls_mpi_init(&r);
+	mbedtls_mpi_init(&t);
+	int bad =
+	    mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) ||
+	    mbedtls_asn1_get_mpi(&p, end, &r) || mbedtls_asn1_get_mpi(&p, end, &t) ||
+	    *sig_len < 64 || mbedtls_mpi_write_binary(&r, sig, 32) ||
+	    mbedtls_mpi_write_binary(&t, sig + 32, 32);
+	mbedtls_mpi_free(&r);
+	mbedtls_mpi_free(&t);
+	*sig_len = 64;
+	return bad ? C2S_ERR_CMS : C2S_OK;
+}
+
+c2s_err kh_on_assertion(void *ctx, int fd, struct ipc_msg *msg)
+{
+	struct kh *k = ctx;
+	char account[129], order[KHMSG_ORDER_MAX + 1], why[256] = "", jti[40];
+	uint8_t rnd[18];
+	char *out = NULL;
+	struct hsm_key *key = NULL;
+	if (buf_get_str(&msg->body, account, sizeof(account)) != C2S_OK ||
+	    buf_get_str(&msg->body, order, sizeof(order)) != C2S_OK || buf_left(&msg->body) ||
+	    !sam_account_ok(account) || (order[0] && !khmsg_order_ok(order)))
+		return C2S_ERR_IPC_MALFORMED;
+	c2s_err e = C2S_OK;
+	if (!k->cfg->assertion_key[0]) {
+		e = C2S_ERR_CONFIG;
+		snprintf(why, sizeof(why),
+		         "no [assertions] key configured: this appliance issues no "
+		         "login assertions");
+	}
+	if (e == C2S_OK && getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		e = C2S_ERR_INTERNAL;
+	for (size_t i = 0; e == C2S_OK && i < sizeof(rnd); i++)
+		snprintf(jti + 2 * i, 3, "%02x", rnd[i]);
+	int64_t now = clock_now();
+	json_t *claims = NULL;
+	if (e == C2S_OK) {
+		claims =
+		    json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "iss", k->cfg->public_url, "aud",
+		              k->cfg->assertion_aud[0] ? k->cfg->assertion_aud : k->cfg->public_url,
+		              "sub", account, "iat", (json_int_t)now, "exp",
+		              (json_int_t)(now + SAM_ASSERTION_LIFE), "jti", jti);
+		if (claims && order[0])
+			json_object_set_new(claims, "order", json_string(order));
+		e = claims ? C2S_OK : C2S_ERR_NOMEM;
+	}
+	pthread_rwlock_rdlock(&k->hsm_lock);
+	if (e == C2S_OK && !k->hsm)
+		e = C2S_ERR_HSM_NO_TOKEN;
+	if (e == C2S_OK)
+		e = hsm_key_find(k->hsm, k->cfg->assertion_key, &key, why, sizeof(why));
+	struct sam_jws_signer js = {.k = k, .key = key};
+	if (e == C2S_OK)
+		e = jws_sign(JWS_ES256, "JWT", claims, sam_jws_sign, &js, &out, why, sizeof(why));
+	if (key)
+		hsm_key_free(key);
+	pthread_rwlock_unlock(&k->hsm_lock);
+	json_decref(claims);
+	if (e != C2S_OK) {
+		free(out);
+		return sam_reply_error(fd, e, why);
+	}
+	log_info("login assertion issued for account %s%s%s", account, order[0] ? ", order " : "",
+	         order);
+	struct buf b;
+	buf_init(&b, JWS_MAX_LEN + 16);
+	e = buf_put_str(&b, out);
+	if (e == C2S_OK)
+		e = ipc_send(fd, IPC_ASSERTION_RESP, b.data, b.len);
+	buf_free(&b);
+	free(out);
 	return e;
 }
 

@@ -119,11 +119,17 @@ c2s_provision_signer() {
 	"$C2S_SOURCE_DIR/tests/tools/mkpki.sh" sign-csr "$d/pki" "$d/signer-ca.csr" "$d/signer-ca.pem" \
 		signerca >/dev/null || return 1
 	cat "$d/signer-ca.pem" "$d/pki/root/ca.pem" >"$d/signer-ca-chain.pem"
+	"$admin" --config "$d/c2s.conf" key generate --label c2s-assertion --type ec:p256 \
+		>/dev/null || return 1
 	cat >>"$d/c2s.conf" <<EOT
 
 [signer]
 ca_key = c2s-issuing-ca
 ca_chain = $d/signer-ca-chain.pem
+
+[assertions]
+key = c2s-assertion
+audience = https://moj.a1.test
 EOT
 }
 

@@ -353,7 +353,8 @@ static c2s_err sign_doc(const uint8_t *sad, const char *order, uint32_t n, const
 	                           .reason = "Podpis pogodbe",
 	                           .when = time(NULL),
 	                           .contents_max = 12000,
-	                           .field_name = "Signature1"};
+	                           .field_name = "Signature1",
+	                           .no_page_annot = 1};
 	struct buf mid, req;
 	struct ipc_msg m;
 	memset(sd, 0, sizeof(*sd));
@@ -722,6 +723,70 @@ static void checkpoints(void **state)
 	buf_free(&cert);
 }
 
+/* Login assertions: the web names the account, the keyholder writes every other claim and
+ * signs with the assertion key; the result verifies with that key's public half. */
+static void assertions(void **state)
+{
+	(void)state;
+	struct buf b;
+	struct ipc_msg m;
+	char jws[JWS_MAX_LEN + 1], why[256] = "";
+	buf_init(&b, 512);
+	assert_int_equal(buf_put_str(&b, "moj-a1-778899"), C2S_OK);
+	assert_int_equal(buf_put_str(&b, "order-a"), C2S_OK);
+	assert_int_equal(call(ch[4], IPC_ASSERTION_REQ, &b, &m), C2S_OK);
+	assert_int_equal(m.type, IPC_ASSERTION_RESP);
+	assert_int_equal(buf_get_str(&m.body, jws, sizeof(jws)), C2S_OK);
+	buf_free(&b);
+	/* the public key, read from the token by an independent tool */
+	assert_int_equal(
+	    run("pkcs11-tool --module /usr/lib/softhsm/libsofthsm2.so --token-label c2s "
+	        "--read-object --type pubkey --label c2s-assertion -o %s/as.der "
+	        ">/dev/null 2>&1 && openssl pkey -pubin -inform DER -in %s/as.der "
+	        "-out %s/as.pem",
+	        dir, dir, dir),
+	    0);
+	char path[700];
+	size_t n = 0;
+	snprintf(path, sizeof(path), "%s/as.pem", dir);
+	uint8_t *pem = slurp(path, &n);
+	assert_non_null(pem);
+	pem[n] = 0;
+	struct jws_key *key = NULL;
+	assert_int_equal(jws_key_from_pem(pem, n + 1, &key, why, sizeof(why)), C2S_OK);
+	json_t *c = NULL;
+	const struct jws_key *keys[1] = {key};
+	assert_int_equal(jws_verify(jws, strlen(jws), keys, 1, "JWT", &c, why, sizeof(why)),
+	                 C2S_OK);
+	assert_string_equal(json_string_value(json_object_get(c, "sub")), "moj-a1-778899");
+	assert_string_equal(json_string_value(json_object_get(c, "order")), "order-a");
+	assert_string_equal(json_string_value(json_object_get(c, "iss")), cfg.public_url);
+	assert_string_equal(json_string_value(json_object_get(c, "aud")), "https://moj.a1.test");
+	json_int_t iat = json_integer_value(json_object_get(c, "iat"));
+	json_int_t exp = json_integer_value(json_object_get(c, "exp"));
+	assert_true(exp > iat && exp - iat <= 300);
+	assert_true(strlen(json_string_value(json_object_get(c, "jti"))) >= 16);
+	struct jws_expect ex = {
+	    .aud = "https://moj.a1.test", .now = time(NULL), .max_lifetime = 300, .leeway = 60};
+	assert_int_equal(jws_claims_check(c, &ex, why, sizeof(why)), C2S_OK);
+	json_decref(c);
+	jws_key_free(key);
+	free(pem);
+	/* the web cannot bring claims of its own: an account that is not an account id drops the
+	 * channel */
+	buf_init(&b, 512);
+	assert_int_equal(buf_put_str(&b, "x\", \"sub\": \"admin"), C2S_OK);
+	assert_int_equal(buf_put_str(&b, ""), C2S_OK);
+	int p2[2];
+	uint8_t gen[4] = {0, 0, 0, 9};
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, p2), 0);
+	assert_int_equal(ipc_send_fds(parent_fd, IPC_CHANNELS, gen, 4, &p2[1], 1), C2S_OK);
+	close(p2[1]);
+	assert_int_equal(call(p2[0], IPC_ASSERTION_REQ, &b, &m), C2S_ERR_IPC);
+	close(p2[0]);
+	buf_free(&b);
+}
+
 /* Killing the keyholder between wrong tries gives no extra try; a store it cannot use stops
  * customer signing and nothing else. */
 static void restarts(void **state)
@@ -775,8 +840,10 @@ static void restarts(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(manifests), cmocka_unit_test(codes),       cmocka_unit_test(guessing),
-	    cmocka_unit_test(signing),   cmocka_unit_test(checkpoints), cmocka_unit_test(restarts),
+	    cmocka_unit_test(manifests),   cmocka_unit_test(codes),
+	    cmocka_unit_test(guessing),    cmocka_unit_test(signing),
+	    cmocka_unit_test(checkpoints), cmocka_unit_test(assertions),
+	    cmocka_unit_test(restarts),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
