@@ -2,6 +2,7 @@
  * "Podpiši"), finish ("Izhod"), and pages for links that ended. Server-rendered, usable without
  * JavaScript, Slovenian by default, English with ?lang=en or Accept-Language. Every form
  * carries the session's CSRF token; every refusal says what happened and what to do next. */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -279,6 +280,35 @@ static enum MHD_Result page_link_ended(struct web_req *r, c2s_err e, const struc
 	return page_end(&p, status, NULL);
 }
 
+/* An audit event of the customer's step with the evidence a dispute needs: the client's
+ * address and browser (bounded), never a secret. */
+static c2s_err page_event(struct web_req *r, const char *order, const char *type)
+{
+	char ip[64] = "";
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci && ci->client_addr) {
+		const struct sockaddr *sa = ci->client_addr;
+		if (sa->sa_family == AF_INET)
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, ip,
+			          sizeof(ip));
+		else if (sa->sa_family == AF_INET6)
+			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, ip,
+			          sizeof(ip));
+	}
+	const char *ua = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "User-Agent");
+	/* printable ASCII only: a hostile header must not break the JSON or the log's encoding */
+	char uab[256];
+	size_t n = 0;
+	for (const char *u = ua ? ua : ""; *u && n + 1 < sizeof(uab); u++)
+		uab[n++] = (*u >= 0x20 && *u < 0x7f) ? *u : '?';
+	uab[n] = '\0';
+	json_t *d = json_pack("{s:s, s:s}", "client_ip", ip, "user_agent", uab);
+	c2s_err e = order_event(r->ctx->store, order, clock_now(), type, d);
+	json_decref(d);
+	return e;
+}
+
 /* The order behind /s/<token>, or the page that says why there is none. */
 static int page_order(struct web_req *r, struct order_info *info, enum MHD_Result *m)
 {
@@ -339,8 +369,7 @@ enum MHD_Result web_page_start(struct web_req *r)
 			return web_problem(r, C2S_ERR_BUSY, NULL);
 		/* once per visit, not per request: a link reloaded in a loop does not grow the log
 		 */
-		if (first &&
-		    order_event(r->ctx->store, info.id, clock_now(), "link_opened", NULL) != C2S_OK)
+		if (first && page_event(r, info.id, "link_opened") != C2S_OK)
 			log_warn("order %s: link_opened not recorded", info.id);
 	} else if (s.otp_ok) {
 		char to[200], lc[160];
@@ -454,8 +483,7 @@ enum MHD_Result web_page_otp_verify(struct web_req *r)
 		s.sad_expires = o.expires_at;
 		web_session_update(&s);
 		explicit_bzero(&o, sizeof(o));
-		if (order_event(r->ctx->store, info.id, clock_now(), "otp_verified", NULL) !=
-		    C2S_OK)
+		if (page_event(r, info.id, "otp_verified") != C2S_OK)
 			log_warn("order %s: otp_verified not recorded", info.id);
 		char to[200];
 		snprintf(to, sizeof(to), "/s/%s/documents", r->param[0]);

@@ -252,6 +252,7 @@ contains "audit: a rewritten checkpoint is caught" "$out" "does not verify"
 export_out=$("$C2S_BUILD_DIR/click2sign-admin" --config "$d/c2s.conf" audit export "$id" --dir "$d/evidence" 2>&1)
 contains "audit export writes the evidence" "$export_out" "written to"
 contains "evidence: hashes before and after signing" "$(cat "$d/evidence/evidence.json")" "signed_sha256"
+contains "evidence: the browser and address of the code step" "$(cat "$d/evidence/evidence.json")" '"user_agent": "curl/'
 [ -s "$d/evidence/signed-0-pogodba.pdf" ] && ok "evidence: the signed PDFs" || fail "no signed PDF in the evidence"
 
 c2s_stop "$d"
