@@ -1,7 +1,6 @@
 /* The portal's order API: POST /v1/orders, GET /v1/orders/{id}, POST /v1/orders/{id}/cancel,
  * GET /v1/orders/{id}/documents/{n}. Every refusal names the JSON path and what to do; nothing
  * is written (no row, no file that matters, no notice) unless the whole order is accepted. */
-#include <mbedtls/base64.h>
 #include <mbedtls/sha256.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +8,7 @@
 
 #include "khclient.h"
 #include "web.h"
+#include "firmware/base/b64.h"
 #include "firmware/base/clock.h"
 #include "firmware/base/log.h"
 #include "firmware/certs/jws.h"
@@ -182,9 +182,7 @@ static enum MHD_Result api_files(struct web_req *r, json_t *arr, const char *nam
 		if (!af->data)
 			return web_problem(r, C2S_ERR_NOMEM, NULL);
 		(*n)++;
-		if (mbedtls_base64_decode(af->data, blen / 4 * 3 + 3, &dlen,
-		                          (const unsigned char *)b64, blen) != 0 ||
-		    dlen == 0) {
+		if (b64_decode(af->data, blen / 4 * 3 + 3, &dlen, b64, blen) != 0 || dlen == 0) {
 			snprintf(path, sizeof(path), "%s.content_base64", base);
 			return api_bad(r, path, "not valid base64 (RFC 4648, with padding)");
 		}
@@ -520,14 +518,13 @@ enum MHD_Result web_order_create(struct web_req *r)
 	for (size_t i = 0; i < o.ndocs + o.natts; i++) {
 		struct api_file *f = i < o.ndocs ? &o.docs[i] : &o.atts[i - o.ndocs];
 		struct order_file_new *nf = i < o.ndocs ? &docs[i] : &atts[i - o.ndocs];
-		uint8_t sha[32];
-		if ((e = blob_put(cfg->state_dir, f->data, f->len, sha)) != C2S_OK) {
+		if ((e = blob_put_hashed(cfg->state_dir, f->data, f->len, f->sha)) != C2S_OK) {
 			m = web_problem(r, e, "the document could not be stored; retry");
 			goto out;
 		}
 		*nf = (struct order_file_new){
 		    .title = f->title, .filename = f->filename, .size = f->len};
-		memcpy(nf->sha256, sha, 32);
+		memcpy(nf->sha256, f->sha, 32);
 	}
 	if ((e = order_link_new(token, sizeof(token), link_sha)) != C2S_OK) {
 		m = web_problem(r, e, NULL);

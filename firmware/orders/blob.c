@@ -96,13 +96,20 @@ out:
 
 c2s_err blob_put(const char *state_dir, const void *data, size_t len, uint8_t sha[32])
 {
+	if (!data && len != 0)
+		return C2S_ERR_ARG;
+	c2s_err e = blob_sha256(data, len, sha);
+	return e != C2S_OK ? e : blob_put_hashed(state_dir, data, len, sha);
+}
+
+c2s_err blob_put_hashed(const char *state_dir, const void *data, size_t len, const uint8_t sha[32])
+{
 	c2s_err ret = C2S_ERR_IO;
 	char dir[BLOB_PATH_MAX], path[BLOB_PATH_MAX], tmp[BLOB_PATH_MAX];
 	struct stat st;
 	int fd = -1;
 	tmp[0] = 0;
 	ENSURE(data || len == 0, C2S_ERR_ARG);
-	GUARD(blob_sha256(data, len, sha));
 	GUARD(blob_dir(state_dir, dir, sizeof(dir)));
 	GUARD(blob_path(state_dir, sha, path, sizeof(path)));
 	/* Content-addressed: a complete file under this name already holds these bytes (only a

@@ -16,6 +16,12 @@
 /* Stores `len` bytes and gives their SHA-256. Already stored: nothing is written. */
 C2S_MUST_CHECK c2s_err blob_put(const char *state_dir, const void *data, size_t len,
                                 uint8_t sha[32]);
+/* Stores `len` bytes whose SHA-256 the caller has just computed over this same buffer (the
+ * order API hashes each document to check it against the portal's claims; hashing 1 MB again
+ * would be the largest single cost of storing it). A wrong `sha` only misfiles the bytes:
+ * blob_read checks every blob's hash. */
+C2S_MUST_CHECK c2s_err blob_put_hashed(const char *state_dir, const void *data, size_t len,
+                                       const uint8_t sha[32]);
 /* The file name of a blob (whether or not it exists). */
 C2S_MUST_CHECK c2s_err blob_path(const char *state_dir, const uint8_t sha[32], char *out,
                                  size_t cap);

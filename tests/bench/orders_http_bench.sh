@@ -64,7 +64,7 @@ for i in range(n):
 EOF
 
 create() { curl -s --cacert "$ca" -H "Authorization: Bearer $tok" -H 'Content-Type: application/json' \
-	--data-binary @"$1" -o /dev/null -w '%{http_code}\n' "$url/v1/orders"; }
+	--data-binary @"$1" -o "$1.resp" -w '%{http_code}\n' "$url/v1/orders"; }
 export -f create
 export ca tok url
 t0=$(date +%s.%N)
@@ -75,17 +75,13 @@ orders_rate=$("$PY" -c "print('%.1f' % ($ok / ($t1 - $t0)))")
 
 # the customer: verified code -> both documents signed, F times (each its own order)
 "$PY" - "$d" "$url" "$ca" "$F" >"$d/flows" <<'EOF'
-import email, glob, re, ssl, subprocess, sys, time, http.cookiejar, urllib.request, urllib.parse
+import email, glob, json, re, ssl, subprocess, sys, time, http.cookiejar, urllib.request, urllib.parse
 from email import policy
 d, url, ca, F = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 links = {}
-for f in sorted(glob.glob(d + "/mail/*.eml")):
-    m = email.message_from_bytes(open(f, "rb").read(), policy=policy.default)
-    t = m.get_body(preferencelist=("plain",)).get_content()
-    g = re.search(r"naro\u010dilo (bench-\d+)", t)
-    h = re.search(r"https://\S+/s/[A-Za-z0-9_-]{43}", t)
-    if g and h:
-        links[g.group(1)] = h.group(0)
+for f in sorted(glob.glob(d + "/o*.json.resp")):
+    r = json.load(open(f))
+    links[r["reference"]] = r["signing_url"]
 ctx = ssl.create_default_context(cafile=ca)
 def run(i):
     link = links["bench-%06d" % i]

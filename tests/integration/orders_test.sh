@@ -192,6 +192,12 @@ sed -i 's/A1-2026-000123/A1-2026-000127/' "$d/notpdf.json"
 sign_portal "$d/notpdf.json" "$d/notpdfs.json"
 r=$(api POST /v1/orders "$d/notpdfs.json")
 contains "a non-PDF document: 422 with its index" "$(body_of "$r")" '"path":"$.documents[1]"'
+"$PY" -c 'import json,sys; o=json.load(open(sys.argv[1])); c=o["documents"][0]["content_base64"]; o["documents"][0]["content_base64"]=c[:400]+"****"+c[404:]; json.dump(o,open(sys.argv[2],"w"))' "$d/o1.json" "$d/badb64.json"
+sed -i 's/A1-2026-000123/A1-2026-000132/' "$d/badb64.json"
+sign_portal "$d/badb64.json" "$d/badb64s.json"
+r=$(api POST /v1/orders "$d/badb64s.json")
+equals "a document that is not base64: 400" "$(status_of "$r")" 400
+contains "not base64: the field's path and why" "$(body_of "$r")" 'documents[0].content_base64: not valid base64'
 "$PY" -c 'import json,sys; o=json.load(open(sys.argv[1])); o["subscriber"]["phone"]="+38640999999"; json.dump(o,open(sys.argv[2],"w"),ensure_ascii=False)' "$d/o1s.json" "$d/tamper.json"
 r=$(api POST /v1/orders "$d/tamper.json")
 contains "the body differs from the portal's signed claims: 422 naming the claim" "$(body_of "$r")" '"claim":"signer.phone"'
