@@ -46,8 +46,6 @@
 #define SAM_LEEWAY          60
 #define SAM_SIGNER_PREFIX   "c2s-signer-"
 
-static pthread_mutex_t sam_keygen_mu = PTHREAD_MUTEX_INITIALIZER;
-
 struct sam_sad {
 	int live;
 	uint8_t sad[KHMSG_SAD_LEN];
@@ -199,6 +197,10 @@ static void sam_sweep_cb(void *ctx, const struct hsm_key_info *ki)
 		snprintf(w->labels[w->n++], sizeof(w->labels[0]), "%s", ki->label);
 }
 
+/* Token objects are made and destroyed under the token's write lock, with no other session
+ * working: SoftHSM2 2.6 fails a C_GenerateKeyPair that runs beside other sessions' searches
+ * and signatures now and then (CKR_GENERAL_ERROR or CKR_TEMPLATE_INCONSISTENT, ~1 in 130
+ * orders at 2 threads, tests/bench/sam_bench.sh) and leaves a half-made key behind. */
 static void sam_destroy_key(struct kh *k, const char *label)
 {
 	struct hsm_key *key = NULL;
@@ -572,7 +574,7 @@ out:
 /* ---- IPC_OTP_VERIFY_REQ ---- */
 
 /* Signer mode: a fresh key in the token for this order and a certificate valid as long as the
- * SAD. Called without sam->mu; takes the token's read lock. */
+ * SAD. Called without sam->mu; takes the token's write lock (see sam_destroy_key). */
 static c2s_err sam_signer_key(struct kh *k, const struct kh_manifest *m, int64_t now, int64_t until,
                               uint8_t **cert, size_t *cert_len, char *why, size_t why_cap)
 {
@@ -584,7 +586,7 @@ static c2s_err sam_signer_key(struct kh *k, const struct kh_manifest *m, int64_t
 	buf_init(&spki, 4096);
 	buf_init(&der, ISSUE_CERT_MAX);
 	snprintf(label, sizeof(label), SAM_SIGNER_PREFIX "%s", m->order);
-	pthread_rwlock_rdlock(&k->hsm_lock);
+	pthread_rwlock_wrlock(&k->hsm_lock);
 	ENSURE(k->hsm && s->ca && s->n_ca_chain, C2S_ERR_HSM_NO_TOKEN);
 	sam_destroy_key(k, label); /* a key from an earlier code of this order */
 	const char *t = k->cfg->signer_key_type;
@@ -592,11 +594,7 @@ static c2s_err sam_signer_key(struct kh *k, const struct kh_manifest *m, int64_t
 	                       .rsa_bits = strcmp(t, "rsa:3072") == 0 ? 3072 : 2048,
 	                       .curve = strcmp(t, "ec:p384") == 0 ? HSM_CURVE_P384 : HSM_CURVE_P256,
 	                       .label = label};
-	/* one generation at a time: SoftHSM2 2.6 fails concurrent C_GenerateKeyPair now and then
-	 * and leaves a half-made key behind (measured by tests/bench/sam_bench.sh) */
-	pthread_mutex_lock(&sam_keygen_mu);
 	ret = hsm_key_generate(k->hsm, &g, &key, why, why_cap);
-	pthread_mutex_unlock(&sam_keygen_mu);
 	GUARD(ret);
 	GUARD(hsm_key_spki(k->hsm, key, &spki));
 	struct issue_req rq = {.subject = {.given_name = m->given, .surname = m->family},
@@ -671,7 +669,7 @@ c2s_err kh_on_otp_verify(void *ctx, int fd, struct ipc_msg *msg)
 	    (khstore_manifest_get(s->store, order, &again) != C2S_OK || again.ended)) {
 		char label[96];
 		snprintf(label, sizeof(label), SAM_SIGNER_PREFIX "%s", order);
-		pthread_rwlock_rdlock(&k->hsm_lock);
+		pthread_rwlock_wrlock(&k->hsm_lock);
 		if (k->hsm && cert)
 			sam_destroy_key(k, label);
 		pthread_rwlock_unlock(&k->hsm_lock);
@@ -950,7 +948,7 @@ c2s_err kh_on_order_end(void *ctx, int fd, struct ipc_msg *msg)
 	if (e == C2S_OK)
 		e = khstore_manifest_end(s->store, order);
 	snprintf(label, sizeof(label), SAM_SIGNER_PREFIX "%s", order);
-	pthread_rwlock_rdlock(&k->hsm_lock);
+	pthread_rwlock_wrlock(&k->hsm_lock);
 	if (k->hsm)
 		sam_destroy_key(k, label);
 	pthread_rwlock_unlock(&k->hsm_lock);

@@ -111,7 +111,9 @@ static int docs_load(char **paths, size_t n)
 	                           .reason = "Podpis pogodbe",
 	                           .when = time(NULL),
 	                           .contents_max = 12000,
-	                           .field_name = "Signature1"};
+	                           .field_name = "Signature1",
+	                           .no_page_annot =
+	                               1}; /* as the web prepares a customer's update */
 	char why[512];
 	if (n == 0 || n > MAX_DOCS) {
 		fprintf(stderr, "sam_bench: 1 to %d PDFs\n", MAX_DOCS);
