@@ -103,7 +103,8 @@ raw() {
 }
 lat() { # NAME CONF ROUND
 	"$B/sam_bench" latency "$KH" "$A/$2.conf" "$portal" "$orders" "${docs[@]}" 2>>"$W/kh-lat.log" |
-		awk -v n="$1" -v r="$3" '$1 == "lat" {printf "lat\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n, r, $2, $4, $5, $6, $7}' >>"$res"
+		awk -v n="$1" -v r="$3" '$1 == "lat" {printf "lat\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n, r, $2, $4, $5, $6, $7}' >>"$res" ||
+		{ echo "sam_bench latency ($1) failed; its last lines:" >&2; tail -3 "$W/kh-lat.log" >&2; exit 1; }
 }
 
 for r in $(seq "$rounds"); do
