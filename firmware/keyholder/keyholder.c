@@ -439,7 +439,14 @@ int keyholder_main(const struct config *cfg)
 	k->state = C2S_ERR_HSM_NO_TOKEN;
 	k->card_prev = -1;
 	pthread_mutex_init(&k->mu, NULL);
-	pthread_rwlock_init(&k->hsm_lock, NULL);
+	/* writers first: a key generation or a token reopen must not wait for a moment without
+	 * signatures in flight, which a busy keyholder may never have. No thread takes the read
+	 * lock twice, so a waiting writer cannot deadlock a reader. */
+	pthread_rwlockattr_t ra;
+	pthread_rwlockattr_init(&ra);
+	pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&k->hsm_lock, &ra);
+	pthread_rwlockattr_destroy(&ra);
 	kh_rate_init(k, cfg->seal_rate);
 	signal(SIGPIPE, SIG_IGN);
 	if (!rx || kh_sam_init(k) != C2S_OK)
