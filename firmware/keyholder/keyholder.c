@@ -375,10 +375,12 @@ static void kh_tick(struct kh *k)
 		if (r == C2S_OK)
 			r = kh_load_certs(k, why, sizeof(why));
 		pthread_rwlock_unlock(&k->hsm_lock);
-		if (r != C2S_OK && kh_card_moved(k))
-			kh_set_state(k, C2S_ERR_CARD_ABSENT,
-			             "the card was removed or re-inserted; waiting for it");
-		else if (r != C2S_OK)
+		if (r != C2S_OK && kh_card_moved(k)) {
+			/* the PC/SC monitor's message names the reader and the time: keep it */
+			if (k->state != C2S_ERR_CARD_ABSENT)
+				kh_set_state(k, C2S_ERR_CARD_ABSENT,
+				             "the card was removed or re-inserted; waiting for it");
+		} else if (r != C2S_OK)
 			kh_set_state(k, r, "%s", why[0] ? why : c2s_err_message(r));
 		else
 			kh_set_state(k, C2S_OK, "token '%s' back, seal key '%s' found",
