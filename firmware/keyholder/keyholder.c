@@ -377,7 +377,10 @@ static void kh_tick(struct kh *k)
 		pthread_rwlock_unlock(&k->hsm_lock);
 		if (r != C2S_OK && kh_card_moved(k)) {
 			/* the PC/SC monitor's message names the reader and the time: keep it */
-			if (k->state != C2S_ERR_CARD_ABSENT)
+			pthread_mutex_lock(&k->mu);
+			int absent = k->state == C2S_ERR_CARD_ABSENT;
+			pthread_mutex_unlock(&k->mu);
+			if (!absent)
 				kh_set_state(k, C2S_ERR_CARD_ABSENT,
 				             "the card was removed or re-inserted; waiting for it");
 		} else if (r != C2S_OK)

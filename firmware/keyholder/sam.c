@@ -757,9 +757,11 @@ static c2s_err sam_sad_find(struct kh_sam *s, const uint8_t *sad, const char *or
 	return ret;
 }
 
-static c2s_err sam_reply_signed(struct kh *k, int fd, const struct buf *attrs, const uint8_t *sig,
-                                size_t sig_len, int signer, const uint8_t *cert, size_t cert_len,
-                                enum hsm_key_type kt)
+/* Encodes the reply under the token lock (the seal certificate and chains belong to the open
+ * token); the caller sends it after unlocking. */
+static c2s_err sam_encode_signed(struct kh *k, struct buf *out, const struct buf *attrs,
+                                 const uint8_t *sig, size_t sig_len, int signer,
+                                 const uint8_t *cert, size_t cert_len, enum hsm_key_type kt)
 {
 	struct khmsg_signed r = {.hash = KHMSG_SHA256,
 	                         .sig = kt == HSM_KEY_EC ? KHMSG_SIG_ECDSA : KHMSG_SIG_RSA_PKCS1,
@@ -782,13 +784,7 @@ static c2s_err sam_reply_signed(struct kh *k, int fd, const struct buf *attrs, c
 			r.chain_len[r.n_chain++] = k->chain_len[i];
 		}
 	}
-	struct buf b;
-	buf_init(&b, IPC_MAX_BODY);
-	c2s_err e = khmsg_signed_encode(&r, &b);
-	if (e == C2S_OK)
-		e = ipc_send(fd, IPC_SIGN_DOC_RESP, b.data, b.len);
-	buf_free(&b);
-	return e;
+	return khmsg_signed_encode(&r, out);
 }
 
 c2s_err kh_on_sign_doc(void *ctx, int fd, struct ipc_msg *msg)
@@ -905,19 +901,24 @@ c2s_err kh_on_sign_doc(void *ctx, int fd, struct ipc_msg *msg)
 	                                           "c2s-web")) == C2S_ERR_DOC_USED)
 		snprintf(why, sizeof(why), "document %u of order %s is already signed", d.doc,
 		         d.order);
-	if (e != C2S_OK) {
-		log_info("document %u of order %s not signed: %s", d.doc, d.order,
-		         why[0] ? why : c2s_err_message(e));
-		ret = sam_reply_error(fd, e, why);
-	} else {
+	struct buf rep;
+	buf_init(&rep, IPC_MAX_BODY);
+	if (e == C2S_OK && (e = sam_encode_signed(k, &rep, &attrs, sig, sig_len, signer, cert,
+	                                          cert_len, kt)) == C2S_OK)
 		log_info("document %u of order %s signed (%s key)", d.doc, d.order,
 		         signer ? "signer" : "seal");
-		ret = sam_reply_signed(k, fd, &attrs, sig, sig_len, signer, cert, cert_len, kt);
-	}
+	if (e != C2S_OK)
+		log_info("document %u of order %s not signed: %s", d.doc, d.order,
+		         why[0] ? why : c2s_err_message(e));
 	if (key)
 		hsm_key_free(key);
 	if (locked)
 		pthread_rwlock_unlock(&k->hsm_lock);
+	/* the reply leaves after the unlock: a web peer that stops reading its socket stalls this
+	 * channel's thread, never a key generation or another customer's signature */
+	ret = e == C2S_OK ? ipc_send(fd, IPC_SIGN_DOC_RESP, rep.data, rep.len)
+	                  : sam_reply_error(fd, e, why);
+	buf_free(&rep);
 	if (have_orig)
 		mbedtls_sha256_free(&orig);
 	mbedtls_sha256_free(&fin);
