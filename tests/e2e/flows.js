@@ -218,6 +218,9 @@ async function login(page, flow, order, opts) {
 		.catch(() => null);
 	check(`${flow}: #otp-code is a labelled one-time-code field`,
 		attrs && attrs.ac === 'one-time-code' && attrs.im === 'numeric' && attrs.label, JSON.stringify(attrs));
+	// browsers apply autofocus on a later frame than the load event: give it 2 s under load
+	await page.waitForFunction(() => document.activeElement && document.activeElement.id === 'otp-code',
+		{ timeout: 2000 }).catch(() => {});
 	const focused = await page.evaluate(() => document.activeElement && document.activeElement.id);
 	check(`${flow}: the code field has the focus (the customer can type at once)`, focused === 'otp-code', `focus on ${focused || 'body'}`);
 	await step(page, flow, 'code-sent');
