@@ -504,6 +504,16 @@ static void manifests(void **state)
 	assert_int_equal(kill(kh_pid, 0), 0);
 }
 
+/* A six-digit code that differs from `code` (checked to be six digits) by `delta`. */
+static void wrong_code(const char *code, long delta, char out[8])
+{
+	char *end = NULL;
+	assert_int_equal(strlen(code), 6);
+	long v = strtol(code, &end, 10);
+	assert_true(end == code + 6 && v >= 0);
+	snprintf(out, 8, "%06ld", (v + delta) % 1000000);
+}
+
 static void codes(void **state)
 {
 	(void)state;
@@ -532,7 +542,7 @@ static void codes(void **state)
 	assert_true(o.retry_after > time(NULL));
 	/* two wrong tries, then the right one */
 	char wrong[8];
-	snprintf(wrong, sizeof(wrong), "%06d", (atoi(code) + 1) % 1000000);
+	wrong_code(code, 1, wrong);
 	assert_int_equal(otp_verify("order-c", wrong, &o), C2S_ERR_OTP_WRONG);
 	assert_int_equal(o.tries_left, 2);
 	assert_int_equal(otp_verify("order-c", "12345x", &o), C2S_ERR_OTP_WRONG);
@@ -799,7 +809,7 @@ static void restarts(void **state)
 	assert_int_equal(send_manifest("order-k", j, why, sizeof(why)), C2S_OK);
 	free(j);
 	assert_int_equal(otp_send("order-k", &o, code, to), C2S_OK);
-	snprintf(wrong, sizeof(wrong), "%06d", (atoi(code) + 7) % 1000000);
+	wrong_code(code, 7, wrong);
 	assert_int_equal(otp_verify("order-k", wrong, &o), C2S_ERR_OTP_WRONG);
 	assert_int_equal(o.tries_left, 2);
 	stop_keyholder(SIGKILL);
