@@ -110,6 +110,8 @@ int admin_cmd_cert(struct admin *a, int argc, char **argv);
 int admin_cmd_client(struct admin *a, int argc, char **argv);
 int admin_cmd_selftest(struct admin *a, int argc, char **argv);
 int admin_cmd_portal_key(struct admin *a, int argc, char **argv);
+int admin_cmd_trust(struct admin *a, int argc, char **argv);
+int admin_cmd_crl(struct admin *a, int argc, char **argv);
 int admin_cmd_audit(struct admin *a, int argc, char **argv);
 
 /* CSR building blocks (admin_csr.c), exposed for tests.

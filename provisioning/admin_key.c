@@ -1,6 +1,7 @@
 /* click2sign-admin key generate|list|destroy */
 #include "admin.h"
 
+#include <mbedtls/pem.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,6 +188,41 @@ out:
 	return rc;
 }
 
+/* The public key as PEM (SubjectPublicKeyInfo): what the portal needs to verify the login
+ * assertions signed with the [assertions] key. */
+static int key_public(struct admin *a, int argc, char **argv)
+{
+	struct admin_opt opts[] = {{.name = "label", .has_arg = 1, .required = 1}};
+	const char *pos[1];
+	size_t n_pos, len = 0, olen = 0;
+	struct hsm *h = NULL;
+	struct hsm_key *k = NULL;
+	uint8_t spki[4096];
+	unsigned char pem[8192];
+	int rc = admin_opts_parse(a, "key public", argc, argv, opts, 1, pos, 0, &n_pos);
+	if (rc != ADMIN_EXIT_OK)
+		return rc;
+	rc = ADMIN_EXIT_FAIL;
+	len = sizeof(spki);
+	if (admin_config_load(a, 0) != C2S_OK || admin_hsm_open(a, 1, &h) != C2S_OK ||
+	    admin_key_find(h, opts[0].val, &k) != C2S_OK ||
+	    admin_key_spki(h, k, spki, &len) != C2S_OK)
+		goto out;
+	if (mbedtls_pem_write_buffer("-----BEGIN PUBLIC KEY-----\n", "-----END PUBLIC KEY-----\n",
+	                             spki, len, pem, sizeof(pem), &olen) != 0) {
+		admin_fail("the public key of '%s' is too large to print", opts[0].val);
+		goto out;
+	}
+	fputs((const char *)pem, stdout);
+	rc = ADMIN_EXIT_OK;
+out:
+	if (k)
+		hsm_key_free(k);
+	if (h)
+		hsm_close(h);
+	return rc;
+}
+
 int admin_cmd_key(struct admin *a, int argc, char **argv)
 {
 	if (argc < 1)
@@ -197,8 +233,10 @@ int admin_cmd_key(struct admin *a, int argc, char **argv)
 		return key_list(a, argc - 1, argv + 1);
 	if (strcmp(argv[0], "destroy") == 0)
 		return key_destroy(a, argc - 1, argv + 1);
+	if (strcmp(argv[0], "public") == 0)
+		return key_public(a, argc - 1, argv + 1);
 	return admin_usage_fail("key",
-	                        "unknown subcommand '%s' (expected generate, list or "
+	                        "unknown subcommand '%s' (expected generate, list, public or "
 	                        "destroy)",
 	                        argv[0]);
 }

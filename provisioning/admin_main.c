@@ -26,6 +26,8 @@ static const char admin_usage_text[] =
     "  key generate --label L --type T        T: rsa:2048 rsa:3072 rsa:4096 ec:p256 ec:p384 "
     "ec:p521\n"
     "  key list                               keys in the token\n"
+    "  key public --label L                   the key's public key (PEM), e.g. for the portal\n"
+    "                                         to verify login assertions\n"
     "  key destroy --label L --yes            destroy a private key (irreversible)\n"
     "  csr --key L --subject DN [--out FILE]  PKCS#10 request signed by the token key\n"
     "                                         DN like \"CN=Name,O=Company,C=SI\" (UTF-8)\n"
@@ -40,6 +42,13 @@ static const char admin_usage_text[] =
     "                                         for signed order manifests\n"
     "  portal-key list                        trusted portal keys by key id\n"
     "  portal-key remove KEYID                stop trusting a portal key\n"
+    "  trust add FILE                         trust CA certificates (PEM or DER) for customers'\n"
+    "                                         certificates: self-signed = anchor, else "
+    "intermediate\n"
+    "  trust list                             trusted CA certificates by SHA-256\n"
+    "  trust remove SHA256                    stop trusting a CA certificate\n"
+    "  crl add FILE                           install a CRL of a trusted CA (PEM or DER; "
+    "newer wins)\n"
     "  audit verify                           check the orders' hash-chained audit log\n"
     "  audit export ORDER [--dir DIR]         an order's evidence (JSON; with --dir also the "
     "signed PDFs)\n"
@@ -97,7 +106,8 @@ static const struct admin_command admin_commands[] = {
     {"key", admin_cmd_key},           {"csr", admin_cmd_csr},
     {"cert", admin_cmd_cert},         {"client", admin_cmd_client},
     {"selftest", admin_cmd_selftest}, {"portal-key", admin_cmd_portal_key},
-    {"audit", admin_cmd_audit},
+    {"audit", admin_cmd_audit},       {"trust", admin_cmd_trust},
+    {"crl", admin_cmd_crl},
 };
 
 /* Global options before the command. Returns the index of the command word, or -1 after

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "firmware/base/log.h"
+#include "firmware/certs/jws.h"
 
 #define KHC_MAX 64
 
@@ -140,6 +141,7 @@ static const struct ipc_row khc_replies[] = {
     {IPC_OTP_RESP, IPC_PEER_KEYHOLDER, IPC_ST_ANY, 4 + 4 + 8 + 8 + 4 + 32 + 4, 512, 0, NULL},
     {IPC_SIGN_DOC_RESP, IPC_PEER_KEYHOLDER, IPC_ST_ANY, 2 + 3 * 5 + 1, IPC_MAX_BODY, 0, NULL},
     {IPC_CHECKPOINT_RESP, IPC_PEER_KEYHOLDER, IPC_ST_ANY, 8 + 5 + 5, IPC_MAX_BODY, 0, NULL},
+    {IPC_ASSERTION_RESP, IPC_PEER_KEYHOLDER, IPC_ST_ANY, 4 + 20, 4 + JWS_MAX_LEN, 0, NULL},
 };
 
 static c2s_err khc_once(uint32_t type, const void *body, size_t len, int timeout_ms, int wait_ms,
@@ -351,6 +353,32 @@ c2s_err khc_order_end(const char *order, uint8_t why, char *detail, size_t cap)
 	GUARD(khc_call(IPC_ORDER_END_REQ, req.data, req.len, 10000, &t, &resp, detail, cap));
 	ENSURE(t == IPC_DONE_RESP, C2S_ERR_IPC_MALFORMED);
 out:
+	buf_free(&req);
+	buf_free(&resp);
+	return ret;
+}
+
+c2s_err khc_assertion(const char *account, const char *order, char **jws, char *detail, size_t cap)
+{
+	struct buf req, resp;
+	uint32_t t = 0;
+	char *out = NULL;
+	c2s_err ret = C2S_ERR_INTERNAL;
+	*jws = NULL;
+	buf_init(&req, 512);
+	buf_init(&resp, JWS_MAX_LEN + 16);
+	GUARD(buf_put_str(&req, account));
+	GUARD(buf_put_str(&req, order));
+	GUARD(khc_call(IPC_ASSERTION_REQ, req.data, req.len, 10000, &t, &resp, detail, cap));
+	ENSURE(t == IPC_ASSERTION_RESP, C2S_ERR_IPC_MALFORMED);
+	out = malloc(JWS_MAX_LEN + 1);
+	ENSURE(out, C2S_ERR_NOMEM);
+	GUARD(buf_get_str(&resp, out, JWS_MAX_LEN + 1));
+	ENSURE(!buf_left(&resp) && out[0], C2S_ERR_IPC_MALFORMED);
+	*jws = out;
+	out = NULL;
+out:
+	free(out);
 	buf_free(&req);
 	buf_free(&resp);
 	return ret;

@@ -46,5 +46,9 @@ C2S_MUST_CHECK c2s_err khc_sign_doc(const struct khmsg_sign_doc *d, struct buf *
 C2S_MUST_CHECK c2s_err khc_checkpoint(int64_t seq, const uint8_t head[32], struct buf *resp,
                                       char *detail, size_t cap);
 C2S_MUST_CHECK c2s_err khc_order_end(const char *order, uint8_t why, char *detail, size_t cap);
+/* A login assertion for `account` (and `order`, or ""), assembled and signed by the keyholder:
+ * a malloc'd compact JWS in *jws. */
+C2S_MUST_CHECK c2s_err khc_assertion(const char *account, const char *order, char **jws,
+                                     char *detail, size_t cap);
 
 #endif

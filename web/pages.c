@@ -61,29 +61,7 @@ static const char *page_lang(struct web_req *r, const struct order_info *info)
 
 static void page_esc(struct page *p, const char *s)
 {
-	for (; s && *s; s++) {
-		c2s_err e;
-		switch (*s) {
-		case '<':
-			e = buf_printf(&p->b, "&lt;");
-			break;
-		case '>':
-			e = buf_printf(&p->b, "&gt;");
-			break;
-		case '&':
-			e = buf_printf(&p->b, "&amp;");
-			break;
-		case '"':
-			e = buf_printf(&p->b, "&quot;");
-			break;
-		case '\'':
-			e = buf_printf(&p->b, "&#39;");
-			break;
-		default:
-			e = buf_put(&p->b, s, 1);
-		}
-		(void)e; /* a full buffer shows as a cut page, never as an overrun */
-	}
+	web_esc(&p->b, s);
 }
 
 static void page_put(struct page *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -123,6 +123,33 @@ enum MHD_Result web_html(struct web_req *r, unsigned status, char *html, const c
 	return ret;
 }
 
+void web_esc(struct buf *b, const char *s)
+{
+	for (; s && *s; s++) {
+		c2s_err e;
+		switch (*s) {
+		case '<':
+			e = buf_printf(b, "&lt;");
+			break;
+		case '>':
+			e = buf_printf(b, "&gt;");
+			break;
+		case '&':
+			e = buf_printf(b, "&amp;");
+			break;
+		case '"':
+			e = buf_printf(b, "&quot;");
+			break;
+		case '\'':
+			e = buf_printf(b, "&#39;");
+			break;
+		default:
+			e = buf_put(b, s, 1);
+		}
+		(void)e; /* a full buffer shows as a cut page, never as an overrun */
+	}
+}
+
 enum MHD_Result web_redirect(struct web_req *r, const char *location, const char *cookie)
 {
 	struct MHD_Response *resp =

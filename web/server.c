@@ -10,25 +10,30 @@
 #define WEB_FORM_MAX 4096
 
 static const struct web_route web_routes[] = {
-    {"GET", "/v1/health", web_health, 0, 0, 0},
-    {"POST", "/v1/seal", web_seal, 1, 1, 0},
-    {"GET", "/metrics", web_metrics, 0, 0, 0},
-    {"POST", "/v1/orders", web_order_create, 1, 1, 0},
-    {"GET", "/v1/orders/*", web_order_get, 1, 0, 0},
-    {"POST", "/v1/orders/*/cancel", web_order_cancel, 1, 0, 0},
-    {"GET", "/v1/orders/*/documents/*", web_order_document, 1, 0, 0},
-    {"GET", "/s/*", web_page_start, 0, 0, 0},
-    {"POST", "/s/*/otp", web_page_otp_send, 0, 1, WEB_FORM_MAX},
-    {"POST", "/s/*/otp/verify", web_page_otp_verify, 0, 1, WEB_FORM_MAX},
-    {"GET", "/s/*/documents", web_page_documents, 0, 0, 0},
-    {"GET", "/s/*/documents/*", web_page_documents, 0, 0, 0},
-    {"POST", "/s/*/documents/*/sign", web_page_sign, 0, 1, WEB_FORM_MAX},
-    {"POST", "/s/*/finish", web_page_finish, 0, 1, WEB_FORM_MAX},
-    {"GET", "/assets/c2s.css", web_asset_css, 0, 0, 0},
-    {"GET", "/s/*/otp", web_page_to_start, 0, 0, 0},
-    {"GET", "/s/*/otp/verify", web_page_to_start, 0, 0, 0},
-    {"GET", "/s/*/documents/*/sign", web_page_to_start, 0, 0, 0},
-    {"GET", "/s/*/finish", web_page_to_start, 0, 0, 0},
+    {"GET", "/v1/health", web_health, 0, 0, 0, WEB_ON_BOTH},
+    {"POST", "/v1/seal", web_seal, 1, 1, 0, WEB_ON_MAIN},
+    {"GET", "/metrics", web_metrics, 0, 0, 0, WEB_ON_MAIN},
+    {"POST", "/v1/orders", web_order_create, 1, 1, 0, WEB_ON_MAIN},
+    {"GET", "/v1/orders/*", web_order_get, 1, 0, 0, WEB_ON_MAIN},
+    {"POST", "/v1/orders/*/cancel", web_order_cancel, 1, 0, 0, WEB_ON_MAIN},
+    {"GET", "/v1/orders/*/documents/*", web_order_document, 1, 0, 0, WEB_ON_MAIN},
+    {"GET", "/s/*", web_page_start, 0, 0, 0, WEB_ON_MAIN},
+    {"POST", "/s/*/otp", web_page_otp_send, 0, 1, WEB_FORM_MAX, WEB_ON_MAIN},
+    {"POST", "/s/*/otp/verify", web_page_otp_verify, 0, 1, WEB_FORM_MAX, WEB_ON_MAIN},
+    {"GET", "/s/*/documents", web_page_documents, 0, 0, 0, WEB_ON_MAIN},
+    {"GET", "/s/*/documents/*", web_page_documents, 0, 0, 0, WEB_ON_MAIN},
+    {"POST", "/s/*/documents/*/sign", web_page_sign, 0, 1, WEB_FORM_MAX, WEB_ON_MAIN},
+    {"POST", "/s/*/finish", web_page_finish, 0, 1, WEB_FORM_MAX, WEB_ON_MAIN},
+    {"GET", "/assets/c2s.css", web_asset_css, 0, 0, 0, WEB_ON_BOTH},
+    {"GET", "/v1/accounts/*/certificates", web_account_certs, 1, 0, 0, WEB_ON_MAIN},
+    {"DELETE", "/v1/accounts/*/certificates/*", web_account_cert_delete, 1, 0, 0, WEB_ON_MAIN},
+    {"GET", "/c/register", web_cert_register, 0, 0, 0, WEB_ON_CERT},
+    {"GET", "/c/login", web_cert_login, 0, 0, 0, WEB_ON_CERT},
+    {"GET", "/c/check", web_cert_check, 0, 0, 0, WEB_ON_CERT},
+    {"GET", "/s/*/otp", web_page_to_start, 0, 0, 0, WEB_ON_MAIN},
+    {"GET", "/s/*/otp/verify", web_page_to_start, 0, 0, 0, WEB_ON_MAIN},
+    {"GET", "/s/*/documents/*/sign", web_page_to_start, 0, 0, 0, WEB_ON_MAIN},
+    {"GET", "/s/*/finish", web_page_to_start, 0, 0, 0, WEB_ON_MAIN},
 };
 
 /* Matches `url` against a route path; '*' takes one non-empty segment into r->param. */
@@ -59,6 +64,9 @@ static const struct web_route *web_route_find(struct web_req *r, int *path_known
 {
 	*path_known = 0;
 	for (size_t i = 0; i < sizeof(web_routes) / sizeof(web_routes[0]); i++) {
+		int where = web_routes[i].where;
+		if (where != WEB_ON_BOTH && where != (r->cert_listener ? WEB_ON_CERT : WEB_ON_MAIN))
+			continue;
 		if (!web_path_match(web_routes[i].path, r->url, r))
 			continue;
 		*path_known = 1;
@@ -113,9 +121,6 @@ static enum MHD_Result web_first_call(struct web_req *r)
 {
 	int known;
 	r->route = web_route_find(r, &known);
-	if (r->cert_listener)
-		return web_refuse(r, 404, "not-found", "Not found",
-		                  "certificate login is not enabled on this appliance yet");
 	if (!r->route && known)
 		return web_refuse(r, c2s_err_http_status(C2S_ERR_HTTP_METHOD),
 		                  c2s_err_problem_type(C2S_ERR_HTTP_METHOD), "Method not allowed",
@@ -224,22 +229,31 @@ static void web_mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 struct MHD_Daemon *web_server_start(struct web_listener *l, int fd, const char *cert_pem,
-                                    const char *key_pem)
+                                    const char *key_pem, const char *trust_pem)
 {
 	const struct config *cfg = l->ctx->cfg;
 	/* A thread per connection: a request waiting on the token never holds up another
 	 * connection (health stays responsive while every keyholder channel is signing). */
+	/* The certificate listener asks for a client certificate (naming these CAs) and accepts
+	 * any or none: certlogin.c decides afterwards, and explains. */
+	struct MHD_OptionItem trust[] = {
+	    {trust_pem ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0, (void *)trust_pem},
+	    {MHD_OPTION_END, 0, NULL},
+	};
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
 	                 MHD_USE_POLL | MHD_USE_TLS | MHD_USE_ERROR_LOG;
-	return MHD_start_daemon(
-	    flags, 0, NULL, NULL, web_handle, l, MHD_OPTION_EXTERNAL_LOGGER, web_mhd_log, NULL,
-	    MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_HTTPS_MEM_CERT, cert_pem,
-	    MHD_OPTION_HTTPS_MEM_KEY, key_pem, MHD_OPTION_HTTPS_PRIORITIES,
-	    "SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:"
-	    "+CHACHA20-POLY1305:-SHA1:%SERVER_PRECEDENCE",
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
-	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_per_ip,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->request_timeout,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_NOTIFY_COMPLETED,
-	    web_completed, NULL, MHD_OPTION_END);
+	/* GnuTLS itself ends the handshake when a client signs with a certificate whose key
+	 * usage lacks digitalSignature (a signing-only certificate): browsers never offer one,
+	 * and custcert refuses it too, for other clients that get past this. */
+	const char *prio = "SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-GCM:"
+	                   "+AES-256-GCM:+CHACHA20-POLY1305:-SHA1:%SERVER_PRECEDENCE";
+	return MHD_start_daemon(flags, 0, NULL, NULL, web_handle, l, MHD_OPTION_EXTERNAL_LOGGER,
+	                        web_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
+	                        MHD_OPTION_HTTPS_MEM_CERT, cert_pem, MHD_OPTION_HTTPS_MEM_KEY,
+	                        key_pem, MHD_OPTION_ARRAY, trust, MHD_OPTION_HTTPS_PRIORITIES, prio,
+	                        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+	                        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_per_ip,
+	                        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->request_timeout,
+	                        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
+	                        MHD_OPTION_NOTIFY_COMPLETED, web_completed, NULL, MHD_OPTION_END);
 }

@@ -13,6 +13,6 @@ struct web_listener {
 
 /* Start libmicrohttpd on an already bound and listening socket. NULL on failure. */
 struct MHD_Daemon *web_server_start(struct web_listener *l, int fd, const char *cert_pem,
-                                    const char *key_pem);
+                                    const char *key_pem, const char *trust_pem);
 
 #endif

@@ -52,11 +52,17 @@ struct web_route {
 	int auth;        /* needs a bearer token */
 	int body;        /* accepts a body */
 	size_t body_max; /* 0: [web] max_body */
+	int where;       /* WEB_ON_MAIN (0), WEB_ON_CERT or WEB_ON_BOTH: which listener serves it */
 };
+#define WEB_ON_MAIN 0
+#define WEB_ON_CERT 1
+#define WEB_ON_BOTH 2
 
 /* HTML pages: security headers on every page (CSP without inline script, frame-ancestors
  * 'none', HSTS, no referrer), optional Set-Cookie. `html` is stolen (malloc'd). */
 enum MHD_Result web_html(struct web_req *r, unsigned status, char *html, const char *cookie);
+/* Appends s to b with the five HTML-special characters escaped. */
+void web_esc(struct buf *b, const char *s);
 /* 303 See Other to a path on this appliance. */
 enum MHD_Result web_redirect(struct web_req *r, const char *location, const char *cookie);
 /* A stored document (blob) as application/pdf; inline (customer pages) or attachment. */
@@ -91,6 +97,16 @@ enum MHD_Result web_asset_css(struct web_req *r);
 enum MHD_Result web_page_to_start(struct web_req *r);
 enum MHD_Result web_page_sign(struct web_req *r);
 enum MHD_Result web_page_finish(struct web_req *r);
+
+/* Customers' certificates (certlogin.c): the certificate listener and the portal's API */
+enum MHD_Result web_cert_register(struct web_req *r);
+enum MHD_Result web_cert_login(struct web_req *r);
+enum MHD_Result web_cert_check(struct web_req *r);
+enum MHD_Result web_account_certs(struct web_req *r);
+enum MHD_Result web_account_cert_delete(struct web_req *r);
+/* PEM for the certificate listener's CertificateRequest (the trust anchors' names); malloc'd.
+ * NULL when no anchor is configured. */
+char *web_cert_trust_pem(const struct config *cfg);
 
 /* Customer sessions (session.c): cookie -> order, CSRF token, the SAD after the code. */
 #define WEB_SESSION_COOKIE "c2s_session"

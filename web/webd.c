@@ -137,7 +137,7 @@ int webd_main(const struct config *cfg)
 	struct web_listener main_l = {.ctx = &ctx, .cert_listener = 0};
 	struct web_listener cert_l = {.ctx = &ctx, .cert_listener = 1};
 	struct MHD_Daemon *d = NULL, *dc = NULL;
-	char *cert = NULL, *key = NULL;
+	char *cert = NULL, *key = NULL, *trust = NULL;
 	uint8_t *rx = malloc(IPC_HDR_LEN + IPC_MAX_BODY);
 	int rc = 1, sfd = -1, running = 1;
 	sigset_t mask;
@@ -157,8 +157,11 @@ int webd_main(const struct config *cfg)
 		          cfg->tls_key);
 		goto out;
 	}
-	d = web_server_start(&main_l, IPC_FD_LISTEN, cert, key);
-	dc = web_server_start(&cert_l, IPC_FD_CERT_LISTEN, cert, key);
+	d = web_server_start(&main_l, IPC_FD_LISTEN, cert, key, NULL);
+	trust = web_cert_trust_pem(cfg);
+	/* with no anchor yet, the listener still asks for a certificate (naming only our own
+	 * server certificate's issuer) so that refusals explain instead of the handshake */
+	dc = web_server_start(&cert_l, IPC_FD_CERT_LISTEN, cert, key, trust ? trust : cert);
 	if (!d || !dc) {
 		log_error("cannot start the HTTPS listeners (bad TLS certificate or key?)");
 		goto out;
@@ -200,6 +203,7 @@ out:
 		free(key);
 	}
 	free(cert);
+	free(trust);
 	free(rx);
 	if (sfd >= 0)
 		close(sfd);

@@ -73,6 +73,9 @@ void config_defaults(struct config *cfg)
 	snprintf(cfg->seal_reason, sizeof(cfg->seal_reason), "Sealed by the operator");
 	cfg->tsa_timeout_ms = 10000;
 	cfg->card = -1;
+	cfg->crl_fetch = 1;
+	cfg->require_revocation = 1;
+	cfg->crl_timeout_ms = 5000;
 	cfg->pdf_max = 100u << 20;
 }
 
@@ -268,6 +271,40 @@ static int config_kv(struct config *cfg, int line, const char *section, const ch
 	CFG_UINT("notify", "max_attempts", notify_max_attempts, 1, 1000, "");
 	CFG_STR("assertions", "key", assertion_key);
 	CFG_STR("assertions", "audience", assertion_aud);
+	CFG_STR("certlogin", "trust_dir", trust_dir);
+	CFG_STR("certlogin", "crl_dir", crl_dir);
+	CFG_BOOL("certlogin", "crl_fetch", crl_fetch);
+	CFG_UINT("certlogin", "crl_timeout_ms", crl_timeout_ms, 100, 60000, " ms");
+	if (strcmp(section, "certlogin") == 0 && strcmp(key, "revocation") == 0) {
+		if (strcmp(v, "required") == 0)
+			cfg->require_revocation = 1;
+		else if (strcmp(v, "best-effort") == 0)
+			cfg->require_revocation = 0;
+		else
+			config_problem(cfg, line, section, key,
+			               "'%s' is not one of required, best-effort", v);
+		return 1;
+	}
+	if (strcmp(section, "certlogin") == 0 && strcmp(key, "return_url") == 0) {
+		/* one per line; each an https:// (or http://127.0.0.1 for tests) prefix */
+		if (cfg->n_return_urls >= CONFIG_MAX_ALLOW)
+			config_problem(cfg, line, section, key, "at most %d return URLs",
+			               CONFIG_MAX_ALLOW);
+		else if (strlen(v) >= sizeof(cfg->return_urls[0]) ||
+		         !(strncmp(v, "https://", 8) == 0 ||
+		           strncmp(v, "http://127.0.0.1", 16) == 0 ||
+		           strncmp(v, "http://localhost", 16) == 0) ||
+		         strpbrk(v, " \t\"<>\\#?"))
+			config_problem(
+			    cfg, line, section, key,
+			    "'%s' is not an https:// URL without query or fragment (http:// "
+			    "only on loopback, for tests)",
+			    v);
+		else
+			snprintf(cfg->return_urls[cfg->n_return_urls++],
+			         sizeof(cfg->return_urls[0]), "%s", v);
+		return 1;
+	}
 	CFG_STR("signer", "ca_key", signer_ca_key);
 	CFG_STR("signer", "ca_chain", signer_ca_chain);
 	CFG_STR("signer", "key_type", signer_key_type);
@@ -331,6 +368,10 @@ static void config_check(struct config *cfg)
 	if (!cfg->kh_state_dir[0])
 		snprintf(cfg->kh_state_dir, sizeof(cfg->kh_state_dir), "%.4000s/keyholder",
 		         cfg->state_dir);
+	if (!cfg->trust_dir[0])
+		snprintf(cfg->trust_dir, sizeof(cfg->trust_dir), "%.4000s/trust", cfg->state_dir);
+	if (!cfg->crl_dir[0])
+		snprintf(cfg->crl_dir, sizeof(cfg->crl_dir), "%.4000s/crls", cfg->state_dir);
 	if (!cfg->portal_keys[0])
 		snprintf(cfg->portal_keys, sizeof(cfg->portal_keys), "%.4000s/portal-keys",
 		         cfg->state_dir);

@@ -94,6 +94,14 @@ struct config {
 	char signer_ca_key[512];           /* issuing-CA key (label or URI); empty = seal mode */
 	char signer_ca_chain[CONFIG_PATH]; /* PEM: the issuing CA's certificate, then its issuers */
 	char signer_key_type[16];          /* ec:p256 (default), ec:p384, rsa:2048, rsa:3072 */
+	/* [certlogin] customers' certificates on the certificate listener (API.md section 3) */
+	char trust_dir[CONFIG_PATH]; /* anchors and intermediates (click2sign-admin trust add) */
+	char crl_dir[CONFIG_PATH];   /* CRLs (click2sign-admin crl add) */
+	char return_urls[CONFIG_MAX_ALLOW][512]; /* allow-listed login return URLs (prefixes) */
+	size_t n_return_urls;
+	int crl_fetch;          /* fetch CRLs from the certificates' distribution points */
+	int require_revocation; /* no current CRL for a certificate that names one refuses */
+	unsigned crl_timeout_ms;
 	/* problems found while loading */
 	struct config_problem problems[CONFIG_MAX_ERRORS];
 	size_t n_problems;

@@ -121,6 +121,24 @@ static const char *const store_migrations[] = {
     " sad BLOB,"
     " sad_expires INTEGER) STRICT, WITHOUT ROWID;"
     "CREATE INDEX sessions_by_order ON sessions(order_id);",
+    /* 3: customers' certificates bound to portal accounts (certificate login), and the
+     * portal assertions already used (single use of jti). */
+    "CREATE TABLE cert_bindings ("
+    " spki_sha256 BLOB NOT NULL CHECK (length(spki_sha256) = 32),"
+    " issuer_sha256 BLOB NOT NULL CHECK (length(issuer_sha256) = 32),"
+    " serial TEXT NOT NULL CHECK (length(serial) BETWEEN 1 AND 80),"
+    " account TEXT NOT NULL CHECK (length(account) BETWEEN 1 AND 128),"
+    " subject TEXT NOT NULL CHECK (length(subject) <= 512),"
+    " issuer TEXT NOT NULL CHECK (length(issuer) <= 512),"
+    " not_after INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " last_login_at INTEGER,"
+    " PRIMARY KEY (issuer_sha256, serial),"
+    " UNIQUE (spki_sha256)) STRICT, WITHOUT ROWID;"
+    "CREATE INDEX cert_bindings_by_account ON cert_bindings(account);"
+    "CREATE TABLE assertions_used ("
+    " jti TEXT PRIMARY KEY CHECK (length(jti) BETWEEN 1 AND 128),"
+    " exp INTEGER NOT NULL) STRICT, WITHOUT ROWID;",
 };
 #define STORE_MIGRATIONS (int)(sizeof(store_migrations) / sizeof(store_migrations[0]))
 _Static_assert(STORE_MIGRATIONS == STORE_SCHEMA_VERSION, "one migration per schema version");

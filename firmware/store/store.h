@@ -17,7 +17,7 @@
 struct store;
 
 /* The schema version this build creates and understands (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 /* Opens `<state_dir>/click2sign.db` (creating the directory 0700 and the file if needed) and
  * migrates it to STORE_SCHEMA_VERSION, each step in its own transaction. A database newer than

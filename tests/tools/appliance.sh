@@ -63,9 +63,15 @@ ${C2S_SEAL_RATE:+rate = $C2S_SEAL_RATE}
 [tsa]
 url = http://127.0.0.1:$tport/
 trust = $d/pki/root.pem
+
+[certlogin]
+return_url = https://moj.a1.test/prijava
 EOT
 	: >"$d/seal-chain.pem" # filled by cert import (c2s_certify)
-	"$C2S_BUILD_DIR/click2sign-admin" --config "$d/c2s.conf" init >/dev/null
+	"$C2S_BUILD_DIR/click2sign-admin" --config "$d/c2s.conf" init >/dev/null || return 1
+	# customers' certificates from the test customer CA log in on the certificate listener
+	"$C2S_BUILD_DIR/click2sign-admin" --config "$d/c2s.conf" trust add "$d/pki/customer/ca.pem" \
+		>/dev/null
 }
 
 # c2s_certify DIR KEY NAME: a seal certificate from the test PKI for the token's KEY (CSR

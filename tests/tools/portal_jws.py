@@ -4,7 +4,10 @@ openssl doing the signature (independent of the appliance's JWS code).
 
   portal_jws.py --key KEY.pem --aud URL ORDER.json [--exp-in S] [--iat-offset S] [--jti J]
 prints ORDER.json with "portal_signature" added (claims taken from the order itself:
-reference, signer = subscriber, documents = SHA-256 of each document's bytes)."""
+reference, signer = subscriber, documents = SHA-256 of each document's bytes).
+
+  portal_jws.py --key KEY.pem --aud URL --account ID [--exp-in S] [--iat-offset S] [--jti J]
+prints a portal assertion (API.md section 4: typ JWT, sub = ID) for certificate registration."""
 import argparse, base64, hashlib, json, os, subprocess, sys, time
 
 
@@ -26,6 +29,15 @@ def der_to_raw(der, n=32):
     return out
 
 
+def sign(key, typ, claims):
+    hdr = b64u(json.dumps({"alg": "ES256", "typ": typ}, separators=(",", ":")).encode())
+    pay = b64u(json.dumps(claims, separators=(",", ":"), ensure_ascii=False).encode())
+    signing_input = (hdr + "." + pay).encode()
+    der = subprocess.run(["openssl", "dgst", "-sha256", "-sign", key], input=signing_input,
+                         capture_output=True, check=True).stdout
+    return hdr + "." + pay + "." + b64u(der_to_raw(der))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--key", required=True)
@@ -33,10 +45,16 @@ def main():
     ap.add_argument("--exp-in", type=int, default=300)
     ap.add_argument("--iat-offset", type=int, default=0)
     ap.add_argument("--jti")
-    ap.add_argument("order")
+    ap.add_argument("--account")
+    ap.add_argument("order", nargs="?")
     a = ap.parse_args()
-    order = json.load(open(a.order, encoding="utf-8"))
     now = int(time.time()) + a.iat_offset
+    if a.account is not None:
+        claims = {"iss": "moj-a1-test-portal", "aud": a.aud, "sub": a.account, "iat": now,
+                  "exp": now + a.exp_in, "jti": a.jti or b64u(os.urandom(18))}
+        print(sign(a.key, "JWT", claims))
+        return
+    order = json.load(open(a.order, encoding="utf-8"))
     sub = order["subscriber"]
     claims = {
         "iss": "moj-a1-test-portal",
@@ -49,12 +67,7 @@ def main():
         "documents": [hashlib.sha256(base64.b64decode(d["content_base64"])).hexdigest()
                       for d in order["documents"]],
     }
-    hdr = b64u(json.dumps({"alg": "ES256", "typ": "c2s-order+jwt"}, separators=(",", ":")).encode())
-    pay = b64u(json.dumps(claims, separators=(",", ":"), ensure_ascii=False).encode())
-    signing_input = (hdr + "." + pay).encode()
-    der = subprocess.run(["openssl", "dgst", "-sha256", "-sign", a.key], input=signing_input,
-                         capture_output=True, check=True).stdout
-    order["portal_signature"] = hdr + "." + pay + "." + b64u(der_to_raw(der))
+    order["portal_signature"] = sign(a.key, "c2s-order+jwt", claims)
     json.dump(order, sys.stdout, ensure_ascii=False)
 
 

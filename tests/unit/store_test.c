@@ -181,7 +181,7 @@ static void failed_migration_stops_at_the_last_good_version(void **state)
 	raw_exec(db, "DROP TABLE orders;");
 	sqlite3_close(db);
 	assert_int_equal(store_open(f->dir, &f->s), C2S_OK);
-	assert_int_equal(q_int(store_db(f->s), "PRAGMA user_version"), 2);
+	assert_int_equal(q_int(store_db(f->s), "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 }
 
 static void transactions_commit_or_leave_nothing(void **state)
