@@ -93,29 +93,7 @@ CipherString = DEFAULT:@SECLEVEL=0
 EOT
 jget() { "$PY" -c 'import json,sys; d=json.loads(sys.stdin.read()); print(eval("d"+sys.argv[1]))' "$1"; }
 # verify_jws JWS PUBKEY: ES256 signature with openssl; prints the payload
-verify_jws() {
-	"$PY" - "$1" "$2" <<'EOF'
-import base64, json, subprocess, sys, tempfile
-tok, pub = sys.argv[1], sys.argv[2]
-h, p, s = tok.split(".")
-d = lambda x: base64.urlsafe_b64decode(x + "=" * (-len(x) % 4))
-sig = d(s)
-def der_int(b):
-    b = b.lstrip(b"\0") or b"\0"
-    if b[0] & 0x80: b = b"\0" + b
-    return b"\x02" + bytes([len(b)]) + b
-body = der_int(sig[:32]) + der_int(sig[32:])
-der = b"\x30" + bytes([len(body)]) + body
-with tempfile.NamedTemporaryFile() as f:
-    f.write(der); f.flush()
-    r = subprocess.run(["openssl", "dgst", "-sha256", "-verify", pub, "-signature", f.name],
-                       input=(h + "." + p).encode(), capture_output=True)
-if r.returncode != 0:
-    sys.exit("signature does not verify: " + r.stdout.decode() + r.stderr.decode())
-assert json.loads(d(h)) == {"alg": "ES256", "typ": "JWT"}, d(h)
-print(d(p).decode())
-EOF
-}
+verify_jws() { "$PY" "$C2S_SOURCE_DIR/tests/tools/portal_jws.py" --verify "$2" "$1"; }
 
 # --- the good ones: register (JSON), register again (already), log in, in both forms ---
 for name in good-rsa good-ec good-p384 good-pss; do

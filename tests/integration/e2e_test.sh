@@ -36,11 +36,26 @@ if [ "$(cat "$nm/lock.sha256" 2>/dev/null)" != "$want" ]; then
 fi
 
 d=$(mktemp -d /tmp/c2s-e2e-test.XXXXXX)
-trap '[ -f "$d/browser.pgid" ] && kill -KILL -- "-$(cat "$d/browser.pgid")" 2>/dev/null; c2s_stop "$d"; rm -rf "$d"' EXIT
+trap '[ -f "$d/browser.pgid" ] && kill -KILL -- "-$(cat "$d/browser.pgid")" 2>/dev/null; [ -f "$d/portal-www.pid" ] && kill "$(cat "$d/portal-www.pid")"; c2s_stop "$d"; rm -rf "$d"' EXIT
 c2s_provision "$d" ec:p256 >"$d/provision.log" 2>&1 || { cat "$d/provision.log"; exit 1; }
 c2s_provision_signer "$d" >>"$d/provision.log" 2>&1 || { cat "$d/provision.log"; exit 1; }
 c2s_start_sinks "$d" || { echo "sinks did not start"; exit 1; }
 c2s_start_tsa "$d" || { echo "TSA did not start"; exit 1; }
+# certificate login: the Slovenian-shaped test PKI, its anchor, intermediate and CRLs installed
+# the operator's way, and a loopback "portal" to return to
+cust=$d/cust
+"$C2S_SOURCE_DIR/tests/tools/mkcustpki.sh" "$cust" >"$d/mkcustpki.log" 2>&1 || { cat "$d/mkcustpki.log"; exit 1; }
+for f in trust.pem inter.pem; do
+	"$C2S_BUILD_DIR/click2sign-admin" --config "$d/c2s.conf" trust add "$cust/$f" >/dev/null || exit 1
+done
+for f in root.crl inter.crl; do
+	"$C2S_BUILD_DIR/click2sign-admin" --config "$d/c2s.conf" crl add "$cust/crl/$f" >/dev/null || exit 1
+done
+mkdir -p "$d/portal-www/prijava" && echo '<!DOCTYPE html><title>portal</title><p>portal' >"$d/portal-www/prijava/index.html"
+pport=$(c2s_free_port)
+"$PY" -m http.server --bind 127.0.0.1 --directory "$d/portal-www" "$pport" >"$d/portal-www.log" 2>&1 &
+echo $! >"$d/portal-www.pid"
+printf '\n[certlogin]\nreturn_url = http://127.0.0.1:%s/prijava/\n' "$pport" >>"$d/c2s.conf"
 export C2S_TEST_CLOCK_FILE=$d/clock
 echo 0 >"$C2S_TEST_CLOCK_FILE"
 c2s_start "$d" || { echo "daemon did not start"; cat "$d/click2signd.log"; exit 1; }
@@ -130,6 +145,31 @@ for b in chromium firefox; do
 		total_fail=$((total_fail + 1))
 		echo "FAIL - $b: the run ended with exit code $rc$([ "$rc" = 124 ] && echo ' (timeout)')"
 	fi
+done
+
+# --- certificate login in both browsers (tests/e2e/certlogin.js): the certificate is chosen
+# without a dialog, registered with a portal assertion, then logs in back to the portal ---
+echo "--- certificate login"
+churl=https://127.0.0.1:$(cat "$d/cert.port")
+reg() { echo "$churl/c/register?assertion=$("$PY" "$C2S_SOURCE_DIR/tests/tools/portal_jws.py" --key "$d/portal/key.pem" --aud "$url" --account acct-e2e)"; }
+"$C2S_BUILD_DIR/click2sign-admin" --config "$d/c2s.conf" key public --label c2s-assertion >"$d/assertion-pub.pem"
+C2S_CERT_URL=$churl C2S_CA=$ca CERT_P12=$cust/good-ec/client.p12 CERT_ISSUER_CN="Test SIGEN-CA G2" \
+	CERT_ROOT_PEM=$cust/trust.pem REGISTER_URL_CHROMIUM=$(reg) REGISTER_URL_FIREFOX=$(reg) \
+	RETURN_URL=http://127.0.0.1:$pport/prijava/ ARTIFACTS=$shots NODE_PATH=$nm/node_modules \
+	setsid timeout -k 5 120 /usr/bin/node "$e2e/certlogin.js" >"$d/certlogin.out" 2>"$d/certlogin.err" &
+echo $! >"$d/browser.pgid"
+wait "$(cat "$d/browser.pgid")"
+rc=$?
+kill -KILL -- "-$(cat "$d/browser.pgid")" 2>/dev/null
+rm -f "$d/browser.pgid"
+cat "$d/certlogin.err"
+check "certificate login: both browsers registered and logged in (exit $rc)" test "$rc" -eq 0
+for b in chromium firefox; do
+	line=$(grep "\"browser\":\"$b\"" "$d/certlogin.out")
+	jws=$("$PY" -c 'import json,sys; print(json.loads(sys.argv[1])["assertion"])' "$line" 2>/dev/null)
+	claims=$("$PY" "$C2S_SOURCE_DIR/tests/tools/portal_jws.py" --verify "$d/assertion-pub.pem" "$jws" 2>&1)
+	contains "certificate login ($b): the assertion is signed by the appliance's key, for acct-e2e" \
+		"$claims" '"sub":"acct-e2e"'
 done
 
 c2s_stop "$d"

@@ -7,7 +7,11 @@ prints ORDER.json with "portal_signature" added (claims taken from the order its
 reference, signer = subscriber, documents = SHA-256 of each document's bytes).
 
   portal_jws.py --key KEY.pem --aud URL --account ID [--exp-in S] [--iat-offset S] [--jti J]
-prints a portal assertion (API.md section 4: typ JWT, sub = ID) for certificate registration."""
+prints a portal assertion (API.md section 4: typ JWT, sub = ID) for certificate registration.
+
+  portal_jws.py --verify PUB.pem TOKEN
+checks an ES256 JWT of the appliance (a login assertion) with openssl and prints its payload;
+exits non-zero when the signature does not verify or the header is not {"alg":"ES256","typ":"JWT"}."""
 import argparse, base64, hashlib, json, os, subprocess, sys, time
 
 
@@ -38,7 +42,34 @@ def sign(key, typ, claims):
     return hdr + "." + pay + "." + b64u(der_to_raw(der))
 
 
+def verify(pub, tok):
+    import tempfile
+    h, p, s = tok.split(".")
+    d = lambda x: base64.urlsafe_b64decode(x + "=" * (-len(x) % 4))
+    sig = d(s)
+    if len(sig) != 64:
+        sys.exit("signature is not 64 bytes of r||s")
+
+    def der_int(b):
+        b = b.lstrip(b"\0") or b"\0"
+        return b"\x02" + bytes([len(b) + (b[0] >> 7)]) + (b"\0" if b[0] & 0x80 else b"") + b
+
+    body = der_int(sig[:32]) + der_int(sig[32:])
+    with tempfile.NamedTemporaryFile() as f:
+        f.write(b"\x30" + bytes([len(body)]) + body)
+        f.flush()
+        r = subprocess.run(["openssl", "dgst", "-sha256", "-verify", pub, "-signature", f.name],
+                           input=(h + "." + p).encode(), capture_output=True)
+    if r.returncode != 0:
+        sys.exit("signature does not verify: " + (r.stdout + r.stderr).decode())
+    if json.loads(d(h)) != {"alg": "ES256", "typ": "JWT"}:
+        sys.exit("unexpected header " + d(h).decode())
+    print(d(p).decode())
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--verify":
+        return verify(sys.argv[2], sys.argv[3])
     ap = argparse.ArgumentParser()
     ap.add_argument("--key", required=True)
     ap.add_argument("--aud", required=True)
