@@ -220,6 +220,8 @@ static c2s_err cl_validate(struct web_req *r, struct cc_result *res)
 	cl_acquire(cfg);
 	c2s_err e = cl.trust ? cc_verify(cl.trust, der, len, n, &o, res) : C2S_ERR_CONFIG;
 	cl_release();
+	if (e == C2S_OK && (unsigned)res->reason < 11)
+		atomic_fetch_add(&web_stats.cert_checks[res->reason], 1);
 	if (e == C2S_OK && res->reason != CC_OK)
 		log_info("customer certificate refused (%s): %s", cc_reason_type(res->reason),
 		         res->detail);
@@ -415,6 +417,8 @@ static enum MHD_Result cl_page_end(struct cl_page *p, unsigned status)
 static enum MHD_Result cl_refuse(struct cl_req *c, int code, const char *arg, const char *detail,
                                  const struct cc_result *res)
 {
+	if (code >= CL_BOUND_ELSEWHERE)
+		atomic_fetch_add(&web_stats.cert_refused_other, 1);
 	const struct cl_text *t = cl_text(code);
 	char msg[700];
 	const char *fmt = L(c, t->msg_sl, t->msg_en), *hole = strstr(fmt, "%s");
@@ -575,6 +579,8 @@ enum MHD_Result web_cert_register(struct web_req *r)
 		                 NULL);
 	if (e != C2S_OK)
 		return cl_refuse(&c, CL_UNAVAILABLE, NULL, c2s_err_message(e), NULL);
+	if (!already)
+		atomic_fetch_add(&web_stats.cert_registered, 1);
 	log_info("certificate %s %s account %s", res.fingerprint,
 	         already ? "was already registered to" : "registered to", account);
 	if (c.json) {
@@ -645,6 +651,7 @@ enum MHD_Result web_cert_login(struct web_req *r)
 		return cl_refuse(&c, CL_UNAVAILABLE, NULL,
 		                 "the login assertion could not be issued", NULL);
 	}
+	atomic_fetch_add(&web_stats.cert_logins, 1);
 	log_info("certificate %s logged in account %s", res.fingerprint, account);
 	size_t n = strlen(ret_url) + strlen(jws) + 16;
 	char *loc = malloc(n);

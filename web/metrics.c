@@ -5,6 +5,7 @@
 #include "khclient.h"
 #include "web.h"
 #include "firmware/base/clock.h"
+#include "firmware/certs/custcert.h"
 #include "firmware/orders/outbox.h"
 
 enum MHD_Result web_metrics(struct web_req *r)
@@ -49,6 +50,30 @@ enum MHD_Result web_metrics(struct web_req *r)
 		    "notice.\n# TYPE c2s_outbox_oldest_age_seconds gauge\n"
 		    "c2s_outbox_oldest_age_seconds %lld\n",
 		    (long long)ob.pending, (long long)ob.failed, (long long)ob.oldest_age);
+	if (e == C2S_OK)
+		e = buf_printf(
+		    &b, "# HELP c2s_cert_checks_total Customer certificates validated on the "
+		        "certificate listener, by outcome.\n"
+		        "# TYPE c2s_cert_checks_total counter\n");
+	for (int i = 0; i < 11 && e == C2S_OK; i++)
+		e = buf_printf(&b, "c2s_cert_checks_total{result=\"%s\"} %lu\n",
+		               cc_reason_type((enum cc_reason)i),
+		               atomic_load(&web_stats.cert_checks[i]));
+	if (e == C2S_OK)
+		e = buf_printf(
+		    &b,
+		    "# HELP c2s_cert_registrations_total Certificates bound to an account.\n"
+		    "# TYPE c2s_cert_registrations_total counter\n"
+		    "c2s_cert_registrations_total %lu\n"
+		    "# HELP c2s_cert_logins_total Logins with a registered certificate.\n"
+		    "# TYPE c2s_cert_logins_total counter\n"
+		    "c2s_cert_logins_total %lu\n"
+		    "# HELP c2s_cert_refusals_other_total Refusals on the certificate listener "
+		    "not about the certificate (assertion, binding, return URL).\n"
+		    "# TYPE c2s_cert_refusals_other_total counter\n"
+		    "c2s_cert_refusals_other_total %lu\n",
+		    atomic_load(&web_stats.cert_registered), atomic_load(&web_stats.cert_logins),
+		    atomic_load(&web_stats.cert_refused_other));
 	if (e == C2S_OK && up && s.card_monitored)
 		e = buf_printf(&b, "# TYPE c2s_card_present gauge\nc2s_card_present %d\n",
 		               s.card_present);

@@ -145,6 +145,10 @@ struct web_metrics {
 	atomic_ulong requests[6]; /* by status class 1xx..5xx (index 1..5) */
 	atomic_ulong seals_ok, seals_failed;
 	atomic_ulong seal_bytes;
+	/* certificate listener: by outcome (enum cc_reason 0..10 for validation; see certlogin.c)
+	 */
+	atomic_ulong cert_checks[11];
+	atomic_ulong cert_registered, cert_logins, cert_refused_other;
 };
 extern struct web_metrics web_stats;
 

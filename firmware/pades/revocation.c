@@ -1,6 +1,7 @@
 #include "revocation.h"
 
 #include <curl/curl.h>
+#include <mbedtls/pem.h>
 #include <mbedtls/x509_crl.h>
 #include <mbedtls/x509_crt.h>
 #include <pthread.h>
@@ -163,6 +164,38 @@ out:
 	return ret;
 }
 
+/* Some CAs (Halcom) serve their CRLs in PEM: keep DER, which the DSS and the checks want. */
+static c2s_err rev_pem_to_der(struct buf *b, const char *url, char *why, size_t cap)
+{
+	static const char begin[] = "-----BEGIN X509 CRL-----";
+	size_t off = 0, used = 0, dl = 0;
+	while (off < b->len && off < 64 &&
+	       (b->data[off] == ' ' || b->data[off] == '\r' || b->data[off] == '\n' ||
+	        b->data[off] == '\t'))
+		off++;
+	if (b->len - off < sizeof(begin) - 1 ||
+	    memcmp(b->data + off, begin, sizeof(begin) - 1) != 0)
+		return C2S_OK;
+	if (buf_put_u8(b, 0) != C2S_OK)
+		return C2S_ERR_NOMEM;
+	mbedtls_pem_context pem;
+	mbedtls_pem_init(&pem);
+	int rc = mbedtls_pem_read_buffer(&pem, begin, "-----END X509 CRL-----", b->data + off, NULL,
+	                                 0, &used);
+	const uint8_t *der = rc == 0 ? pem.buf : NULL;
+	dl = rc == 0 ? pem.buflen : 0;
+	c2s_err ret = C2S_ERR_REVOCATION;
+	if (der && dl <= b->len) {
+		memmove(b->data, der, dl);
+		b->len = dl;
+		ret = C2S_OK;
+	} else {
+		snprintf(why, cap, "CRL %s is PEM that does not decode", url);
+	}
+	mbedtls_pem_free(&pem);
+	return ret;
+}
+
 /* From the cache, or fetched and cached. Copies into out. */
 static c2s_err rev_get(const char *url, const uint8_t *cert, size_t cert_len, long timeout_ms,
                        uint8_t **der, size_t *len, char *why, size_t cap)
@@ -186,6 +219,7 @@ static c2s_err rev_get(const char *url, const uint8_t *cert, size_t cert_len, lo
 	pthread_mutex_unlock(&rev_cache.mu);
 	buf_init(&b, REV_CRL_MAX);
 	GUARD(rev_fetch(url, timeout_ms, &b, why, cap));
+	GUARD(rev_pem_to_der(&b, url, why, cap));
 	GUARD(rev_check(cert, cert_len, b.data, b.len, url, &next, why, cap));
 	pthread_mutex_lock(&rev_cache.mu);
 	struct rev_entry *slot = &rev_cache.e[0];

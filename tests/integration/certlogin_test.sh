@@ -22,7 +22,11 @@ crlport=$(c2s_free_port)
 cust=$d/cust
 "$C2S_SOURCE_DIR/tests/tools/mkcustpki.sh" "$cust" "http://127.0.0.1:$crlport/crl" \
 	>"$d/mkcustpki.log" 2>&1 || { cat "$d/mkcustpki.log"; exit 1; }
-"$PY" -m http.server --bind 127.0.0.1 --directory "$cust" "$crlport" >"$d/crl-http.log" 2>&1 &
+# the distribution points: the root's CRL in DER, the intermediate's in PEM (as Halcom serves its)
+mkdir -p "$d/crlweb/crl"
+cp "$cust/crl/root.crl" "$d/crlweb/crl/root.crl"
+cp "$cust/crl/inter.crl.pem" "$d/crlweb/crl/inter.crl"
+"$PY" -m http.server --bind 127.0.0.1 --directory "$d/crlweb" "$crlport" >"$d/crl-http.log" 2>&1 &
 crlpid=$!
 c2s_wait_http "http://127.0.0.1:$crlport/crl/inter.crl" "" 10 || { echo "CRL server down"; exit 1; }
 cat >>"$d/c2s.conf" <<EOT
@@ -232,7 +236,17 @@ r=$("${curl_[@]}" -w '%{http_code}' -o /dev/null "$churl/v1/orders/x")
 equals "the certificate listener does not serve the API" "$r" 404
 
 # --- revocation: the CRL was fetched from the distribution point; without it, refusal ---
-contains "the intermediate's CRL was fetched over HTTP" "$(cat "$d/crl-http.log")" "GET /crl/inter.crl"
+contains "the intermediate's CRL (PEM) was fetched over HTTP" "$(cat "$d/crl-http.log")" "GET /crl/inter.crl"
+if grep -q "GET /crl/root.crl" "$d/crl-http.log"; then
+	fail "the root's CRL was fetched although crl add installed a current one"
+else
+	ok "the root's CRL installed with crl add is used, not fetched"
+fi
+
+m=$("${curl_[@]}" "$url/metrics")
+check "metrics count the expired certificates" grep -qE '^c2s_cert_checks_total\{result="certificate-expired"\} [1-9]' <<<"$m"
+check "metrics count the logins" grep -qE '^c2s_cert_logins_total [4-9]' <<<"$m"
+check "metrics declare the family" grep -q '^# TYPE c2s_cert_checks_total counter' <<<"$m"
 
 no_sanitizer_reports "$d/click2signd.log"
 it_done
