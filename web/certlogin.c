@@ -13,11 +13,13 @@
  * portal assertion (verified here with the portal's keys, single use by jti). */
 #include <dirent.h>
 #include <gnutls/gnutls.h>
+#include <mbedtls/md.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -25,6 +27,7 @@
 #include "web.h"
 #include "firmware/base/clock.h"
 #include "firmware/base/log.h"
+#include "firmware/base/secmem.h"
 #include "firmware/certs/custcert.h"
 #include "firmware/certs/jws.h"
 #include "firmware/orders/certbind.h"
@@ -134,6 +137,77 @@ char *web_cert_trust_pem(const struct config *cfg)
 	char *pem = cl.trust && cc_trust_anchors(cl.trust) ? cc_trust_anchors_pem(cl.trust) : NULL;
 	cl_release();
 	return pem;
+}
+
+/* ---- registration tickets: "after link + SMS code" ----
+ * The confirmation page (after the customer verified the SMS code and signed) offers to register
+ * a certificate for the order's account: a random single-use ticket, kept hashed, 15 minutes. */
+
+#define CL_TICKETS     256
+#define CL_TICKET_LIFE 900
+
+static struct {
+	pthread_mutex_t mu;
+	struct {
+		uint8_t hash[32];
+		char account[CERTBIND_ACCOUNT_MAX];
+		int64_t expires;
+	} t[CL_TICKETS];
+} cl_tk = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void cl_sha256(const void *p, size_t n, uint8_t out[32])
+{
+	mbedtls_md(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), p, n, out);
+}
+
+int web_cert_register_url(const struct config *cfg, const char *account, const char *lang,
+                          char *out, size_t cap)
+{
+	uint8_t rnd[32];
+	char tok[65];
+	size_t olen = 64;
+	const char *base = cfg->cert_public_url;
+	if (!base[0] || !certbind_account_ok(account) || getrandom(rnd, sizeof(rnd), 0) != 32)
+		return 0;
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(tok + 2 * i, 3, "%02x", rnd[i]);
+	int64_t now = clock_now();
+	pthread_mutex_lock(&cl_tk.mu);
+	size_t slot = 0;
+	for (size_t i = 0; i < CL_TICKETS; i++) /* a free or expired slot, else the oldest */
+		if (cl_tk.t[i].expires < cl_tk.t[slot].expires)
+			slot = i;
+	cl_sha256(tok, olen, cl_tk.t[slot].hash);
+	snprintf(cl_tk.t[slot].account, sizeof(cl_tk.t[slot].account), "%s", account);
+	cl_tk.t[slot].expires = now + CL_TICKET_LIFE;
+	pthread_mutex_unlock(&cl_tk.mu);
+	explicit_bzero(rnd, sizeof(rnd));
+	int n = snprintf(out, cap, "%s/c/register?ticket=%s&lang=%s", base, tok, lang);
+	explicit_bzero(tok, sizeof(tok));
+	return n > 0 && (size_t)n < cap;
+}
+
+/* The account of a live ticket; consume = 1 takes it out (single use). */
+static int cl_ticket(const char *tok, int consume, char *account, size_t cap)
+{
+	uint8_t h[32];
+	int found = 0;
+	if (!tok || strlen(tok) != 64)
+		return 0;
+	cl_sha256(tok, 64, h);
+	int64_t now = clock_now();
+	pthread_mutex_lock(&cl_tk.mu);
+	for (size_t i = 0; i < CL_TICKETS; i++) {
+		int same = secmem_cmp(cl_tk.t[i].hash, h, 32) == 0;
+		if (same && cl_tk.t[i].expires > now && !found) {
+			found = 1;
+			snprintf(account, cap, "%s", cl_tk.t[i].account);
+			if (consume)
+				memset(&cl_tk.t[i], 0, sizeof(cl_tk.t[i]));
+		}
+	}
+	pthread_mutex_unlock(&cl_tk.mu);
+	return found;
 }
 
 /* ---- the request: language, format, the presented certificates ---- */
@@ -544,11 +618,24 @@ enum MHD_Result web_cert_register(struct web_req *r)
 	int64_t exp = 0;
 	cl_begin(&c, r);
 	const char *tok = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "assertion");
-	c2s_err e = cl_assertion(r, tok, account, sizeof(account), jti, sizeof(jti), &exp, why,
-	                         sizeof(why));
-	if (e != C2S_OK) {
-		log_info("certificate registration refused: portal assertion: %s", why);
-		return cl_refuse(&c, CL_ASSERTION, NULL, why, NULL);
+	const char *ticket = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "ticket");
+	c2s_err e = C2S_OK;
+	if (ticket && !tok) { /* after link + SMS code: the confirmation page's ticket */
+		if (!cl_ticket(ticket, 0, account, sizeof(account))) {
+			log_info(
+			    "certificate registration refused: unknown, used or expired ticket");
+			return cl_refuse(&c, CL_ASSERTION, NULL,
+			                 "ticket: unknown, used already or expired (15 minutes)",
+			                 NULL);
+		}
+		jti[0] = 0;
+	} else {
+		e = cl_assertion(r, tok, account, sizeof(account), jti, sizeof(jti), &exp, why,
+		                 sizeof(why));
+		if (e != C2S_OK) {
+			log_info("certificate registration refused: portal assertion: %s", why);
+			return cl_refuse(&c, CL_ASSERTION, NULL, why, NULL);
+		}
 	}
 	if (cl_validate(r, &res) != C2S_OK)
 		return cl_refuse(&c, CL_UNAVAILABLE, NULL, "the trust store could not be read",
@@ -565,7 +652,11 @@ enum MHD_Result web_cert_register(struct web_req *r)
 	snprintf(b.issuer, sizeof(b.issuer), "%s", res.issuer);
 	b.not_after = res.not_after;
 	int already = 0;
-	e = r->ctx->store ? certbind_add(r->ctx->store, &b, clock_now(), jti, exp, &already, other)
+	/* a ticket is used up by the attempt that gets this far (bound, or bound elsewhere) */
+	if (ticket && !tok && !cl_ticket(ticket, 1, account, sizeof(account)))
+		return cl_refuse(&c, CL_ASSERTION, NULL, "ticket: used already", NULL);
+	e = r->ctx->store ? certbind_add(r->ctx->store, &b, clock_now(), jti[0] ? jti : NULL, exp,
+	                                 &already, other)
 	                  : C2S_ERR_STORE;
 	if (e == C2S_ERR_CONFLICT) {
 		log_info("certificate %s refused for account %s: bound to another account",

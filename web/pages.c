@@ -742,6 +742,27 @@ enum MHD_Result web_page_finish(struct web_req *r)
 	page_put(&p, "</strong>.</p><p>%s</p></div>",
 	         T(&p, "Naročilo je predano v aktivacijo. Hvala!",
 	           "Your order has been handed over for activation. Thank you!"));
+	/* after link + SMS code: the customer may register a certificate for the portal login */
+	char reg[700];
+	if (info.account_id[0] &&
+	    web_cert_register_url(r->ctx->cfg, info.account_id, p.lang, reg, sizeof(reg))) {
+		page_put(
+		    &p,
+		    "<section id=\"cert-offer\"><h2>%s</h2><p>%s</p><p><a id=\"cert-register\" "
+		    "href=\"",
+		    T(&p, "Prijava z digitalnim potrdilom", "Log in with your certificate"),
+		    T(&p,
+		      "Če imate kvalificirano digitalno potrdilo, ga lahko zdaj povežete s svojim "
+		      "uporabniškim računom in se odslej prijavljate z njim (povezava velja 15 "
+		      "minut).",
+		      "If you have a qualified certificate, you can link it to your account now "
+		      "and "
+		      "log in with it from then on (the link is valid for 15 minutes)."));
+		page_esc(&p, reg);
+		page_put(&p, "\">%s</a></p></section>",
+		         T(&p, "Registriraj digitalno potrdilo", "Register my certificate"));
+		explicit_bzero(reg, sizeof(reg));
+	}
 	return page_end(&p, 200, NULL);
 }
 

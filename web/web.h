@@ -104,6 +104,11 @@ enum MHD_Result web_cert_login(struct web_req *r);
 enum MHD_Result web_cert_check(struct web_req *r);
 enum MHD_Result web_account_certs(struct web_req *r);
 enum MHD_Result web_account_cert_delete(struct web_req *r);
+/* A link to register a certificate for `account` on the certificate listener, with a
+ * single-use ticket (15 minutes): for the confirmation page, after link + SMS code. 0 when
+ * certificate login is not set up ([certlogin] url). */
+int web_cert_register_url(const struct config *cfg, const char *account, const char *lang,
+                          char *out, size_t cap);
 /* PEM for the certificate listener's CertificateRequest (the trust anchors' names); malloc'd.
  * NULL when no anchor is configured. */
 char *web_cert_trust_pem(const struct config *cfg);

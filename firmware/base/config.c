@@ -271,6 +271,7 @@ static int config_kv(struct config *cfg, int line, const char *section, const ch
 	CFG_UINT("notify", "max_attempts", notify_max_attempts, 1, 1000, "");
 	CFG_STR("assertions", "key", assertion_key);
 	CFG_STR("assertions", "audience", assertion_aud);
+	CFG_STR("certlogin", "url", cert_public_url);
 	CFG_STR("certlogin", "trust_dir", trust_dir);
 	CFG_STR("certlogin", "crl_dir", crl_dir);
 	CFG_BOOL("certlogin", "crl_fetch", crl_fetch);
@@ -368,6 +369,19 @@ static void config_check(struct config *cfg)
 	if (!cfg->kh_state_dir[0])
 		snprintf(cfg->kh_state_dir, sizeof(cfg->kh_state_dir), "%.4000s/keyholder",
 		         cfg->state_dir);
+	if (!cfg->cert_public_url[0] && cfg->n_return_urls) {
+		/* https://host:port[/...] -> https://host:<cert_listen port> */
+		const char *h =
+		    strncmp(cfg->public_url, "https://", 8) == 0 ? cfg->public_url + 8 : NULL;
+		const char *end = h ? h + strcspn(h, "/") : NULL;
+		const char *colon = h ? memchr(h, ':', (size_t)(end - h)) : NULL;
+		if (colon && h[0] != '[')
+			snprintf(cfg->cert_public_url, sizeof(cfg->cert_public_url),
+			         "https://%.*s:%d", (int)(colon - h), h, cfg->cert_listen_port);
+	}
+	if (cfg->cert_public_url[0] && strncmp(cfg->cert_public_url, "https://", 8) != 0)
+		config_problem(cfg, 0, "certlogin", "url", "'%s' is not an https:// URL",
+		               cfg->cert_public_url);
 	if (!cfg->trust_dir[0])
 		snprintf(cfg->trust_dir, sizeof(cfg->trust_dir), "%.4000s/trust", cfg->state_dir);
 	if (!cfg->crl_dir[0])

@@ -95,6 +95,8 @@ struct config {
 	char signer_ca_chain[CONFIG_PATH]; /* PEM: the issuing CA's certificate, then its issuers */
 	char signer_key_type[16];          /* ec:p256 (default), ec:p384, rsa:2048, rsa:3072 */
 	/* [certlogin] customers' certificates on the certificate listener (API.md section 3) */
+	char cert_public_url[512];   /* the certificate listener as customers reach it; default:
+	                                [web] public_url with cert_listen's port, when it has one */
 	char trust_dir[CONFIG_PATH]; /* anchors and intermediates (click2sign-admin trust add) */
 	char crl_dir[CONFIG_PATH];   /* CRLs (click2sign-admin crl add) */
 	char return_urls[CONFIG_MAX_ALLOW][512]; /* allow-listed login return URLs (prefixes) */

@@ -158,10 +158,12 @@ c2s_err order_load_tx(struct store *s, const char *id, struct order_info *o)
 	char status[32];
 	memset(o, 0, sizeof(*o));
 	ENSURE(id && id[0] && strlen(id) < ORDER_ID_MAX, C2S_ERR_NOT_FOUND);
-	GUARD(od_prep(s,
-	              "SELECT id, client, reference, body_sha256, status, locale, subscriber, "
-	              "created_at, expires_at, ended_at FROM orders WHERE id = ?1",
-	              &st));
+	GUARD(
+	    od_prep(s,
+	            "SELECT id, client, reference, body_sha256, status, locale, subscriber, "
+	            "created_at, expires_at, ended_at, coalesce(json_extract(account, '$.id'), '') "
+	            "FROM orders WHERE id = ?1",
+	            &st));
 	GUARD(od_bound(s, sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC), "order"));
 	int rc = sqlite3_step(st);
 	ENSURE(rc == SQLITE_ROW, rc == SQLITE_DONE ? C2S_ERR_NOT_FOUND : store_rc(s, rc, "order"));
@@ -176,6 +178,8 @@ c2s_err order_load_tx(struct store *s, const char *id, struct order_info *o)
 	o->created_at = sqlite3_column_int64(st, 7);
 	o->expires_at = sqlite3_column_int64(st, 8);
 	o->ended_at = sqlite3_column_int64(st, 9); /* NULL reads as 0 */
+	if (sqlite3_column_type(st, 10) == SQLITE_TEXT)
+		od_col_text(st, 10, o->account_id, sizeof(o->account_id));
 	GUARD(order_load_docs_tx(s, o));
 	ret = C2S_OK;
 out:

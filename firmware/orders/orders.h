@@ -94,6 +94,7 @@ struct order_info {
 	enum order_status status;
 	char locale[3];
 	struct order_person subscriber;
+	char account_id[129]; /* the portal account's "id" ("" when none, or not a string) */
 	int64_t created_at, expires_at;
 	int64_t ended_at; /* 0 while open */
 	size_t n_documents, n_attachments;

@@ -126,6 +126,26 @@ contains "API: the order is signed" "$(body_of "$r")" '"status":"signed"'
 C "$link" -o "$d/after.html"
 contains "the link after signing says it is done" "$(cat "$d/after.html")" 'id="confirmation"'
 
+# --- after link + SMS code: the confirmation offers to register a certificate for the portal
+# login (API.md section 3), on the certificate listener, with a single-use ticket ---
+reg=$("$PY" -c 'import html,re,sys; m=re.search(r"id=\"cert-register\" href=\"([^\"]+)\"", open(sys.argv[1]).read()); print(html.unescape(m.group(1)) if m else "")' "$d/fin.html")
+contains "confirmation: a link to register a certificate" "$reg" "https://127.0.0.1:$(cat "$d/cert.port")/c/register?ticket="
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/me.key" \
+	-subj "/CN=Janez Novak" -out "$d/me.csr" 2>/dev/null
+printf 'keyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n' >"$d/me.ext"
+openssl x509 -req -in "$d/me.csr" -CA "$d/pki/customer/ca.pem" -CAkey "$d/pki/customer/ca.key" \
+	-days 30 -extfile "$d/me.ext" -out "$d/me.pem" 2>/dev/null
+mecurl() { curl -s --cacert "$ca" --cert "$d/me.pem" --key "$d/me.key" -H 'Accept: application/json' -w '\n%{http_code}' "$@"; }
+r=$(mecurl "$reg")
+equals "the ticket registers the customer's certificate (201)" "$(status_of "$r")" 201
+contains "... to the order's portal account" "$(body_of "$r")" '"account":"moj-a1-778899"'
+r=$(mecurl "$reg")
+contains "the ticket is single use" "$(body_of "$r")" "problems/assertion-invalid"
+r=$(api GET /v1/accounts/moj-a1-778899/certificates)
+contains "the portal lists the registered certificate" "$(body_of "$r")" '"subject":"CN=Janez Novak"'
+r=$(mecurl "https://127.0.0.1:$(cat "$d/cert.port")/c/register?ticket=$(printf '%064d' 7)")
+contains "a made-up ticket is refused" "$(body_of "$r")" "problems/assertion-invalid"
+
 # --- what the customer receives: signed PDFs plus attachments, valid, in their name ---
 check "completion e-mail delivered" wait_for 20 bash -c "grep -l 'Podpisani dokumenti' '$d'/mail/*.eml"
 "$PY" - "$d" <<'EOF' >"$d/mail.out"
