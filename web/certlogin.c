@@ -39,17 +39,23 @@
 #define CL_ASSERT_LIFE   300  /* a portal assertion lives at most 5 minutes */
 #define CL_ASSERT_LEEWAY 60
 
-/* ---- trust anchors, CRLs and the portal's keys, reloaded when the operator changes them ---- */
+/* ---- trust anchors, CRLs and the portal's keys, reloaded when the operator changes them ----
+ * A snapshot is shared by reference: validation (with its CRL fetches) runs without any lock,
+ * and a reload replaces the snapshot for the requests that come after it. */
 
-static struct {
-	pthread_rwlock_t lock;
+struct cl_snap {
+	int refs;
 	struct cc_trust *trust;
 	struct jws_key *portal[CL_MAX_PORTAL];
 	size_t n_portal;
+};
+
+static struct {
+	pthread_mutex_t mu;
+	struct cl_snap *cur;
 	struct timespec m_trust, m_crl, m_portal;
 	int64_t checked_ms;
-	int loaded;
-} cl = {.lock = PTHREAD_RWLOCK_INITIALIZER};
+} cl = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 static struct timespec cl_mtime(const char *dir)
 {
@@ -63,14 +69,21 @@ static int cl_ts_eq(struct timespec a, struct timespec b)
 	return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
 }
 
-static void cl_portal_load(const struct config *cfg)
+static void cl_snap_free(struct cl_snap *sn)
 {
-	for (size_t i = 0; i < cl.n_portal; i++)
-		jws_key_free(cl.portal[i]);
-	cl.n_portal = 0;
+	if (!sn)
+		return;
+	cc_trust_free(sn->trust);
+	for (size_t i = 0; i < sn->n_portal; i++)
+		jws_key_free(sn->portal[i]);
+	free(sn);
+}
+
+static void cl_portal_load(const struct config *cfg, struct cl_snap *sn)
+{
 	DIR *d = opendir(cfg->portal_keys);
 	struct dirent *de;
-	while (d && (de = readdir(d)) && cl.n_portal < CL_MAX_PORTAL) {
+	while (d && (de = readdir(d)) && sn->n_portal < CL_MAX_PORTAL) {
 		size_t n = strlen(de->d_name);
 		if (de->d_name[0] == '.' || n < 5 || strcmp(de->d_name + n - 4, ".pem") != 0)
 			continue;
@@ -84,9 +97,9 @@ static void cl_portal_load(const struct config *cfg)
 		if (len == 0)
 			continue;
 		pem[len] = 0;
-		if (jws_key_from_pem(pem, len + 1, &cl.portal[cl.n_portal], why, sizeof(why)) ==
+		if (jws_key_from_pem(pem, len + 1, &sn->portal[sn->n_portal], why, sizeof(why)) ==
 		    C2S_OK)
-			cl.n_portal++;
+			sn->n_portal++;
 		else
 			log_warn("%s: not a portal key: %s", path, why);
 	}
@@ -94,48 +107,59 @@ static void cl_portal_load(const struct config *cfg)
 		closedir(d);
 }
 
-/* Takes the read lock (reloading first, under the write lock, when a directory changed). */
-static void cl_acquire(const struct config *cfg)
+/* The current snapshot (reloaded first when a directory changed); give it back with cl_snap_put. */
+static struct cl_snap *cl_get(const struct config *cfg)
 {
 	int64_t now = clock_mono_ms();
-	pthread_rwlock_wrlock(&cl.lock);
-	if (!cl.loaded || now - cl.checked_ms >= CL_RECHECK_MS) {
+	pthread_mutex_lock(&cl.mu);
+	if (!cl.cur || now - cl.checked_ms >= CL_RECHECK_MS) {
 		struct timespec mt = cl_mtime(cfg->trust_dir), mc = cl_mtime(cfg->crl_dir),
 		                mp = cl_mtime(cfg->portal_keys);
 		cl.checked_ms = now;
-		if (!cl.loaded || !cl_ts_eq(mt, cl.m_trust) || !cl_ts_eq(mc, cl.m_crl)) {
-			struct cc_trust *t = NULL;
+		if (!cl.cur || !cl_ts_eq(mt, cl.m_trust) || !cl_ts_eq(mc, cl.m_crl) ||
+		    !cl_ts_eq(mp, cl.m_portal)) {
+			struct cl_snap *sn = calloc(1, sizeof(*sn));
 			char why[200];
-			if (cc_trust_load(cfg->trust_dir, cfg->crl_dir, &t, why, sizeof(why)) ==
-			    C2S_OK) {
-				cc_trust_free(cl.trust);
-				cl.trust = t;
+			if (sn && cc_trust_load(cfg->trust_dir, cfg->crl_dir, &sn->trust, why,
+			                        sizeof(why)) == C2S_OK) {
+				cl_portal_load(cfg, sn);
+				sn->refs = 1; /* held by cl.cur */
+				if (cl.cur && --cl.cur->refs == 0)
+					cl_snap_free(cl.cur);
+				cl.cur = sn;
 				cl.m_trust = mt;
 				cl.m_crl = mc;
-				log_info("customer certificates: %s (%s, %s)", why, cfg->trust_dir,
-				         cfg->crl_dir);
+				cl.m_portal = mp;
+				log_info("customer certificates: %s, %zu portal keys (%s, %s)", why,
+				         sn->n_portal, cfg->trust_dir, cfg->crl_dir);
+			} else {
+				cl_snap_free(sn);
 			}
 		}
-		if (!cl.loaded || !cl_ts_eq(mp, cl.m_portal)) {
-			cl_portal_load(cfg);
-			cl.m_portal = mp;
-		}
-		cl.loaded = 1;
 	}
-	pthread_rwlock_unlock(&cl.lock);
-	pthread_rwlock_rdlock(&cl.lock);
+	struct cl_snap *sn = cl.cur;
+	if (sn)
+		sn->refs++;
+	pthread_mutex_unlock(&cl.mu);
+	return sn;
 }
 
-static void cl_release(void)
+static void cl_snap_put(struct cl_snap *sn)
 {
-	pthread_rwlock_unlock(&cl.lock);
+	if (!sn)
+		return;
+	pthread_mutex_lock(&cl.mu);
+	int last = --sn->refs == 0;
+	pthread_mutex_unlock(&cl.mu);
+	if (last)
+		cl_snap_free(sn);
 }
 
 char *web_cert_trust_pem(const struct config *cfg)
 {
-	cl_acquire(cfg);
-	char *pem = cl.trust && cc_trust_anchors(cl.trust) ? cc_trust_anchors_pem(cl.trust) : NULL;
-	cl_release();
+	struct cl_snap *sn = cl_get(cfg);
+	char *pem = sn && cc_trust_anchors(sn->trust) ? cc_trust_anchors_pem(sn->trust) : NULL;
+	cl_snap_put(sn);
 	return pem;
 }
 
@@ -291,9 +315,9 @@ static c2s_err cl_validate(struct web_req *r, struct cc_result *res)
 	                       .require_revocation = cfg->require_revocation,
 	                       .fetch = cfg->crl_fetch ? cl_fetch : NULL,
 	                       .fetch_ctx = (void *)cfg};
-	cl_acquire(cfg);
-	c2s_err e = cl.trust ? cc_verify(cl.trust, der, len, n, &o, res) : C2S_ERR_CONFIG;
-	cl_release();
+	struct cl_snap *sn = cl_get(cfg);
+	c2s_err e = sn ? cc_verify(sn->trust, der, len, n, &o, res) : C2S_ERR_CONFIG;
+	cl_snap_put(sn);
 	if (e == C2S_OK && (unsigned)res->reason < 11)
 		atomic_fetch_add(&web_stats.cert_checks[res->reason], 1);
 	if (e == C2S_OK && res->reason != CC_OK)
@@ -509,6 +533,8 @@ static enum MHD_Result cl_refuse(struct cl_req *c, int code, const char *arg, co
 			         res->issuer);
 		else
 			snprintf(d, sizeof(d), "%s", detail && detail[0] ? detail : t->msg_en);
+		cc_utf8_trim(d);
+		cc_utf8_trim(msg);
 		json_t *extra = json_pack("{s:s, s:s}", "message", msg, "what_to_do",
 		                          L(c, t->todo_sl, t->todo_en));
 		if (extra && res && res->subject[0]) {
@@ -562,11 +588,12 @@ static c2s_err cl_assertion(struct web_req *r, const char *tok, char *account, s
 	json_t *claims = NULL;
 	c2s_err ret = C2S_ERR_MANIFEST;
 	ENSURE(tok && tok[0], C2S_ERR_MANIFEST);
-	cl_acquire(cfg);
-	ret = cl.n_portal ? jws_verify(tok, strlen(tok), (const struct jws_key *const *)cl.portal,
-	                               cl.n_portal, "JWT", &claims, why, why_cap)
-	                  : C2S_ERR_CONFIG;
-	cl_release();
+	struct cl_snap *sn = cl_get(cfg);
+	ret = sn && sn->n_portal
+	          ? jws_verify(tok, strlen(tok), (const struct jws_key *const *)sn->portal,
+	                       sn->n_portal, "JWT", &claims, why, why_cap)
+	          : C2S_ERR_CONFIG;
+	cl_snap_put(sn);
 	if (ret == C2S_ERR_CONFIG)
 		snprintf(why, why_cap,
 		         "no portal key is configured (click2sign-admin portal-key add)");
@@ -598,6 +625,15 @@ static const char *cl_return_url(const struct config *cfg, const char *asked)
 		if ((unsigned char)*p <= 0x20 || *p == 0x7f || *p == '#' || *p == '"' ||
 		    *p == '<' || *p == '>' || *p == '\\')
 			return NULL;
+	/* no dot segments (a browser would resolve "/prijava/../x" out of the allowed path), in
+	 * any spelling, and no assertion of its own */
+	if (strstr(asked, "/./") || strstr(asked, "/../") || strcasestr(asked, "%2e") ||
+	    strcasestr(asked, "%2f") || strstr(asked, "assertion="))
+		return NULL;
+	size_t al = strlen(asked);
+	if ((al >= 2 && strcmp(asked + al - 2, "/.") == 0) ||
+	    (al >= 3 && strcmp(asked + al - 3, "/..") == 0))
+		return NULL;
 	for (size_t i = 0; i < cfg->n_return_urls; i++) {
 		const char *u = cfg->return_urls[i];
 		size_t n = strlen(u);
@@ -610,15 +646,81 @@ static const char *cl_return_url(const struct config *cfg, const char *asked)
 
 /* ---- routes ---- */
 
-enum MHD_Result web_cert_register(struct web_req *r)
+static void cl_hidden(struct cl_page *p, const char *name, const char *value)
 {
-	struct cl_req c;
+	if (!value || !value[0])
+		return;
+	cl_put(p, "<input type=\"hidden\" name=\"");
+	cl_put(p, name);
+	cl_put(p, "\" value=\"");
+	web_esc(&p->b, value);
+	cl_put(p, "\">");
+}
+
+static enum MHD_Result cl_register_confirm(struct web_req *r, struct cl_req *c,
+                                           const struct cc_result *res, const char *account,
+                                           const char *tok, const char *ticket,
+                                           const char *ret_param)
+{
+	uint8_t rnd[16];
+	char csrf[33], cookie[160];
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		return cl_refuse(c, CL_UNAVAILABLE, NULL, "no randomness", NULL);
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(csrf + 2 * i, 3, "%02x", rnd[i]);
+	snprintf(cookie, sizeof(cookie),
+	         "c2s_reg=%s; Path=/c/; Max-Age=900; Secure; HttpOnly; SameSite=Strict", csrf);
+	struct cl_page p;
+	cl_page_begin(&p, c,
+	              L(c, "Registracija digitalnega potrdila", "Register your certificate"));
+	cl_put(&p, "<p id=\"register-question\">");
+	cl_put(&p, L(c, "Ali želite to potrdilo povezati z uporabniškim računom ",
+	             "Do you want to link this certificate to the account "));
+	cl_put(&p, "<strong id=\"register-account\">");
+	web_esc(&p.b, account);
+	cl_put(&p, "</strong>? ");
+	cl_put(&p, L(c,
+	             "Nato se boste lahko prijavili z njim. Če računa ne prepoznate, ne "
+	             "nadaljujte.",
+	             "You will then be able to log in with it. If you do not recognise the "
+	             "account, do not go on."));
+	cl_put(&p, "</p>");
+	cl_page_cert(&p, res);
+	cl_put(&p, "<form method=\"post\" action=\"/c/register\">");
+	cl_hidden(&p, "assertion", tok);
+	cl_hidden(&p, "ticket", tok ? NULL : ticket);
+	cl_hidden(&p, "return", ret_param);
+	cl_hidden(&p, "lang", c->lang);
+	cl_hidden(&p, "csrf", csrf);
+	cl_put(&p, "<button type=\"submit\" id=\"register-confirm\">");
+	cl_put(&p, L(c, "Poveži potrdilo z računom", "Link the certificate to the account"));
+	cl_put(&p, "</button></form>");
+	cl_put(&p, "</main></body></html>\n");
+	if (buf_put_u8(&p.b, 0) != C2S_OK) {
+		buf_free(&p.b);
+		return web_problem(r, C2S_ERR_NOMEM, NULL);
+	}
+	char *html = (char *)p.b.data;
+	p.b.data = NULL;
+	buf_free(&p.b);
+	return web_html(r, 200, html, cookie);
+}
+
+/* Registration: the account from the portal's assertion or the confirmation page's ticket, the
+ * certificate validated; then, in a browser, a page that names the account and asks to confirm
+ * (a POST with a token bound to a cookie), so that following someone else's registration link
+ * never binds one's certificate to their account unnoticed. A JSON client binds at once. */
+static enum MHD_Result cl_register(struct web_req *r, struct cl_req *cr, const char *tok,
+                                   const char *ticket, const char *ret_param, int confirmed)
+{
+	struct cl_req c = *cr;
 	struct cc_result res;
 	char account[CERTBIND_ACCOUNT_MAX], jti[129], why[300] = "", other[CERTBIND_ACCOUNT_MAX];
 	int64_t exp = 0;
-	cl_begin(&c, r);
-	const char *tok = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "assertion");
-	const char *ticket = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "ticket");
+	if (tok && !tok[0])
+		tok = NULL;
+	if (ticket && !ticket[0])
+		ticket = NULL;
 	c2s_err e = C2S_OK;
 	if (ticket && !tok) { /* after link + SMS code: the confirmation page's ticket */
 		if (!cl_ticket(ticket, 0, account, sizeof(account))) {
@@ -642,6 +744,8 @@ enum MHD_Result web_cert_register(struct web_req *r)
 		                 NULL);
 	if (res.reason != CC_OK)
 		return cl_refuse_cert(&c, &res);
+	if (!confirmed)
+		return cl_register_confirm(r, &c, &res, account, tok, ticket, ret_param);
 	struct certbind b;
 	memset(&b, 0, sizeof(b));
 	memcpy(b.spki_sha256, res.spki_sha256, 32);
@@ -694,8 +798,7 @@ enum MHD_Result web_cert_register(struct web_req *r)
 	       L(&c, "Odslej se lahko z njim prijavite.", "From now on you can log in with it."));
 	cl_put(&p, "</p>");
 	cl_page_cert(&p, &res);
-	const char *back = cl_return_url(
-	    r->ctx->cfg, MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "return"));
+	const char *back = cl_return_url(r->ctx->cfg, ret_param);
 	if (back) {
 		cl_put(&p, "<p><a id=\"back\" href=\"");
 		web_esc(&p.b, back);
@@ -704,6 +807,50 @@ enum MHD_Result web_cert_register(struct web_req *r)
 		cl_put(&p, "</a></p>");
 	}
 	return cl_page_end(&p, already ? 200 : 201);
+}
+
+enum MHD_Result web_cert_register(struct web_req *r)
+{
+	struct cl_req c;
+	cl_begin(&c, r);
+	return cl_register(
+	    r, &c, MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "assertion"),
+	    MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "ticket"),
+	    MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "return"), c.json);
+}
+
+/* The confirmation: the form's token must be the cookie's (set with the question). */
+enum MHD_Result web_cert_register_post(struct web_req *r)
+{
+	struct cl_req c;
+	char *assertion = malloc(JWS_MAX_LEN + 1);
+	char ticket[80], ret[600], csrf[80], lang[8];
+	if (!assertion)
+		return web_problem(r, C2S_ERR_NOMEM, NULL);
+	web_form_field(&r->body, "assertion", assertion, JWS_MAX_LEN + 1);
+	web_form_field(&r->body, "ticket", ticket, sizeof(ticket));
+	web_form_field(&r->body, "return", ret, sizeof(ret));
+	web_form_field(&r->body, "csrf", csrf, sizeof(csrf));
+	web_form_field(&r->body, "lang", lang, sizeof(lang));
+	cl_begin(&c, r);
+	if (strcmp(lang, "en") == 0)
+		c.lang = "en";
+	const char *cookie = MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, "c2s_reg");
+	enum MHD_Result m;
+	if (!cookie || strlen(cookie) != 32 || strlen(csrf) != 32 ||
+	    secmem_cmp(cookie, csrf, 32) != 0) {
+		log_info(
+		    "certificate registration refused: the confirmation's token does not match "
+		    "its cookie");
+		m = cl_refuse(&c, CL_ASSERTION, NULL,
+		              "the confirmation form is not from this browser's registration page",
+		              NULL);
+	} else {
+		m = cl_register(r, &c, assertion, ticket, ret, 1);
+	}
+	explicit_bzero(assertion, JWS_MAX_LEN + 1);
+	free(assertion);
+	return m;
 }
 
 enum MHD_Result web_cert_login(struct web_req *r)

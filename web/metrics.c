@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "khclient.h"
+#include "server.h"
 #include "web.h"
 #include "firmware/base/clock.h"
 #include "firmware/certs/custcert.h"
@@ -74,6 +75,19 @@ enum MHD_Result web_metrics(struct web_req *r)
 		    "c2s_cert_refusals_other_total %lu\n",
 		    atomic_load(&web_stats.cert_registered), atomic_load(&web_stats.cert_logins),
 		    atomic_load(&web_stats.cert_refused_other));
+	unsigned long gs[4];
+	guard_stats(gs);
+	if (e == C2S_OK)
+		e = buf_printf(&b,
+		               "# HELP c2s_http_closed_total Connections closed by the front end's "
+		               "deadlines.\n# TYPE c2s_http_closed_total counter\n"
+		               "c2s_http_closed_total{reason=\"slow-headers\"} %lu\n"
+		               "c2s_http_closed_total{reason=\"slow-body\"} %lu\n"
+		               "# HELP c2s_http_refused_total Requests refused before routing.\n"
+		               "# TYPE c2s_http_refused_total counter\n"
+		               "c2s_http_refused_total{reason=\"syntax\"} %lu\n"
+		               "c2s_http_refused_total{reason=\"body-memory\"} %lu\n",
+		               gs[0], gs[1], gs[2], gs[3]);
 	if (e == C2S_OK && up && s.card_monitored)
 		e = buf_printf(&b, "# TYPE c2s_card_present gauge\nc2s_card_present %d\n",
 		               s.card_present);

@@ -174,37 +174,6 @@ static void page_time(struct page *p, int64_t t)
 }
 
 /* The form fields of an x-www-form-urlencoded body: `name`'s value, percent-decoded. */
-static int page_form(const struct buf *body, const char *name, char *out, size_t cap)
-{
-	size_t nl = strlen(name), i = 0;
-	const char *s = (const char *)body->data;
-	while (i < body->len) {
-		size_t end = i;
-		while (end < body->len && s[end] != '&')
-			end++;
-		if (end - i > nl && memcmp(s + i, name, nl) == 0 && s[i + nl] == '=') {
-			size_t o = 0;
-			for (size_t j = i + nl + 1; j < end && o + 1 < cap; j++) {
-				char c = s[j];
-				if (c == '+')
-					c = ' ';
-				else if (c == '%' && j + 2 < end &&
-				         isxdigit((unsigned char)s[j + 1]) &&
-				         isxdigit((unsigned char)s[j + 2])) {
-					char h[3] = {s[j + 1], s[j + 2], 0};
-					c = (char)strtol(h, NULL, 16);
-					j += 2;
-				}
-				out[o++] = c;
-			}
-			out[o] = 0;
-			return 1;
-		}
-		i = end + 1;
-	}
-	out[0] = 0;
-	return 0;
-}
 
 static void page_hidden_csrf(struct page *p, const struct web_session *s)
 {
@@ -377,7 +346,7 @@ static int page_post_session(struct web_req *r, const struct order_info *info,
                              struct web_session *s, enum MHD_Result *m)
 {
 	char csrf[64];
-	page_form(&r->body, "csrf", csrf, sizeof(csrf));
+	web_form_field(&r->body, "csrf", csrf, sizeof(csrf));
 	if (web_session_get(r, info->id, s) && web_csrf_ok(s, csrf))
 		return 1;
 	/* an old tab, a lost cookie or a forged form: back to the start, which explains */
@@ -442,7 +411,7 @@ enum MHD_Result web_page_otp_verify(struct web_req *r)
 	size_t n = 0;
 	if (!page_order(r, &info, &m) || !page_post_session(r, &info, &s, &m))
 		return m;
-	page_form(&r->body, "code", raw, sizeof(raw));
+	web_form_field(&r->body, "code", raw, sizeof(raw));
 	/* pasted codes: spaces, dashes, dots and line breaks are not part of the code */
 	for (size_t i = 0; raw[i] && n + 1 < sizeof(code); i++)
 		if (raw[i] >= '0' && raw[i] <= '9')

@@ -1,6 +1,7 @@
 /* Responses: JSON, RFC 9457 problems, HTML pages, redirects, stored documents. */
 #include <fcntl.h>
 #include <stdio.h>
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,6 +19,30 @@ static void web_count(unsigned status)
 		atomic_fetch_add(&web_stats.requests[cls], 1);
 }
 
+/* detail with every http:// or https:// URL replaced; 1 when something was replaced. */
+static int web_redact_urls(const char *in, char *out, size_t cap)
+{
+	size_t o = 0;
+	int changed = 0;
+	for (const char *p = in; *p && o + 1 < cap;) {
+		if (strncmp(p, "http://", 7) == 0 || strncmp(p, "https://", 8) == 0) {
+			const char *rep = "(an address in the appliance log)";
+			size_t n = strlen(rep);
+			if (o + n + 1 >= cap)
+				break;
+			memcpy(out + o, rep, n);
+			o += n;
+			while (*p && *p != ' ' && *p != ',' && *p != ';' && *p != ')' && *p != '\'')
+				p++;
+			changed = 1;
+			continue;
+		}
+		out[o++] = *p++;
+	}
+	out[o] = 0;
+	return changed;
+}
+
 static enum MHD_Result web_send(struct web_req *r, unsigned status, const char *ctype, char *text)
 {
 	struct MHD_Response *resp;
@@ -30,6 +55,15 @@ static enum MHD_Result web_send(struct web_req *r, unsigned status, const char *
 		return MHD_NO;
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	if (r->close)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+	if (status == 401)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+		                        "Bearer realm=\"click2sign\"");
+	if (status == 405 && r->allow[0])
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+	if (status == 503 || status == 429)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "5");
 	if (r->location)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, r->location);
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
@@ -51,10 +85,16 @@ enum MHD_Result web_json(struct web_req *r, unsigned status, json_t *doc)
 enum MHD_Result web_problem_ex(struct web_req *r, unsigned status, const char *type,
                                const char *title, const char *detail, json_t *extra)
 {
-	char uri[256];
+	char uri[256], clean[1024];
 	snprintf(uri, sizeof(uri), WEB_PROBLEM_BASE "%s", type);
+	/* the appliance's own addresses (TSA, CRL distribution points) stay in the log */
+	if (status >= 500 && detail && web_redact_urls(detail, clean, sizeof(clean)))
+		detail = clean;
 	json_t *p = json_pack("{s:s, s:s, s:i, s:s}", "type", uri, "title", title, "status",
 	                      (int)status, "detail", detail ? detail : title);
+	if (!p) /* a detail that is not UTF-8 must not cost the client its answer */
+		p = json_pack("{s:s, s:s, s:i, s:s}", "type", uri, "title", title, "status",
+		              (int)status, "detail", title);
 	if (!p) {
 		json_decref(extra);
 		return MHD_NO;
@@ -121,6 +161,38 @@ enum MHD_Result web_html(struct web_req *r, unsigned status, char *html, const c
 	ret = MHD_queue_response(r->conn, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
+}
+
+int web_form_field(const struct buf *body, const char *name, char *out, size_t cap)
+{
+	size_t nl = strlen(name), i = 0;
+	const char *s = (const char *)body->data;
+	while (i < body->len) {
+		size_t end = i;
+		while (end < body->len && s[end] != '&')
+			end++;
+		if (end - i > nl && memcmp(s + i, name, nl) == 0 && s[i + nl] == '=') {
+			size_t o = 0;
+			for (size_t j = i + nl + 1; j < end && o + 1 < cap; j++) {
+				char c = s[j];
+				if (c == '+')
+					c = ' ';
+				else if (c == '%' && j + 2 < end &&
+				         isxdigit((unsigned char)s[j + 1]) &&
+				         isxdigit((unsigned char)s[j + 2])) {
+					char h[3] = {s[j + 1], s[j + 2], 0};
+					c = (char)strtol(h, NULL, 16);
+					j += 2;
+				}
+				out[o++] = c;
+			}
+			out[o] = 0;
+			return 1;
+		}
+		i = end + 1;
+	}
+	out[0] = 0;
+	return 0;
 }
 
 void web_esc(struct buf *b, const char *s)

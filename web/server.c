@@ -1,10 +1,12 @@
 /* libmicrohttpd access handler: limits, routing, body collection, authentication. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "server.h"
 #include "web.h"
+#include "firmware/base/clock.h"
 #include "firmware/base/log.h"
 
 #define WEB_FORM_MAX 4096
@@ -28,6 +30,7 @@ static const struct web_route web_routes[] = {
     {"GET", "/v1/accounts/*/certificates", web_account_certs, 1, 0, 0, WEB_ON_MAIN},
     {"DELETE", "/v1/accounts/*/certificates/*", web_account_cert_delete, 1, 0, 0, WEB_ON_MAIN},
     {"GET", "/c/register", web_cert_register, 0, 0, 0, WEB_ON_CERT},
+    {"POST", "/c/register", web_cert_register_post, 0, 1, 24 * 1024, WEB_ON_CERT},
     {"GET", "/c/login", web_cert_login, 0, 0, 0, WEB_ON_CERT},
     {"GET", "/c/check", web_cert_check, 0, 0, 0, WEB_ON_CERT},
     {"GET", "/s/*/otp", web_page_to_start, 0, 0, 0, WEB_ON_MAIN},
@@ -70,8 +73,14 @@ static const struct web_route *web_route_find(struct web_req *r, int *path_known
 		if (!web_path_match(web_routes[i].path, r->url, r))
 			continue;
 		*path_known = 1;
-		if (strcmp(r->method, web_routes[i].method) == 0)
+		const char *m = web_routes[i].method;
+		if (strcmp(r->method, m) == 0 ||
+		    (strcmp(r->method, "HEAD") == 0 && strcmp(m, "GET") == 0))
 			return &web_routes[i];
+		size_t n = strlen(r->allow);
+		if (!strstr(r->allow, m) && n + strlen(m) + 8 < sizeof(r->allow))
+			snprintf(r->allow + n, sizeof(r->allow) - n, "%s%s%s", n ? ", " : "", m,
+			         strcmp(m, "GET") == 0 ? ", HEAD" : "");
 	}
 	return NULL;
 }
@@ -117,10 +126,29 @@ static enum MHD_Result web_refuse(struct web_req *r, unsigned status, const char
 	return MHD_YES;
 }
 
-static enum MHD_Result web_first_call(struct web_req *r)
+static enum MHD_Result web_first_call(struct web_req *r, const char *version)
 {
 	int known;
+	char why[200];
+	int reserve = guard_request_begin(r->conn);
+	/* a request we cannot frame is answered at once and the connection closed: whatever
+	 * follows on it (a smuggled request) is never read as a request */
+	if (r->uri_bad) {
+		r->close = 1;
+		return web_problem_ex(r, 400, "invalid-request", "Bad request", r->uri_why, NULL);
+	}
+	unsigned st = guard_headers(r->conn, version, why, sizeof(why));
+	if (st) {
+		r->close = 1;
+		return web_problem_ex(r, st, st == 501 ? "not-implemented" : "invalid-request",
+		                      st == 501 ? "Not implemented" : "Bad request", why, NULL);
+	}
 	r->route = web_route_find(r, &known);
+	if (reserve && (!r->route || r->route->fn != web_health)) {
+		r->location = NULL;
+		return web_refuse(r, 503, "busy", "Service unavailable",
+		                  "the appliance is at its connection limit; retry shortly");
+	}
 	if (!r->route && known)
 		return web_refuse(r, c2s_err_http_status(C2S_ERR_HTTP_METHOD),
 		                  c2s_err_problem_type(C2S_ERR_HTTP_METHOD), "Method not allowed",
@@ -148,8 +176,19 @@ static enum MHD_Result web_first_call(struct web_req *r)
 			return web_refuse(r, 413, "too-large", "Request body too large", d);
 		}
 		/* one allocation of the announced size: no doubling, no copies while reading */
-		if (r->route->body && n > 0 && buf_reserve(&r->body, (size_t)n) != C2S_OK)
-			return web_problem(r, C2S_ERR_NOMEM, NULL);
+		if (r->route->body && n > 0) {
+			if (!guard_mem_take((size_t)n)) {
+				r->close = 1; /* at once: draining would hold the connection */
+				return web_problem_ex(
+				    r, 503, "busy", "Service unavailable",
+				    "too many request bodies are being received at "
+				    "once; retry shortly",
+				    NULL);
+			}
+			r->mem = (size_t)n;
+			if (buf_reserve(&r->body, (size_t)n) != C2S_OK)
+				return web_problem(r, C2S_ERR_NOMEM, NULL);
+		}
 	}
 	return MHD_YES;
 }
@@ -160,23 +199,30 @@ static enum MHD_Result web_handle(void *cls, struct MHD_Connection *conn, const 
 {
 	struct web_listener *l = cls;
 	struct web_req *r = *con_cls;
-	(void)version;
 	if (!r) {
 		r = calloc(1, sizeof(*r));
 		if (!r)
 			return MHD_NO;
+		*con_cls = r;
+	}
+	if (!r->seen) {
+		r->seen = 1;
 		r->ctx = l->ctx;
 		r->conn = conn;
 		r->method = method;
 		r->url = url;
 		r->cert_listener = l->cert_listener;
 		buf_init(&r->body, l->ctx->cfg->max_body);
-		*con_cls = r;
-		return web_first_call(r);
+		return web_first_call(r, version);
 	}
+	if (*upload_size)
+		guard_body(conn, *upload_size, 0);
+	else
+		guard_body(conn, 0, 1);
 	if (r->refuse.status) { /* drain, then answer */
 		r->refuse.drained += *upload_size;
-		if (*upload_size && r->refuse.drained <= WEB_DRAIN_MAX) {
+		if (*upload_size && r->refuse.drained <= WEB_DRAIN_MAX &&
+		    (!r->refuse.until_ms || clock_mono_ms() < r->refuse.until_ms)) {
 			*upload_size = 0;
 			return MHD_YES;
 		}
@@ -185,18 +231,38 @@ static enum MHD_Result web_handle(void *cls, struct MHD_Connection *conn, const 
 		                      r->refuse.detail, NULL);
 	}
 	if (*upload_size) {
-		if (!r->too_big && buf_put(&r->body, upload_data, *upload_size) != C2S_OK) {
-			r->too_big = 1;
-			buf_free(&r->body);
-		}
+		size_t n = *upload_size;
 		*upload_size = 0;
+		/* a body without Content-Length (chunked) takes its budget as it grows */
+		if (r->body.len + n > r->mem) {
+			size_t more = r->body.len + n - r->mem;
+			if (!guard_mem_take(more)) {
+				buf_free(&r->body);
+				return web_problem_ex(
+				    r, 503, "busy", "Service unavailable",
+				    "too many request bodies are being received at once; "
+				    "retry shortly",
+				    NULL);
+			}
+			r->mem += more;
+		}
+		if (buf_put(&r->body, upload_data, n) != C2S_OK) {
+			/* over the limit: answered within 2 s, not when the client stops sending
+			 * (an endless chunked body); until then what arrives is discarded, so that
+			 * the client is reading when the answer comes, not reset mid-send */
+			buf_free(&r->body);
+			r->refuse.status = 413;
+			r->refuse.until_ms = clock_mono_ms() + 2000;
+			snprintf(r->refuse.type, sizeof(r->refuse.type), "too-large");
+			snprintf(r->refuse.title, sizeof(r->refuse.title),
+			         "Request body too large");
+			snprintf(r->refuse.detail, sizeof(r->refuse.detail),
+			         "the request body is larger than %zu bytes",
+			         r->route->body_max ? r->route->body_max : r->ctx->cfg->max_body);
+			r->close = 1;
+			return MHD_YES;
+		}
 		return MHD_YES;
-	}
-	if (r->too_big) {
-		char d[160];
-		snprintf(d, sizeof(d), "the request body is larger than %zu bytes",
-		         r->route->body_max ? r->route->body_max : r->ctx->cfg->max_body);
-		return web_problem(r, C2S_ERR_TOO_BIG, d);
 	}
 	return r->route->fn(r);
 }
@@ -210,9 +276,31 @@ static void web_completed(void *cls, struct MHD_Connection *conn, void **con_cls
 	(void)toe;
 	if (!r)
 		return;
+	guard_request_end(conn);
+	if (r->mem)
+		guard_mem_give(r->mem);
 	buf_free(&r->body);
 	free(r);
 	*con_cls = NULL;
+}
+
+/* Before the header section is parsed: the raw request target, checked once (a "%00" would
+ * otherwise cut the decoded path). Its request object is the one the handler gets. */
+static void *web_uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	(void)cls;
+	(void)conn;
+	struct web_req *r = calloc(1, sizeof(*r));
+	if (r && !guard_uri_ok(uri, r->uri_why, sizeof(r->uri_why)))
+		r->uri_bad = 1;
+	return r;
+}
+
+const char *web_tls_priorities(void)
+{
+	return "SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:"
+	       "-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:+GROUP-SECP384R1:-CIPHER-ALL:"
+	       "+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:-SHA1:%SERVER_PRECEDENCE";
 }
 
 static void web_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -245,15 +333,16 @@ struct MHD_Daemon *web_server_start(struct web_listener *l, int fd, const char *
 	/* GnuTLS itself ends the handshake when a client signs with a certificate whose key
 	 * usage lacks digitalSignature (a signing-only certificate): browsers never offer one,
 	 * and custcert refuses it too, for other clients that get past this. */
-	const char *prio = "SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-GCM:"
-	                   "+AES-256-GCM:+CHACHA20-POLY1305:-SHA1:%SERVER_PRECEDENCE";
-	return MHD_start_daemon(flags, 0, NULL, NULL, web_handle, l, MHD_OPTION_EXTERNAL_LOGGER,
-	                        web_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
-	                        MHD_OPTION_HTTPS_MEM_CERT, cert_pem, MHD_OPTION_HTTPS_MEM_KEY,
-	                        key_pem, MHD_OPTION_ARRAY, trust, MHD_OPTION_HTTPS_PRIORITIES, prio,
-	                        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
-	                        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_per_ip,
-	                        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->request_timeout,
-	                        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
-	                        MHD_OPTION_NOTIFY_COMPLETED, web_completed, NULL, MHD_OPTION_END);
+	const char *prio = web_tls_priorities();
+	return MHD_start_daemon(
+	    flags, 0, NULL, NULL, web_handle, l, MHD_OPTION_EXTERNAL_LOGGER, web_mhd_log, NULL,
+	    MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_HTTPS_MEM_CERT, cert_pem,
+	    MHD_OPTION_HTTPS_MEM_KEY, key_pem, MHD_OPTION_ARRAY, trust, MHD_OPTION_HTTPS_PRIORITIES,
+	    prio, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections + WEB_HEALTH_RESERVE,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_per_ip,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->request_timeout,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_NOTIFY_COMPLETED,
+	    web_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, guard_notify_connection,
+	    (void *)(intptr_t)l->cert_listener, MHD_OPTION_URI_LOG_CALLBACK, web_uri_log, NULL,
+	    MHD_OPTION_END);
 }

@@ -28,6 +28,12 @@ struct web_req {
 	const char *url;
 	struct buf body;
 	int too_big;
+	int seen;    /* the first call of the access handler happened */
+	int uri_bad; /* the raw request target failed guard_uri_ok */
+	char uri_why[96];
+	size_t mem;     /* bytes of the body budget this request holds */
+	char allow[48]; /* the Allow header of a 405 */
+	int close;      /* answer with Connection: close (a request we cannot frame) */
 	int cert_listener;
 	const struct web_route *route;
 	int started;
@@ -40,6 +46,7 @@ struct web_req {
 		unsigned status;
 		char type[48], title[64], detail[200];
 		uint64_t drained;
+		int64_t until_ms; /* 0, or the drain's deadline (monotonic ms) */
 	} refuse;
 };
 
@@ -61,6 +68,9 @@ struct web_route {
 /* HTML pages: security headers on every page (CSP without inline script, frame-ancestors
  * 'none', HSTS, no referrer), optional Set-Cookie. `html` is stolen (malloc'd). */
 enum MHD_Result web_html(struct web_req *r, unsigned status, char *html, const char *cookie);
+/* The value of field `name` in an application/x-www-form-urlencoded body, decoded, into out
+ * (cut at cap): 1, or 0 with out = "" when there is no such field. */
+int web_form_field(const struct buf *body, const char *name, char *out, size_t cap);
 /* Appends s to b with the five HTML-special characters escaped. */
 void web_esc(struct buf *b, const char *s);
 /* 303 See Other to a path on this appliance. */
@@ -100,6 +110,7 @@ enum MHD_Result web_page_finish(struct web_req *r);
 
 /* Customers' certificates (certlogin.c): the certificate listener and the portal's API */
 enum MHD_Result web_cert_register(struct web_req *r);
+enum MHD_Result web_cert_register_post(struct web_req *r);
 enum MHD_Result web_cert_login(struct web_req *r);
 enum MHD_Result web_cert_check(struct web_req *r);
 enum MHD_Result web_account_certs(struct web_req *r);

@@ -157,6 +157,10 @@ int webd_main(const struct config *cfg)
 		          cfg->tls_key);
 		goto out;
 	}
+	if (guard_start(cfg) != C2S_OK) {
+		log_error("cannot start the connection watchdog");
+		goto out;
+	}
 	d = web_server_start(&main_l, IPC_FD_LISTEN, cert, key, NULL);
 	trust = web_cert_trust_pem(cfg);
 	/* with no anchor yet, the listener still asks for a certificate (naming only our own
@@ -196,6 +200,7 @@ out:
 		MHD_stop_daemon(d);
 	if (dc)
 		MHD_stop_daemon(dc);
+	guard_stop();
 	khc_fini();
 	store_close(ctx.store);
 	if (key) {

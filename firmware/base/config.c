@@ -48,6 +48,9 @@ void config_defaults(struct config *cfg)
 	cfg->max_connections = 256;
 	cfg->max_per_ip = 64;
 	cfg->request_timeout = 30;
+	cfg->header_timeout = 30;
+	cfg->body_min_rate = 1024;
+	cfg->body_memory = (size_t)256 << 20;
 	cfg->seal_rate = 50;
 	cfg->portal_signature = 1;
 	cfg->order_max_lifetime = 604800;
@@ -208,6 +211,9 @@ static int config_kv(struct config *cfg, int line, const char *section, const ch
 	CFG_UINT("web", "max_connections", max_connections, 1, 100000, "");
 	CFG_UINT("web", "max_per_ip", max_per_ip, 1, 100000, "");
 	CFG_UINT("web", "request_timeout", request_timeout, 1, 3600, " seconds");
+	CFG_UINT("web", "header_timeout", header_timeout, 1, 3600, " seconds");
+	CFG_UINT("web", "body_min_rate", body_min_rate, 0, 1u << 30, " bytes per second");
+	CFG_UINT("web", "body_memory", body_memory, 1u << 20, 1ull << 40, " bytes");
 	CFG_UINT("web", "workers", workers, 1, 64, "");
 	CFG_STR("token", "module", module);
 	if (strcmp(section, "token") == 0 && strcmp(key, "module_allow") == 0)

@@ -35,7 +35,10 @@ struct config {
 	unsigned max_connections;
 	unsigned max_per_ip;
 	unsigned request_timeout; /* seconds */
-	unsigned workers;         /* HTTP worker threads = IPC channels to the keyholder */
+	unsigned header_timeout; /* seconds from a request's start to its complete header section */
+	unsigned body_min_rate;  /* bytes per second a body must keep up after a 10 s grace */
+	size_t body_memory;      /* bytes of request bodies buffered at once, all requests */
+	unsigned workers;        /* HTTP worker threads = IPC channels to the keyholder */
 	/* [token] */
 	char module[CONFIG_PATH];
 	char module_allow[CONFIG_MAX_ALLOW][CONFIG_PATH];

@@ -18,10 +18,12 @@
 #include "firmware/base/log.h"
 #include "firmware/pades/revocation.h"
 
-#define CC_MAX_PRESENTED 8     /* certificates a client may send */
-#define CC_MAX_CERT      16384 /* bytes per certificate */
-#define CC_MAX_DEPTH     10    /* path length mbedTLS may build (its own cap is 8) */
-#define CC_LEEWAY        300   /* seconds of clock skew allowed for a CRL's thisUpdate */
+#define CC_MAX_PRESENTED 6           /* certificates a client may send (more are ignored) */
+#define CC_MAX_RSA_BITS  4096        /* in what a client sends: larger keys only cost us CPU */
+#define CC_CRL_NO_NEXT   (7 * 86400) /* a CRL without nextUpdate counts as current this long */
+#define CC_MAX_CERT      16384       /* bytes per certificate */
+#define CC_MAX_DEPTH     10          /* path length mbedTLS may build (its own cap is 8) */
+#define CC_LEEWAY        300         /* seconds of clock skew allowed for a CRL's thisUpdate */
 
 struct cc_trust {
 	mbedtls_x509_crt anchors, inters;
@@ -429,7 +431,8 @@ static const mbedtls_x509_crl *cc_crl_find(const mbedtls_x509_crl *list,
 		if (!cc_crl_signed_by(c, issuer))
 			continue;
 		int64_t this_up = cc_time(&c->this_update);
-		int64_t next_up = c->next_update.year ? cc_time(&c->next_update) : INT64_MAX;
+		int64_t next_up =
+		    c->next_update.year ? cc_time(&c->next_update) : this_up + CC_CRL_NO_NEXT;
 		if (this_up > now + CC_LEEWAY || now >= next_up)
 			continue;
 		if (!best || this_up > cc_time(&best->this_update))
@@ -473,8 +476,15 @@ static void cc_revocation(const struct cc_trust *t, const struct cc_path *path,
 		const mbedtls_x509_crl *crl = cc_crl_find(&t->crls, issuer, o->now);
 		if (!crl)
 			crl = cc_crl_find(&fetched, issuer, o->now);
-		if (!crl && rev_cdp_url(c->raw.p, c->raw.len, url, sizeof(url)) == C2S_OK &&
-		    o->fetch) {
+		c2s_err cdp = rev_cdp_url(c->raw.p, c->raw.len, url, sizeof(url));
+		int has_cdp = cdp != C2S_ERR_NOT_FOUND; /* also an LDAP-only or unreadable one */
+		if (!crl && cdp != C2S_OK && has_cdp)
+			snprintf(
+			    why, sizeof(why),
+			    "its CRL distribution point is not an http(s) address the appliance "
+			    "can "
+			    "fetch (e.g. LDAP): install the CRL with `click2sign-admin crl add`");
+		if (!crl && cdp == C2S_OK && o->fetch) {
 			uint8_t *der = NULL;
 			size_t len = 0;
 			if (o->fetch(o->fetch_ctx, url, c->raw.p, c->raw.len, &der, &len, why,
@@ -491,8 +501,8 @@ static void cc_revocation(const struct cc_trust *t, const struct cc_path *path,
 		}
 		cc_subject(c, subj, sizeof(subj));
 		if (!crl) {
-			if (!url[0] || !o->require_revocation) {
-				if (url[0])
+			if (!has_cdp || !o->require_revocation) {
+				if (has_cdp)
 					log_warn(
 					    "no current CRL for '%s' (%s); accepted: revocation is "
 					    "not required",
@@ -558,6 +568,69 @@ out:
 	return ret;
 }
 
+/* What a client sends must not make us work hard before anything is proven: RSA moduli up to
+ * CC_MAX_RSA_BITS with an exponent of at most 32 bits; serial numbers positive and at most 20
+ * octets (RFC 5280 4.1.2.2), so that each has one spelling. NULL when sane, else why. */
+static const char *cc_sane(const mbedtls_x509_crt *c)
+{
+	if (mbedtls_pk_get_type(&c->pk) == MBEDTLS_PK_RSA) {
+		const mbedtls_rsa_context *rsa = mbedtls_pk_rsa(c->pk);
+		if (mbedtls_pk_get_bitlen(&c->pk) > CC_MAX_RSA_BITS)
+			return "an RSA key larger than 4096 bits is not accepted";
+		if (mbedtls_mpi_bitlen(&rsa->E) > 32)
+			return "an RSA public exponent above 2^32 is not accepted";
+	}
+	size_t sl = c->serial.len;
+	const uint8_t *sp = c->serial.p;
+	if (sl && (sp[0] & 0x80))
+		return "the serial number is negative (RFC 5280 requires a positive one)";
+	while (sl > 1 && *sp == 0)
+		sp++, sl--;
+	if (sl > 20)
+		return "the serial number is longer than 20 octets (RFC 5280)";
+	return NULL;
+}
+
+/* Follows issuer names from the leaf through what was sent, the intermediates and the anchors,
+ * before a single signature is checked: NULL when the names lead to an anchor, else the
+ * certificate whose issuer is nowhere (or a root that is not an anchor, or a path too long). */
+static const mbedtls_x509_crt *cc_name_walk(const struct cc_trust *t, const mbedtls_x509_crt *chain)
+{
+	const mbedtls_x509_crt *lists[2] = {chain, t->n_inters ? &t->inters : NULL};
+	const mbedtls_x509_crt *c = chain;
+	for (int depth = 0; depth < CC_MAX_DEPTH; depth++) {
+		for (const mbedtls_x509_crt *a = &t->anchors; t->n_anchors && a && a->raw.len;
+		     a = a->next)
+			if (cc_buf_eq(&a->subject_raw, &c->issuer_raw))
+				return NULL;
+		if (cc_self_issued(c))
+			return c;
+		const mbedtls_x509_crt *next = NULL;
+		for (int l = 0; l < 2 && !next; l++)
+			for (const mbedtls_x509_crt *p = lists[l]; p && p->raw.len && !next;
+			     p = p->next)
+				if (p != c && cc_buf_eq(&p->subject_raw, &c->issuer_raw))
+					next = p;
+		if (!next)
+			return c;
+		c = next;
+	}
+	return c;
+}
+
+void cc_utf8_trim(char *s)
+{
+	size_t n = strlen(s), i = n;
+	while (i > 0 && ((unsigned char)s[i - 1] & 0xc0) == 0x80)
+		i--;
+	if (i == 0)
+		return;
+	unsigned char lead = (unsigned char)s[i - 1];
+	size_t want = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+	if (n - (i - 1) < want)
+		s[i - 1] = 0;
+}
+
 /* ---- the verdict ---- */
 
 c2s_err cc_verify(const struct cc_trust *t, const uint8_t *const *der, const size_t *len, size_t n,
@@ -575,18 +648,33 @@ c2s_err cc_verify(const struct cc_trust *t, const uint8_t *const *der, const siz
 	mbedtls_x509_crt_init(&chain);
 	struct cc_ext ext = {{0}};
 	size_t parsed = 0;
-	for (size_t i = 0; i < n && i < CC_MAX_PRESENTED; i++) {
+	const char *bad = NULL;
+	for (size_t i = 0; i < n && i < CC_MAX_PRESENTED && !bad; i++) {
+		mbedtls_x509_crt one;
+		mbedtls_x509_crt_init(&one);
 		if (!der[i] || len[i] == 0 || len[i] > CC_MAX_CERT ||
-		    mbedtls_x509_crt_parse_der_with_ext_cb(&chain, der[i], len[i], 1, cc_ext_cb,
+		    mbedtls_x509_crt_parse_der_with_ext_cb(&one, der[i], len[i], 1, cc_ext_cb,
 		                                           &ext) != 0) {
+			mbedtls_x509_crt_free(&one);
 			if (i == 0 || ext.oid[0])
 				break; /* the leaf must parse; a sent CA with an unknown critical
 				          extension refuses too */
 			continue;      /* an unreadable extra certificate is ignored */
 		}
-		parsed++;
+		const char *why = cc_sane(&one);
+		int dup = 0;
+		for (const mbedtls_x509_crt *c = &chain; parsed && c && c->raw.len; c = c->next)
+			dup |= cc_buf_eq(&c->subject_raw, &one.subject_raw);
+		if (why && i == 0)
+			bad = why; /* the customer's own certificate */
+		else if (!why && !dup &&
+		         mbedtls_x509_crt_parse_der(&chain, one.raw.p, one.raw.len) == 0)
+			parsed++;
+		/* a sent CA certificate that is insane, or names a CA already sent, is ignored: one
+		 * candidate per name keeps the signature checks few whatever the client sends */
+		mbedtls_x509_crt_free(&one);
 	}
-	if (parsed == 0 || ext.oid[0]) {
+	if (parsed == 0 || ext.oid[0] || bad) {
 		res->reason = ext.oid[0] ? CC_USAGE : CC_INVALID;
 		if (ext.oid[0])
 			snprintf(
@@ -596,9 +684,10 @@ c2s_err cc_verify(const struct cc_trust *t, const uint8_t *const *der, const siz
 			    "using the certificate (RFC 5280)",
 			    ext.oid);
 		else
-			snprintf(
-			    res->detail, sizeof(res->detail),
-			    "the presented certificate is not a well-formed X.509 certificate");
+			snprintf(res->detail, sizeof(res->detail), "%s",
+			         bad ? bad
+			             : "the presented certificate is not a well-formed X.509 "
+			               "certificate");
 		mbedtls_x509_crt_free(&chain);
 		return C2S_OK;
 	}
@@ -633,10 +722,17 @@ c2s_err cc_verify(const struct cc_trust *t, const uint8_t *const *der, const siz
 	mbedtls_x509_crt empty;
 	mbedtls_x509_crt_init(&empty);
 	mbedtls_x509_crt *anchors = t->n_anchors ? (mbedtls_x509_crt *)&t->anchors : &empty;
-	(void)mbedtls_x509_crt_verify_with_profile(&chain, anchors, NULL, &cc_profile, NULL, &flags,
-	                                           cc_vrfy, &path);
 	int64_t now = o->now;
 	char subj[256];
+	const mbedtls_x509_crt *stop = cc_name_walk(t, &chain);
+	if (stop) { /* no name path to an anchor: decided without checking any signature */
+		path.crt[0] = (mbedtls_x509_crt *)stop;
+		path.flags[0] = MBEDTLS_X509_BADCERT_NOT_TRUSTED;
+		path.len = 1;
+	} else {
+		(void)mbedtls_x509_crt_verify_with_profile(&chain, anchors, NULL, &cc_profile, NULL,
+		                                           &flags, cc_vrfy, &path);
+	}
 
 	/* 2. the path to an anchor */
 	for (int d = 0; d < path.len; d++) {
@@ -754,5 +850,10 @@ c2s_err cc_verify(const struct cc_trust *t, const uint8_t *const *der, const siz
 	cc_revocation(t, &path, o, res);
 done:
 	mbedtls_x509_crt_free(&chain);
+	cc_utf8_trim(res->subject);
+	cc_utf8_trim(res->issuer);
+	cc_utf8_trim(res->common_name);
+	cc_utf8_trim(res->culprit);
+	cc_utf8_trim(res->detail);
 	return C2S_OK;
 }

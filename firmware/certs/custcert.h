@@ -130,6 +130,8 @@ C2S_MUST_CHECK c2s_err cc_verify(const struct cc_trust *t, const uint8_t *const 
 /* A certificate's subject or issuer (DER Name) as UTF-8 text, RFC 4514 order ("CN=Žiga
  * Čebašek, SERIALNUMBER=PNOSI-1, O=…, C=SI"). Always NUL-terminated; cut at cap. */
 void cc_name_utf8(const uint8_t *name_der, size_t len, char *out, size_t cap);
+/* snprintf may cut a UTF-8 sequence in two: drops an incomplete one at the end of s. */
+void cc_utf8_trim(char *s);
 /* Only the common name's value ("Žiga Čebašek"), unescaped; "" when there is none. */
 void cc_name_cn_utf8(const uint8_t *name_der, size_t len, char *out, size_t cap);
 

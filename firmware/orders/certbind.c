@@ -67,27 +67,39 @@ c2s_err certbind_add(struct store *s, const struct certbind *b, int64_t now, con
 	tx = 1;
 	/* the certificate (issuer + serial) or its key, bound already? */
 	GUARD(od_prep(s,
-	              "SELECT account FROM cert_bindings WHERE (issuer_sha256 = ?1 AND serial = ?2)"
-	              " OR spki_sha256 = ?3 ORDER BY account = ?4 DESC LIMIT 1",
+	              "SELECT account, issuer_sha256 = ?1 AND serial = ?2 FROM cert_bindings"
+	              " WHERE (issuer_sha256 = ?1 AND serial = ?2) OR spki_sha256 = ?3",
 	              &st));
 	GUARD(od_bound(s,
 	               sqlite3_bind_blob(st, 1, b->issuer_sha256, 32, SQLITE_STATIC) |
 	                   sqlite3_bind_text(st, 2, b->serial, -1, SQLITE_STATIC) |
-	                   sqlite3_bind_blob(st, 3, b->spki_sha256, 32, SQLITE_STATIC) |
-	                   sqlite3_bind_text(st, 4, b->account, -1, SQLITE_STATIC),
+	                   sqlite3_bind_blob(st, 3, b->spki_sha256, 32, SQLITE_STATIC),
 	               "cert bindings"));
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		od_col_text(st, 0, other, CERTBIND_ACCOUNT_MAX);
-		if (strcmp(other, b->account) != 0)
+	int rc, renewed = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		char acc[CERTBIND_ACCOUNT_MAX];
+		od_col_text(st, 0, acc, sizeof(acc));
+		if (strcmp(acc, b->account) != 0) {
+			snprintf(other, CERTBIND_ACCOUNT_MAX, "%s", acc);
 			ENSURE(0, C2S_ERR_CONFLICT);
-		*already = 1;
-		other[0] = 0;
-	} else if (rc != SQLITE_DONE) {
-		GUARD(store_rc(s, rc, "cert bindings"));
+		}
+		if (sqlite3_column_int(st, 1))
+			*already = 1;
+		else
+			renewed = 1; /* the same key in a new certificate of this account */
 	}
+	GUARD(store_rc(s, rc, "cert bindings"));
 	sqlite3_finalize(st);
 	st = NULL;
+	if (renewed && !*already) {
+		/* a renewal that kept the key: the binding follows the new certificate */
+		GUARD(od_prep(s, "DELETE FROM cert_bindings WHERE spki_sha256 = ?1", &st));
+		GUARD(od_bound(s, sqlite3_bind_blob(st, 1, b->spki_sha256, 32, SQLITE_STATIC),
+		               "cert bindings"));
+		GUARD(od_exec(s, st, "replace renewed certificate"));
+		sqlite3_finalize(st);
+		st = NULL;
+	}
 	if (jti)
 		GUARD(certbind_jti_tx(s, jti, jti_exp, now));
 	if (!*already) {
@@ -165,7 +177,9 @@ c2s_err certbind_list(struct store *s, const char *account, certbind_cb cb, void
 	c2s_err ret = C2S_ERR_STORE;
 	sqlite3_stmt *st = NULL;
 	int rc;
-	GUARD(store_read_begin(s));
+	ret = store_read_begin(s);
+	if (ret != C2S_OK)
+		return ret;
 	GUARD(od_prep(s,
 	              "SELECT spki_sha256, issuer_sha256, serial, account, subject, issuer,"
 	              " not_after, created_at, coalesce(last_login_at, 0) FROM cert_bindings"

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "cms.h"
@@ -24,10 +25,28 @@ struct rev_entry {
 	time_t fetched, expires;
 };
 
+#define REV_FAIL_S 30 /* a failed fetch is not tried again for this long */
+
 static struct {
 	pthread_mutex_t mu;
 	struct rev_entry e[REV_CACHE];
+	struct {
+		char url[512];
+		char why[200];
+		time_t until;
+	} fail[REV_CACHE];
 } rev_cache = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+void rev_cache_drop(const char *url)
+{
+	pthread_mutex_lock(&rev_cache.mu);
+	for (int i = 0; i < REV_CACHE; i++)
+		if (rev_cache.e[i].der && strcmp(rev_cache.e[i].url, url) == 0) {
+			free(rev_cache.e[i].der);
+			memset(&rev_cache.e[i], 0, sizeof(rev_cache.e[i]));
+		}
+	pthread_mutex_unlock(&rev_cache.mu);
+}
 
 static const uint8_t rev_oid_cdp[] = {0x55, 0x1d, 0x1f}; /* 2.5.29.31 */
 
@@ -52,15 +71,15 @@ static c2s_err rev_first_uri(const uint8_t *p, const uint8_t *end, char *url, si
 		const uint8_t *ge = names + l;
 		while (names < ge && cms_der_any(&names, ge, &tag, &v, &l) == C2S_OK) {
 			if (tag == 0x86 && l < cap &&
-			    (l > 7 &&
-			     (memcmp(v, "http://", 7) == 0 || memcmp(v, "https://", 8) == 0))) {
+			    (l > 7 && (strncasecmp((const char *)v, "http://", 7) == 0 ||
+			               strncasecmp((const char *)v, "https://", 8) == 0))) {
 				memcpy(url, v, l);
 				url[l] = 0;
 				return C2S_OK;
 			}
 		}
 	}
-	return C2S_ERR_NOT_FOUND;
+	return C2S_ERR_REVOCATION; /* distribution points, none of them http(s) */
 }
 
 c2s_err rev_cdp_url(const uint8_t *cert, size_t len, char *url, size_t cap)
@@ -216,11 +235,32 @@ static c2s_err rev_get(const char *url, const uint8_t *cert, size_t cert_len, lo
 			return *der ? C2S_OK : C2S_ERR_NOMEM;
 		}
 	}
+	for (int i = 0; i < REV_CACHE; i++) /* a recent failure: not again for a while */
+		if (rev_cache.fail[i].until > now && strcmp(rev_cache.fail[i].url, url) == 0) {
+			snprintf(why, cap, "%s (failed less than %d s ago)", rev_cache.fail[i].why,
+			         REV_FAIL_S);
+			pthread_mutex_unlock(&rev_cache.mu);
+			return C2S_ERR_REVOCATION;
+		}
 	pthread_mutex_unlock(&rev_cache.mu);
 	buf_init(&b, REV_CRL_MAX);
-	GUARD(rev_fetch(url, timeout_ms, &b, why, cap));
-	GUARD(rev_pem_to_der(&b, url, why, cap));
-	GUARD(rev_check(cert, cert_len, b.data, b.len, url, &next, why, cap));
+	ret = rev_fetch(url, timeout_ms, &b, why, cap);
+	if (ret == C2S_OK)
+		ret = rev_pem_to_der(&b, url, why, cap);
+	if (ret == C2S_OK)
+		ret = rev_check(cert, cert_len, b.data, b.len, url, &next, why, cap);
+	if (ret != C2S_OK) {
+		pthread_mutex_lock(&rev_cache.mu);
+		int slot = 0;
+		for (int i = 0; i < REV_CACHE; i++)
+			if (rev_cache.fail[i].until < rev_cache.fail[slot].until)
+				slot = i;
+		snprintf(rev_cache.fail[slot].url, sizeof(rev_cache.fail[slot].url), "%s", url);
+		snprintf(rev_cache.fail[slot].why, sizeof(rev_cache.fail[slot].why), "%s", why);
+		rev_cache.fail[slot].until = now + REV_FAIL_S;
+		pthread_mutex_unlock(&rev_cache.mu);
+		goto out;
+	}
 	pthread_mutex_lock(&rev_cache.mu);
 	struct rev_entry *slot = &rev_cache.e[0];
 	for (int i = 0; i < REV_CACHE; i++)
@@ -254,7 +294,7 @@ c2s_err rev_crls_for(const uint8_t *const *certs, const size_t *lens, size_t n, 
 	memset(out, 0, sizeof(*out));
 	for (size_t i = 0; i < n && ret == C2S_OK; i++) {
 		c2s_err r = rev_cdp_url(certs[i], lens[i], url, sizeof(url));
-		if (r == C2S_ERR_NOT_FOUND)
+		if (r == C2S_ERR_NOT_FOUND || r == C2S_ERR_REVOCATION)
 			continue;
 		ENSURE(r == C2S_OK, r);
 		int dup = 0;
@@ -288,6 +328,7 @@ void rev_cache_clear(void)
 	for (int i = 0; i < REV_CACHE; i++) {
 		free(rev_cache.e[i].der);
 		rev_cache.e[i].der = NULL;
+		rev_cache.fail[i].until = 0;
 	}
 	pthread_mutex_unlock(&rev_cache.mu);
 }

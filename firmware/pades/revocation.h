@@ -18,13 +18,17 @@ struct rev_set {
 	size_t n;
 };
 
-/* First http(s) URI of the certificate's cRLDistributionPoints, or C2S_ERR_NOT_FOUND. */
+/* First http(s) URI of the certificate's cRLDistributionPoints (scheme in any case);
+ * C2S_ERR_NOT_FOUND without the extension, C2S_ERR_REVOCATION when it names no usable http(s)
+ * URI (LDAP only, or too long), C2S_ERR_X509 when it does not parse. */
 C2S_MUST_CHECK c2s_err rev_cdp_url(const uint8_t *cert, size_t len, char *url, size_t cap);
 /* CRLs for every certificate in certs[] that names one (roots usually do not). */
 C2S_MUST_CHECK c2s_err rev_crls_for(const uint8_t *const *certs, const size_t *lens, size_t n,
                                     long timeout_ms, struct rev_set *out, char *why,
                                     size_t why_cap);
 void rev_set_free(struct rev_set *s);
+/* Forget a cached CRL (one that turned out not to be signed by its issuer). */
+void rev_cache_drop(const char *url);
 /* Drop the cache (tests). */
 void rev_cache_clear(void);
 

@@ -14,7 +14,8 @@
 //   RETURN_URL      the allow-listed portal return URL
 //   ARTIFACTS       directory for the screenshots (certlogin-<browser>-NN-<step>.png)
 //   BROWSERS        default chromium,firefox
-// Per browser: (1) the register URL shows #registered, over TLS without an error; (2)
+// Per browser: (1) the register URL asks to confirm (#register-confirm, naming the account in
+// #register-account) and, confirmed, shows #registered, over TLS without an error; (2)
 // /c/login?return=RETURN_URL ends on RETURN_URL?...assertion=<compact JWS> with a non-empty sub and
 // exp - iat <= 300. stdout carries only one JSON line per browser that passed:
 //   {"browser":"chromium","sub":"...","assertion":"..."}
@@ -305,7 +306,19 @@ async function run(name) {
 		if (tlsErr.length) throw new Fail(`register: TLS error: ${tlsErr.join('; ')} (at ${r.url})`);
 		if (!r.url.startsWith(`${CERT_URL}/`)) throw new Fail(`register: did not load the listener's page: ${await explain(page, r)}`);
 		if (r.failed.length) throw new Fail(`register: request(s) failed: ${r.failed.join('; ')}`);
-		if (!(await has(page, '#registered'))) throw new Fail(`register: no #registered: ${await explain(page, r)}`);
+		// the listener first names the account and asks; the answer is a POST of its form
+		if (!(await has(page, '#register-confirm'))) throw new Fail(`register: no #register-confirm: ${await explain(page, r)}`);
+		const asked = await text(page, '#register-account');
+		if (!asked) throw new Fail('register: the question does not name the account (#register-account)');
+		const t1 = Date.now();
+		const [nav] = await Promise.all([
+			page.waitForNavigation({ waitUntil: 'load' }).catch((e) => ({ err: e.message.split('\n')[0] })),
+			page.click('#register-confirm'),
+		]);
+		r = { resp: nav && !nav.err ? nav : null, err: nav && nav.err ? nav.err : null, failed: [],
+			ms: r.ms + (Date.now() - t1), url: page.url() };
+		await shot(page, name, 1, 'registered');
+		if (!(await has(page, '#registered'))) throw new Fail(`register: no #registered after confirming for ${asked}: ${await explain(page, r)}`);
 		let proto = ''; // Chromium only: Firefox's BiDi has no security details
 		try { proto = ` over ${r.resp.securityDetails().protocol()}`; } catch (e) { /* none */ }
 		log(`${name}: registered${proto} in ${r.ms} ms: ${await text(page, '#registered')}`);

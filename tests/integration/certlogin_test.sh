@@ -129,11 +129,61 @@ import json,sys; c=json.loads(sys.argv[1]); now=int(sys.argv[2])
 assert c["exp"]-c["iat"]<=300 and abs(c["iat"]-now)<30 and c["aud"]=="https://moj.a1.test", c
 assert c["iss"]==sys.argv[3] and len(c["jti"])>=16, c' "$claims" "$now" "$url"
 done
-# the HTML form of the same (the customer's browser): Slovenian by default, English on request
+# mkleaf NAME CDP [KEYFROM]: a further customer of the intermediate, with the given CRL
+# distribution point (and the key of KEYFROM's certificate: a renewal that keeps the key)
+mkleaf() {
+	local o=$cust/$1
+	mkdir -p "$o"
+	if [ -n "${3:-}" ]; then cp "$cust/$3/key.pem" "$o/key.pem"; else
+		openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$o/key.pem" 2>/dev/null; fi
+	printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\ncrlDistributionPoints=%s\n' "$2" >"$o/ext"
+	openssl req -new -key "$o/key.pem" -subj "/C=SI/O=Test/CN=Stranka $1" -out "$o/req.csr" 2>/dev/null
+	openssl x509 -req -in "$o/req.csr" -CA "$cust/inter/ca.pem" -CAkey "$cust/inter/ca.key" \
+		-set_serial "0x$(openssl rand -hex 12)" -days 30 -extfile "$o/ext" -out "$o/cert.pem" 2>/dev/null
+	cat "$o/cert.pem" "$cust/inter/ca.pem" >"$o/chain.pem"
+}
+mkleaf html "URI:http://127.0.0.1:$crlport/crl/inter.crl"
+# the HTML form of the same (the customer's browser): a question that names the account, then
+# a POST whose token must match the cookie set with the question
+jar=$d/cookies
+a=$(assertion acct-html)
 # shellcheck disable=SC2046
-page=$("${curl_[@]}" $(cert good-ec) "$churl/c/register?assertion=$(assertion acct-good-ec)")
-contains "the registration page (sl) has #registered" "$page" 'id="registered"'
-contains "... and the holder's name in UTF-8" "$page" "Špela Šušteršič"
+page=$("${curl_[@]}" -c "$jar" $(cert html) "$churl/c/register?assertion=$a")
+contains "the registration page (sl) asks first (#register-confirm)" "$page" 'id="register-confirm"'
+contains "... naming the account" "$page" 'id="register-account">acct-html<'
+contains "... and the holder" "$page" "Stranka html"
+r=$("${curl_[@]}" -H "Authorization: Bearer $tok" "$url/v1/accounts/acct-html/certificates")
+equals "... nothing is bound before the answer" "$(jget "['certificates']" <<<"$r" 2>&1)" "[]"
+csrf=$(grep -o 'name="csrf" value="[0-9a-f]*"' <<<"$page" | grep -o '[0-9a-f]\{32\}')
+# shellcheck disable=SC2046
+page=$("${curl_[@]}" $(cert html) --data-urlencode "assertion=$a" --data "csrf=$csrf" "$churl/c/register")
+contains "a confirmation without the page's cookie is refused (no cross-site binding)" "$page" 'id="error"'
+# shellcheck disable=SC2046
+page=$("${curl_[@]}" -b "$jar" $(cert html) --data-urlencode "assertion=$a" --data "csrf=0000$csrf" "$churl/c/register")
+contains "... and one with another token" "$page" 'id="error"'
+# shellcheck disable=SC2046
+page=$("${curl_[@]}" -b "$jar" $(cert html) --data-urlencode "assertion=$a" --data "csrf=$csrf" "$churl/c/register")
+contains "confirmed: #registered" "$page" 'id="registered"'
+# a renewal that keeps the key: registered again, and the new certificate logs in
+mkleaf html2 "URI:http://127.0.0.1:$crlport/crl/inter.crl" html
+# shellcheck disable=SC2046
+r=$("${curl_[@]}" $(cert html2) -H 'Accept: application/json' -w '\n%{http_code}' \
+	"$churl/c/register?assertion=$(assertion acct-html)")
+equals "a renewed certificate with the same key registers (201)" "$(tail -n1 <<<"$r")" 201
+# shellcheck disable=SC2046
+loc=$("${curl_[@]}" $(cert html2) -o /dev/null -w '%{http_code}' "$churl/c/login?return=https://portal.example.si/prijava")
+equals "... and logs in" "$loc" 303
+# a distribution point that is not http(s): revocation cannot be checked, so no login
+mkleaf ldaponly "URI:ldap://x500.example/cn=CA?certificateRevocationList"
+# shellcheck disable=SC2046
+r=$("${curl_[@]}" $(cert ldaponly) -H 'Accept: application/json' "$churl/c/check")
+contains "an LDAP-only distribution point: revocation unknown, not accepted" "$r" "problems/certificate-revocation-unknown"
+contains "... saying to install the CRL" "$r" "crl add"
+# a hostile chain: the intermediate sent six times over is one candidate, and answered fast
+cat "$cust/good-ec/cert.pem" "$cust/inter/ca.pem" "$cust/inter/ca.pem" "$cust/inter/ca.pem" \
+	"$cust/inter/ca.pem" "$cust/inter/ca.pem" >"$d/dup-chain.pem"
+t=$("${curl_[@]}" --cert "$d/dup-chain.pem" --key "$cust/good-ec/key.pem" -o /dev/null -w '%{http_code} %{time_total}' "$churl/c/check")
+contains "the same intermediate six times: still valid" "$t" "200 "
 # shellcheck disable=SC2046
 page=$("${curl_[@]}" $(cert good-ec) -H 'Accept-Language: en' "$churl/c/check")
 contains "the check page (en) says the certificate is accepted" "$page" "this service accepts it"
@@ -188,7 +238,7 @@ equals "a certificate bound to another account: 409" "$(tail -n1 <<<"$r")" 409
 contains "... /certificate-bound-elsewhere" "$r" "problems/certificate-bound-elsewhere"
 a=$(assertion acct-good-ec --jti replay-test-0000000001)
 # shellcheck disable=SC2046
-"${curl_[@]}" $(cert good-ec) -o /dev/null "$churl/c/register?assertion=$a"
+"${curl_[@]}" $(cert good-ec) -H 'Accept: application/json' -o /dev/null "$churl/c/register?assertion=$a"
 # shellcheck disable=SC2046
 r=$("${curl_[@]}" $(cert good-ec) -H 'Accept: application/json' "$churl/c/register?assertion=$a")
 contains "a used assertion (same jti) is refused" "$r" "used already"
@@ -215,6 +265,12 @@ equals "login to a return URL off the allow-list: 400, no redirect" "$r" 400
 r=$("${curl_[@]}" $(cert good-ec) -o /dev/null -w '%{http_code}' \
 	"$churl/c/login?return=https://portal.example.si/prijava.evil.example")
 equals "... nor a look-alike of an allowed one" "$r" 400
+for ret in "https://portal.example.si/prijava/../../evil/steal" "https://portal.example.si/prijava/%2e%2e/evil" \
+	"https://portal.example.si/prijava?assertion=forged"; do
+	# shellcheck disable=SC2046
+	r=$("${curl_[@]}" $(cert good-ec) -o /dev/null -w '%{http_code}' --get --data-urlencode "return=$ret" "$churl/c/login")
+	equals "... nor $ret" "$r" 400
+done
 r=$("${curl_[@]}" -H "Authorization: Bearer $tok" "$url/v1/accounts/acct-good-pss/certificates")
 fp=$(jget "['certificates'][0]['fingerprint']" <<<"$r")
 check "the portal lists the account's certificate" test ${#fp} -eq 64

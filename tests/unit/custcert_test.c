@@ -293,6 +293,46 @@ static void a_forged_crl_is_not_evidence(void **state)
 	cc_trust_free(t);
 }
 
+/* What a client sends cannot make the appliance work hard (tests/attack F1): an RSA key with a
+ * huge public exponent is refused before any signature is checked, and a chain whose names
+ * lead nowhere near an anchor is refused by name. */
+static void hostile_chains_are_refused_cheaply(void **state)
+{
+	(void)state;
+	struct cc_trust *t = trust_with(1, 0);
+	struct cc_options o = {.now = time(NULL), .require_revocation = 1};
+	struct cc_result res;
+	/* e = 2^33 + 1 in the customer's certificate */
+	assert_int_equal(
+	    run("cd %s && openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 "
+	        "-pkeyopt rsa_keygen_pubexp:8589934593 -out bige.key 2>/dev/null && "
+	        "mkdir -p bige && openssl req -new -key bige.key -subj /CN=bige "
+	        "-out bige.csr && openssl x509 -req -in bige.csr -CA inter/ca.pem "
+	        "-CAkey inter/ca.key -set_serial 77 -days 30 -out bige/chain.pem "
+	        "2>/dev/null",
+	        g_pki),
+	    0);
+	assert_int_equal(verdict(t, "bige", "chain.pem", &o, &res), CC_INVALID);
+	assert_non_null(strstr(res.detail, "exponent"));
+	/* the intermediate's name six times over, each self-signed with another key (what the
+	 * attack used, with 8192-bit keys): one candidate per name, a root that is no anchor */
+	assert_int_equal(
+	    run("cd %s && mkdir -p fakes && cp good-ec/cert.pem fakes/chain.pem && "
+	        "for i in 1 2 3 4 5 6; do openssl genpkey -algorithm EC -pkeyopt "
+	        "ec_paramgen_curve:P-256 -out fakes/$i.key 2>/dev/null && openssl x509 "
+	        "-in inter/ca.pem -signkey fakes/$i.key >> fakes/chain.pem 2>/dev/null "
+	        "|| exit 1; done",
+	        g_pki),
+	    0);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(verdict(t, "fakes", "chain.pem", &o, &res), CC_UNTRUSTED);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_non_null(strstr(res.detail, "Test SIGEN-CA G2"));
+	assert_true((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 500);
+	cc_trust_free(t);
+}
+
 /* Name ::= SEQUENCE OF SET OF SEQUENCE { OID, value } with one attribute per RDN. */
 static size_t mkname(uint8_t *out, const uint8_t *oid, size_t oid_len, int tag, const uint8_t *v,
                      size_t vl)
@@ -376,6 +416,7 @@ int main(void)
 	    cmocka_unit_test(crls_are_fetched_only_for_proven_paths),
 	    cmocka_unit_test(a_forged_crl_is_not_evidence),
 	    cmocka_unit_test(names_decode_to_utf8),
+	    cmocka_unit_test(hostile_chains_are_refused_cheaply),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -1,0 +1,375 @@
+/* The front end's guard against hostile HTTP clients (what nginx does in front of an
+ * application, done here because libmicrohttpd 0.9.75 does not):
+ *   - deadlines: a request's header section must be complete within [web] header_timeout of its
+ *     start (however slowly bytes trickle in), and a body must keep up [web] body_min_rate after
+ *     a 10 s grace; a watchdog thread shuts down the socket of a connection that does not, and
+ *     libmicrohttpd's own thread then closes it;
+ *   - capacity for /v1/health: the listener admits WEB_HEALTH_RESERVE connections beyond
+ *     [web] max_connections, and a connection admitted into that reserve may ask for nothing
+ *     but the health check;
+ *   - strict request syntax, decided before routing: the raw request target (no control
+ *     characters, before or after percent-decoding), exactly one Host, at most one
+ *     Content-Length of digits only, never with Transfer-Encoding, only "chunked", no NUL or
+ *     control character in a header name or value;
+ *   - one budget for buffered request bodies across all requests ([web] body_memory). */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "server.h"
+#include "web.h"
+#include "firmware/base/clock.h"
+#include "firmware/base/log.h"
+
+#define GUARD_BODY_GRACE_MS 10000
+#define GUARD_TICK_MS       250
+
+struct guard_conn {
+	struct guard_conn *next, *prev;
+	int fd;
+	int reserve; /* admitted beyond max_connections: health only */
+	int listener;
+	int64_t req_start;  /* ms: the connection's start, or the end of its previous request */
+	int in_request;     /* the header section is complete; the handler has the request */
+	int64_t body_start; /* ms of the first body byte while a body is being received */
+	uint64_t body_bytes;
+	int shut;
+	char ip[48];
+};
+
+static struct {
+	pthread_mutex_t mu;
+	struct guard_conn *head;
+	unsigned active[2]; /* per listener: main, certificate */
+	pthread_t th;
+	int running;
+	atomic_int stop;
+	unsigned max_connections, header_ms, min_rate;
+	size_t body_memory;
+	atomic_size_t body_used;
+	atomic_ulong closed_slow_headers, closed_slow_body, refused_syntax, refused_memory;
+} g = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+void guard_stats(unsigned long out[4])
+{
+	out[0] = atomic_load(&g.closed_slow_headers);
+	out[1] = atomic_load(&g.closed_slow_body);
+	out[2] = atomic_load(&g.refused_syntax);
+	out[3] = atomic_load(&g.refused_memory);
+}
+
+static void *guard_watchdog(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&g.stop)) {
+		struct timespec ts = {0, GUARD_TICK_MS * 1000000L};
+		nanosleep(&ts, NULL);
+		int64_t now = clock_mono_ms();
+		pthread_mutex_lock(&g.mu);
+		for (struct guard_conn *c = g.head; c; c = c->next) {
+			if (c->shut)
+				continue;
+			const char *why = NULL;
+			if (!c->in_request && now - c->req_start > (int64_t)g.header_ms) {
+				why = "the request's header section was not complete in time";
+				atomic_fetch_add(&g.closed_slow_headers, 1);
+			} else if (c->in_request && c->body_start && g.min_rate &&
+			           now - c->body_start > GUARD_BODY_GRACE_MS &&
+			           c->body_bytes * 1000 <
+			               (uint64_t)g.min_rate * (uint64_t)(now - c->body_start)) {
+				why = "the request body arrived slower than [web] body_min_rate";
+				atomic_fetch_add(&g.closed_slow_body, 1);
+			}
+			if (!why)
+				continue;
+			/* libmicrohttpd's thread for this connection wakes up and closes it; the
+			 * descriptor stays open until it has told us (CLOSED, under g.mu) */
+			c->shut = 1;
+			shutdown(c->fd, SHUT_RDWR);
+			log_info("closed a connection from %s: %s", c->ip, why);
+		}
+		pthread_mutex_unlock(&g.mu);
+	}
+	return NULL;
+}
+
+c2s_err guard_start(const struct config *cfg)
+{
+	g.max_connections = cfg->max_connections;
+	g.header_ms = cfg->header_timeout * 1000u;
+	g.min_rate = cfg->body_min_rate;
+	g.body_memory = cfg->body_memory;
+	atomic_store(&g.stop, 0);
+	if (pthread_create(&g.th, NULL, guard_watchdog, NULL) != 0)
+		return C2S_ERR_INTERNAL;
+	g.running = 1;
+	return C2S_OK;
+}
+
+void guard_stop(void)
+{
+	if (!g.running)
+		return;
+	atomic_store(&g.stop, 1);
+	pthread_join(g.th, NULL);
+	g.running = 0;
+}
+
+static struct guard_conn *guard_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci ? ci->socket_context : NULL;
+}
+
+void guard_notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                             enum MHD_ConnectionNotificationCode toe)
+{
+	int listener = cls ? 1 : 0;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		struct guard_conn *c = calloc(1, sizeof(*c));
+		*socket_context = c;
+		if (!c)
+			return;
+		const union MHD_ConnectionInfo *fi =
+		    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		const union MHD_ConnectionInfo *ai =
+		    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		c->fd = fi ? fi->connect_fd : -1;
+		snprintf(c->ip, sizeof(c->ip), "?");
+		if (ai && ai->client_addr && ai->client_addr->sa_family == AF_INET)
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)ai->client_addr)->sin_addr,
+			          c->ip, sizeof(c->ip));
+		else if (ai && ai->client_addr && ai->client_addr->sa_family == AF_INET6)
+			inet_ntop(AF_INET6,
+			          &((const struct sockaddr_in6 *)ai->client_addr)->sin6_addr, c->ip,
+			          sizeof(c->ip));
+		c->req_start = clock_mono_ms();
+		pthread_mutex_lock(&g.mu);
+		c->listener = listener;
+		c->reserve = g.active[listener] >= g.max_connections;
+		g.active[listener]++;
+		c->next = g.head;
+		if (g.head)
+			g.head->prev = c;
+		g.head = c;
+		pthread_mutex_unlock(&g.mu);
+	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		struct guard_conn *c = *socket_context;
+		*socket_context = NULL;
+		if (!c)
+			return;
+		pthread_mutex_lock(&g.mu);
+		if (c->prev)
+			c->prev->next = c->next;
+		else
+			g.head = c->next;
+		if (c->next)
+			c->next->prev = c->prev;
+		g.active[c->listener]--;
+		pthread_mutex_unlock(&g.mu);
+		free(c);
+	}
+}
+
+int guard_request_begin(struct MHD_Connection *conn)
+{
+	struct guard_conn *c = guard_of(conn);
+	if (!c)
+		return 0;
+	pthread_mutex_lock(&g.mu);
+	c->in_request = 1;
+	c->body_start = 0;
+	c->body_bytes = 0;
+	int reserve = c->reserve;
+	pthread_mutex_unlock(&g.mu);
+	return reserve;
+}
+
+void guard_body(struct MHD_Connection *conn, size_t n, int done)
+{
+	struct guard_conn *c = guard_of(conn);
+	if (!c)
+		return;
+	int64_t now = clock_mono_ms();
+	pthread_mutex_lock(&g.mu);
+	if (done) {
+		c->body_start = 0;
+	} else {
+		if (!c->body_start)
+			c->body_start = now;
+		c->body_bytes += n;
+	}
+	pthread_mutex_unlock(&g.mu);
+}
+
+void guard_request_end(struct MHD_Connection *conn)
+{
+	struct guard_conn *c = guard_of(conn);
+	if (!c)
+		return;
+	pthread_mutex_lock(&g.mu);
+	c->in_request = 0;
+	c->body_start = 0;
+	c->req_start = clock_mono_ms(); /* a kept-alive connection's next request starts now */
+	pthread_mutex_unlock(&g.mu);
+}
+
+/* ---- the body budget ---- */
+
+int guard_mem_take(size_t n)
+{
+	size_t used = atomic_fetch_add(&g.body_used, n) + n;
+	if (used > g.body_memory) {
+		atomic_fetch_sub(&g.body_used, n);
+		atomic_fetch_add(&g.refused_memory, 1);
+		return 0;
+	}
+	return 1;
+}
+
+void guard_mem_give(size_t n)
+{
+	atomic_fetch_sub(&g.body_used, n);
+}
+
+/* ---- syntax ---- */
+
+static int guard_hex(char c)
+{
+	return (c >= '0' && c <= '9')   ? c - '0'
+	       : (c >= 'a' && c <= 'f') ? c - 'a' + 10
+	       : (c >= 'A' && c <= 'F') ? c - 'A' + 10
+	                                : -1;
+}
+
+int guard_uri_ok(const char *uri, char *why, size_t cap)
+{
+	for (const unsigned char *p = (const unsigned char *)uri; *p; p++) {
+		if (*p <= 0x20 || *p == 0x7f) {
+			snprintf(why, cap, "the request target has a control character or space");
+			return 0;
+		}
+		if (*p != '%')
+			continue;
+		int hi = guard_hex((char)p[1]), lo = hi < 0 ? -1 : guard_hex((char)p[2]);
+		if (hi < 0 || lo < 0) {
+			snprintf(why, cap,
+			         "the request target has a '%%' not followed by two hex digits");
+			return 0;
+		}
+		int v = hi * 16 + lo;
+		if (v < 0x20 || v == 0x7f) {
+			snprintf(why, cap,
+			         "the request target encodes a control character (%%%02X)", v);
+			return 0;
+		}
+		p += 2;
+	}
+	return 1;
+}
+
+struct guard_hdrs {
+	unsigned host, cl, te;
+	const char *cl_value, *te_value;
+	char why[160];
+	unsigned status;
+};
+
+static int guard_tchar(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static enum MHD_Result guard_hdr(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 size_t key_size, const char *value, size_t value_size)
+{
+	struct guard_hdrs *h = cls;
+	(void)kind;
+	if (h->status)
+		return MHD_NO;
+	if (!key || key_size == 0 || strlen(key) != key_size) {
+		h->status = 400;
+		snprintf(h->why, sizeof(h->why), "a header name is empty or has a NUL byte");
+		return MHD_NO;
+	}
+	for (size_t i = 0; i < key_size; i++)
+		if (!guard_tchar(key[i])) {
+			h->status = 400;
+			snprintf(h->why, sizeof(h->why),
+			         "the header name '%.40s' has a character not allowed in a name",
+			         key);
+			return MHD_NO;
+		}
+	if (value && strlen(value) != value_size) {
+		h->status = 400;
+		snprintf(h->why, sizeof(h->why), "the header '%.40s' has a NUL byte in its value",
+		         key);
+		return MHD_NO;
+	}
+	for (size_t i = 0; value && i < value_size; i++) {
+		unsigned char c = (unsigned char)value[i];
+		if ((c < 0x20 && c != '\t') || c == 0x7f) {
+			h->status = 400;
+			snprintf(h->why, sizeof(h->why),
+			         "the header '%.40s' has a control character in its value", key);
+			return MHD_NO;
+		}
+	}
+	if (strcasecmp(key, "Host") == 0)
+		h->host++;
+	if (strcasecmp(key, "Content-Length") == 0) {
+		h->cl++;
+		h->cl_value = value;
+	}
+	if (strcasecmp(key, "Transfer-Encoding") == 0) {
+		h->te++;
+		h->te_value = value;
+	}
+	return MHD_YES;
+}
+
+unsigned guard_headers(struct MHD_Connection *conn, const char *version, char *why, size_t cap)
+{
+	struct guard_hdrs h = {0};
+	MHD_get_connection_values_n(conn, MHD_HEADER_KIND, guard_hdr, &h);
+	if (!h.status) {
+		int http11 = version && strcmp(version, MHD_HTTP_VERSION_1_1) == 0;
+		if (h.host > 1 || (http11 && h.host == 0)) {
+			h.status = 400;
+			snprintf(h.why, sizeof(h.why),
+			         "an HTTP/1.1 request needs exactly one Host header");
+		} else if (h.cl > 1) {
+			h.status = 400;
+			snprintf(h.why, sizeof(h.why), "more than one Content-Length header");
+		} else if (h.cl && (!h.cl_value[0] ||
+		                    strspn(h.cl_value, "0123456789") != strlen(h.cl_value) ||
+		                    strlen(h.cl_value) > 18)) {
+			h.status = 400;
+			snprintf(h.why, sizeof(h.why), "Content-Length must be digits only");
+		} else if (h.cl && h.te) {
+			h.status = 400;
+			snprintf(
+			    h.why, sizeof(h.why),
+			    "Content-Length and Transfer-Encoding together (a request that proxies "
+			    "would read differently)");
+		} else if (h.te > 1 || (h.te && strcasecmp(h.te_value, "chunked") != 0)) {
+			h.status = 501;
+			snprintf(h.why, sizeof(h.why),
+			         "the only transfer coding accepted is a single 'chunked'");
+		}
+	}
+	if (h.status) {
+		atomic_fetch_add(&g.refused_syntax, 1);
+		snprintf(why, cap, "%s", h.why);
+	}
+	return h.status;
+}
