@@ -276,100 +276,122 @@ int guard_uri_ok(const char *uri, char *why, size_t cap)
 	return 1;
 }
 
-struct guard_hdrs {
-	unsigned host, cl, te;
-	const char *cl_value, *te_value;
-	char why[160];
-	unsigned status;
-};
-
 static int guard_tchar(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 	       (c && strchr("!#$%&'*+-.^_`|~", c));
 }
 
-static enum MHD_Result guard_hdr(void *cls, enum MHD_ValueKind kind, const char *key,
-                                 size_t key_size, const char *value, size_t value_size)
+unsigned guard_check_fields(const struct guard_field *f, size_t n, int http11, char *why,
+                            size_t cap)
 {
-	struct guard_hdrs *h = cls;
+	unsigned host = 0, cl = 0, te = 0;
+	const char *cl_value = NULL, *te_value = NULL;
+	for (size_t i = 0; i < n; i++) {
+		const char *key = f[i].key, *value = f[i].value;
+		if (!key || f[i].key_size == 0 ||
+		    strnlen(key, f[i].key_size + 1) != f[i].key_size) {
+			snprintf(why, cap, "a header name is empty or has a NUL byte");
+			return 400;
+		}
+		for (size_t j = 0; j < f[i].key_size; j++)
+			if (!guard_tchar(key[j])) {
+				snprintf(
+				    why, cap,
+				    "the header name '%.40s' has a character not allowed in a name",
+				    key);
+				return 400;
+			}
+		if (value && strnlen(value, f[i].value_size + 1) != f[i].value_size) {
+			snprintf(why, cap, "the header '%.40s' has a NUL byte in its value", key);
+			return 400;
+		}
+		for (size_t j = 0; value && j < f[i].value_size; j++) {
+			unsigned char c = (unsigned char)value[j];
+			if ((c < 0x20 && c != '\t') || c == 0x7f) {
+				snprintf(why, cap,
+				         "the header '%.40s' has a control character in its value",
+				         key);
+				return 400;
+			}
+		}
+		if (strcasecmp(key, "Host") == 0)
+			host++;
+		if (strcasecmp(key, "Content-Length") == 0) {
+			cl++;
+			cl_value = value ? value : "";
+		}
+		if (strcasecmp(key, "Transfer-Encoding") == 0) {
+			te++;
+			te_value = value ? value : "";
+		}
+	}
+	if (host > 1 || (http11 && host == 0)) {
+		snprintf(why, cap, "an HTTP/1.1 request needs exactly one Host header");
+		return 400;
+	}
+	if (cl > 1) {
+		snprintf(why, cap, "more than one Content-Length header");
+		return 400;
+	}
+	if (cl && (!cl_value[0] || strspn(cl_value, "0123456789") != strlen(cl_value) ||
+	           strlen(cl_value) > 18)) {
+		snprintf(why, cap, "Content-Length must be digits only");
+		return 400;
+	}
+	if (cl && te) {
+		snprintf(
+		    why, cap,
+		    "Content-Length and Transfer-Encoding together (a request that proxies would "
+		    "read differently)");
+		return 400;
+	}
+	if (te > 1 || (te && strcasecmp(te_value, "chunked") != 0)) {
+		snprintf(why, cap, "the only transfer coding accepted is a single 'chunked'");
+		return 501;
+	}
+	return 0;
+}
+
+#define GUARD_MAX_FIELDS 128
+
+struct guard_collect {
+	struct guard_field f[GUARD_MAX_FIELDS];
+	size_t n;
+	int overflow;
+};
+
+static enum MHD_Result guard_collect(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     size_t key_size, const char *value, size_t value_size)
+{
+	struct guard_collect *c = cls;
 	(void)kind;
-	if (h->status)
-		return MHD_NO;
-	if (!key || key_size == 0 || strlen(key) != key_size) {
-		h->status = 400;
-		snprintf(h->why, sizeof(h->why), "a header name is empty or has a NUL byte");
+	if (c->n >= GUARD_MAX_FIELDS) {
+		c->overflow = 1;
 		return MHD_NO;
 	}
-	for (size_t i = 0; i < key_size; i++)
-		if (!guard_tchar(key[i])) {
-			h->status = 400;
-			snprintf(h->why, sizeof(h->why),
-			         "the header name '%.40s' has a character not allowed in a name",
-			         key);
-			return MHD_NO;
-		}
-	if (value && strlen(value) != value_size) {
-		h->status = 400;
-		snprintf(h->why, sizeof(h->why), "the header '%.40s' has a NUL byte in its value",
-		         key);
-		return MHD_NO;
-	}
-	for (size_t i = 0; value && i < value_size; i++) {
-		unsigned char c = (unsigned char)value[i];
-		if ((c < 0x20 && c != '\t') || c == 0x7f) {
-			h->status = 400;
-			snprintf(h->why, sizeof(h->why),
-			         "the header '%.40s' has a control character in its value", key);
-			return MHD_NO;
-		}
-	}
-	if (strcasecmp(key, "Host") == 0)
-		h->host++;
-	if (strcasecmp(key, "Content-Length") == 0) {
-		h->cl++;
-		h->cl_value = value;
-	}
-	if (strcasecmp(key, "Transfer-Encoding") == 0) {
-		h->te++;
-		h->te_value = value;
-	}
+	c->f[c->n++] = (struct guard_field){key, key_size, value, value_size};
 	return MHD_YES;
 }
 
 unsigned guard_headers(struct MHD_Connection *conn, const char *version, char *why, size_t cap)
 {
-	struct guard_hdrs h = {0};
-	MHD_get_connection_values_n(conn, MHD_HEADER_KIND, guard_hdr, &h);
-	if (!h.status) {
-		int http11 = version && strcmp(version, MHD_HTTP_VERSION_1_1) == 0;
-		if (h.host > 1 || (http11 && h.host == 0)) {
-			h.status = 400;
-			snprintf(h.why, sizeof(h.why),
-			         "an HTTP/1.1 request needs exactly one Host header");
-		} else if (h.cl > 1) {
-			h.status = 400;
-			snprintf(h.why, sizeof(h.why), "more than one Content-Length header");
-		} else if (h.cl && (!h.cl_value[0] ||
-		                    strspn(h.cl_value, "0123456789") != strlen(h.cl_value) ||
-		                    strlen(h.cl_value) > 18)) {
-			h.status = 400;
-			snprintf(h.why, sizeof(h.why), "Content-Length must be digits only");
-		} else if (h.cl && h.te) {
-			h.status = 400;
-			snprintf(
-			    h.why, sizeof(h.why),
-			    "Content-Length and Transfer-Encoding together (a request that proxies "
-			    "would read differently)");
-		} else if (h.te > 1 || (h.te && strcasecmp(h.te_value, "chunked") != 0)) {
-			h.status = 501;
-			snprintf(h.why, sizeof(h.why),
-			         "the only transfer coding accepted is a single 'chunked'");
-		}
+	struct guard_collect *c = calloc(1, sizeof(*c));
+	unsigned st;
+	if (!c) {
+		snprintf(why, cap, "out of memory");
+		return 503;
 	}
-	if (h.status) {
+	MHD_get_connection_values_n(conn, MHD_HEADER_KIND, guard_collect, c);
+	if (c->overflow) {
+		snprintf(why, cap, "more than %d header fields", GUARD_MAX_FIELDS);
+		st = 400;
+	} else {
+		st = guard_check_fields(
+		    c->f, c->n, version && strcmp(version, MHD_HTTP_VERSION_1_1) == 0, why, cap);
+	}
+	free(c);
+	if (st)
 		atomic_fetch_add(&g.refused_syntax, 1);
-		snprintf(why, cap, "%s", h.why);
-	}
-	return h.status;
+	return st;
 }

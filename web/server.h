@@ -38,6 +38,16 @@ int guard_mem_take(size_t n);
 void guard_mem_give(size_t n);
 /* 1 when the raw request target is acceptable, else 0 and why. */
 int guard_uri_ok(const char *uri, char *why, size_t cap);
+/* One header field as libmicrohttpd parsed it (sizes as it reports them). */
+struct guard_field {
+	const char *key;
+	size_t key_size;
+	const char *value;
+	size_t value_size;
+};
+/* 0, or the status (400, 501) with why, for a header section (pure: the fuzz target's). */
+unsigned guard_check_fields(const struct guard_field *f, size_t n, int http11, char *why,
+                            size_t cap);
 /* 0, or the status (400, 501) with why, for the request's header section. */
 unsigned guard_headers(struct MHD_Connection *conn, const char *version, char *why, size_t cap);
 /* closed for slow headers, closed for a slow body, refused for syntax, refused for memory */
