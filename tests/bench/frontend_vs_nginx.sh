@@ -60,7 +60,7 @@ answer() { # PORT REQUEST -> "status (n responses)"
 	local out n
 	out=$(raw --port "$1" --timeout 4 "$2")
 	n=$(grep -c '^HTTP/1\.[01] [0-9]' <<<"$out")
-	printf '%s%s' "$(head -n1 <<<"$out" | cut -d' ' -f2)" "$([ "$n" -gt 1 ] && echo " + smuggled request answered")"
+	printf '%s%s' "$(head -n1 <<<"$out" | cut -d' ' -f2)" "$([ "$n" -gt 1 ] && echo " + a second response")"
 }
 echo "## Front end vs nginx under hostile clients"
 echo
