@@ -3,16 +3,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "proc.h"
+#include "ready.h"
 #include "firmware/base/config.h"
 #include "firmware/base/log.h"
 
-static void usage(void)
+static void usage(FILE *f)
 {
-	fprintf(stderr, "usage: click2signd -c CONFIG [-n]\n"
-	                "  -c FILE  configuration file\n"
-	                "  -n       check the configuration, name every problem, and exit\n");
+	fprintf(f, "usage: click2signd -c CONFIG [-n]\n"
+	           "  -c FILE  configuration file\n"
+	           "  -n       check the configuration and what it points at (PIN files, the TLS\n"
+	           "           certificate and key), name every problem, and exit (1 when any\n"
+	           "           would stop the appliance)\n"
+	           "  -h       this help\n");
 }
 
 int main(int argc, char **argv)
@@ -30,13 +35,16 @@ int main(int argc, char **argv)
 		case 'n':
 			check_only = 1;
 			break;
+		case 'h':
+			usage(stdout);
+			return 0;
 		default:
-			usage();
+			usage(stderr);
 			return 2;
 		}
 	}
 	if (!config_path || optind != argc) {
-		usage();
+		usage(stderr);
 		return 2;
 	}
 	static struct config cfg;
@@ -48,11 +56,33 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_set_level((enum log_level)cfg.log_level);
-	if (check_only) {
-		printf("%s: configuration OK\n", config_path);
-		return 0;
-	}
 	if (role)
 		return role->main(&cfg);
+	static struct ready rd;
+	ready_check(&cfg, (int64_t)time(NULL), &rd);
+	if (check_only) {
+		ready_print(&rd, config_path);
+		if (rd.fatal) {
+			fprintf(stderr, "%s: %zu problem(s) that would stop the appliance\n",
+			        config_path, rd.fatal);
+			return 1;
+		}
+		printf("%s: configuration OK%s\n", config_path,
+		       rd.n ? " (with warnings above)" : "");
+		return 0;
+	}
+	int tls_bad = 0;
+	for (size_t i = 0; i < rd.n; i++) {
+		if (rd.p[i].fatal)
+			log_error("[%s] %s: %s", rd.p[i].section, rd.p[i].key, rd.p[i].why);
+		else
+			log_warn("[%s] %s: %s", rd.p[i].section, rd.p[i].key, rd.p[i].why);
+		tls_bad |= rd.p[i].no_start;
+	}
+	if (tls_bad) { /* a listener that could never answer: no port is opened at all */
+		log_error("not started: the HTTPS listeners cannot serve with this certificate and "
+		          "key");
+		return 1;
+	}
 	return proc_parent_run(&cfg, config_path);
 }

@@ -23,6 +23,38 @@ contains "unknown section named" "$out" "[nope] x: unknown key"
 out=$("$C2S_BUILD_DIR/click2signd" -n -c "$d/c2s.conf" 2>&1)
 contains "good config checks OK" "$out" "configuration OK"
 
+# readiness: what would stop the appliance is found by -n, each with what to do
+out=$("$C2S_BUILD_DIR/click2signd" -h 2>&1)
+rc=$?
+equals "click2signd -h exits 0" "$rc" 0
+contains "... with the usage" "$out" "usage: click2signd"
+cp -p "$d/pin" "$d/pin.bak"
+chmod 644 "$d/pin"
+out=$("$C2S_BUILD_DIR/click2signd" -n -c "$d/c2s.conf" 2>&1)
+equals "-n with a 0644 PIN file exits 1" "$?" 1
+contains "... naming the mode and the fix" "$out" "[token] pin_file: $d/pin has mode 0644; it must be 0600 (chmod 600"
+chmod 600 "$d/pin"
+printf '%s \n' "$(cat "$d/pin.bak")" >"$d/pin"
+out=$("$C2S_BUILD_DIR/click2signd" -n -c "$d/c2s.conf" 2>&1)
+contains "-n with a trailing space in the PIN says so" "$out" "ends with a space or tab"
+cp -p "$d/pin.bak" "$d/pin"
+ln -s "$d/pin" "$d/pin.link"
+sed "s|^pin_file = .*|pin_file = $d/pin.link|" "$d/c2s.conf" >"$d/link.conf"
+out=$("$C2S_BUILD_DIR/click2signd" -n -c "$d/link.conf" 2>&1)
+contains "-n with a PIN file that is a symbolic link says so" "$out" "is a symbolic link"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$d/other.key" 2>/dev/null
+sed "s|^tls_key = .*|tls_key = $d/other.key|" "$d/c2s.conf" >"$d/mismatch.conf"
+out=$("$C2S_BUILD_DIR/click2signd" -n -c "$d/mismatch.conf" 2>&1)
+equals "-n with a TLS key of another certificate exits 1" "$?" 1
+contains "... saying the key does not belong to the certificate" "$out" "does not belong to the certificate"
+t0=$(date +%s)
+out=$(timeout 20 "$C2S_BUILD_DIR/click2signd" -c "$d/mismatch.conf" 2>&1)
+rc=$?
+check "started with that pair, the daemon exits at once (rc $rc) instead of keeping a dead port" \
+	test "$rc" -ne 0 -a "$rc" -ne 124 -a $(($(date +%s) - t0)) -lt 10
+contains "... saying why" "$out" "not started: the HTTPS listeners cannot serve"
+check "... and nothing listens on its port" bash -c "! curl -s -o /dev/null --max-time 2 -k '$url/v1/health'"
+
 c2s_start "$d" || { echo "daemon did not start"; cat "$d/click2signd.log"; exit 1; }
 check "health becomes ok" wait_for 20 bash -c "curl -sf --cacert '$ca' '$url/v1/health' | grep -q '\"status\":\"ok\"'"
 h=$(health)

@@ -1,0 +1,141 @@
+/* Readiness checks (see ready.h). */
+#include "ready.h"
+
+#include <errno.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/x509_crt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "firmware/base/secmem.h"
+
+#define READY_SOON_S (30 * 86400) /* a certificate this close to its end is a warning */
+
+static void ready_add(struct ready *r, int fatal, const char *section, const char *key,
+                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void ready_add(struct ready *r, int fatal, const char *section, const char *key,
+                      const char *fmt, ...)
+{
+	if (r->n >= READY_MAX)
+		return;
+	struct ready_problem *p = &r->p[r->n++];
+	snprintf(p->section, sizeof(p->section), "%s", section);
+	snprintf(p->key, sizeof(p->key), "%s", key);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(p->why, sizeof(p->why), fmt, ap);
+	va_end(ap);
+	p->fatal = fatal;
+	r->fatal += fatal != 0;
+}
+
+static void ready_pin(struct ready *r, const char *section, const char *key, const char *path)
+{
+	struct stat st;
+	char pin[256], why[400];
+	size_t len = 0;
+	if (!path[0])
+		return;
+	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+		ready_add(r, 1, section, key,
+		          "%s is a symbolic link; the PIN is read only from a regular file (point "
+		          "%s at the file itself)",
+		          path, key);
+		return;
+	}
+	if (secmem_read_secret_file(path, pin, sizeof(pin), &len, why, sizeof(why)) != C2S_OK) {
+		ready_add(r, 1, section, key, "%s", why);
+		return;
+	}
+	if (pin[0] == ' ' || pin[0] == '\t' || pin[len - 1] == ' ' || pin[len - 1] == '\t')
+		ready_add(r, 1, section, key,
+		          "%s %s with a space or tab, which the token would take as part of the "
+		          "PIN; remove it",
+		          path, (pin[0] == ' ' || pin[0] == '\t') ? "starts" : "ends");
+	explicit_bzero(pin, sizeof(pin));
+}
+
+static int64_t ready_time(const mbedtls_x509_time *t)
+{
+	struct tm tm = {.tm_year = t->year - 1900,
+	                .tm_mon = t->mon - 1,
+	                .tm_mday = t->day,
+	                .tm_hour = t->hour,
+	                .tm_min = t->min,
+	                .tm_sec = t->sec};
+	return (int64_t)timegm(&tm);
+}
+
+static void ready_tls(const struct config *cfg, int64_t now, struct ready *r)
+{
+	mbedtls_x509_crt crt;
+	mbedtls_pk_context key;
+	mbedtls_x509_crt_init(&crt);
+	mbedtls_pk_init(&key);
+	if (!cfg->tls_cert[0] || !cfg->tls_key[0])
+		goto out; /* the configuration check names what is missing */
+	if (mbedtls_x509_crt_parse_file(&crt, cfg->tls_cert) < 0 || !crt.raw.len) {
+		ready_add(r, 1, "web", "tls_cert",
+		          "%s is not a PEM certificate (the server certificate first, then its "
+		          "issuers)",
+		          cfg->tls_cert);
+		r->p[r->n - 1].no_start = 1;
+		goto out;
+	}
+	if (mbedtls_pk_parse_keyfile(&key, cfg->tls_key, NULL) != 0) {
+		ready_add(r, 1, "web", "tls_key",
+		          "%s is not an unencrypted PEM private key (PKCS#8 or traditional)",
+		          cfg->tls_key);
+		r->p[r->n - 1].no_start = 1;
+		goto out;
+	}
+	if (mbedtls_pk_check_pair(&crt.pk, &key) != 0) {
+		ready_add(r, 1, "web", "tls_key",
+		          "%s does not belong to the certificate in %s: the listeners could not "
+		          "start; install the key the certificate was issued for",
+		          cfg->tls_key, cfg->tls_cert);
+		r->p[r->n - 1].no_start = 1;
+		goto out;
+	}
+	int64_t nb = ready_time(&crt.valid_from), na = ready_time(&crt.valid_to);
+	char date[32];
+	time_t t = (time_t)(now > na ? na : nb);
+	struct tm tm;
+	strftime(date, sizeof(date), "%Y-%m-%d", gmtime_r(&t, &tm));
+	if (now > na)
+		ready_add(r, 1, "web", "tls_cert",
+		          "the server certificate in %s expired on %s; browsers will refuse it",
+		          cfg->tls_cert, date);
+	else if (now < nb)
+		ready_add(r, 1, "web", "tls_cert",
+		          "the server certificate in %s is valid only from %s", cfg->tls_cert,
+		          date);
+	else if (na - now < READY_SOON_S) {
+		t = (time_t)na;
+		strftime(date, sizeof(date), "%Y-%m-%d", gmtime_r(&t, &tm));
+		ready_add(r, 0, "web", "tls_cert",
+		          "the server certificate in %s expires on %s (in %lld days): renew it",
+		          cfg->tls_cert, date, (long long)((na - now) / 86400));
+	}
+out:
+	mbedtls_x509_crt_free(&crt);
+	mbedtls_pk_free(&key);
+}
+
+void ready_check(const struct config *cfg, int64_t now, struct ready *r)
+{
+	memset(r, 0, sizeof(*r));
+	ready_pin(r, "token", "pin_file", cfg->pin_file);
+	ready_pin(r, "token", "signature_pin_file", cfg->sig_pin_file);
+	ready_tls(cfg, now, r);
+}
+
+void ready_print(const struct ready *r, const char *config_path)
+{
+	for (size_t i = 0; i < r->n; i++)
+		fprintf(stderr, "%s: [%s] %s: %s%s\n", config_path, r->p[i].section, r->p[i].key,
+		        r->p[i].fatal ? "" : "warning: ", r->p[i].why);
+}
