@@ -75,6 +75,18 @@ enum MHD_Result web_metrics(struct web_req *r)
 		    "c2s_cert_refusals_other_total %lu\n",
 		    atomic_load(&web_stats.cert_registered), atomic_load(&web_stats.cert_logins),
 		    atomic_load(&web_stats.cert_refused_other));
+	int64_t na;
+	char subj[256];
+	if (e == C2S_OK)
+		e = buf_printf(
+		    &b, "# HELP c2s_certificate_expiry_seconds Seconds until the certificate "
+		        "ends (negative: ended).\n# TYPE c2s_certificate_expiry_seconds gauge\n");
+	if (e == C2S_OK && web_seal_cert(r->ctx->cfg, &na, subj, sizeof(subj)))
+		e = buf_printf(&b, "c2s_certificate_expiry_seconds{key=\"seal\"} %lld\n",
+		               (long long)(na - clock_now()));
+	if (e == C2S_OK && web_tls_not_after)
+		e = buf_printf(&b, "c2s_certificate_expiry_seconds{key=\"tls\"} %lld\n",
+		               (long long)(web_tls_not_after - clock_now()));
 	unsigned long gs[4];
 	guard_stats(gs);
 	if (e == C2S_OK)

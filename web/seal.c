@@ -4,9 +4,14 @@
 #include <string.h>
 #include <time.h>
 
+#include <mbedtls/x509_crt.h>
+#include <pthread.h>
+
 #include "khclient.h"
 #include "web.h"
+#include "firmware/base/clock.h"
 #include "firmware/base/log.h"
+#include "firmware/certs/custcert.h"
 #include "firmware/pades/pades.h"
 
 struct seal_out {
@@ -110,6 +115,51 @@ void web_seal_init(const struct config *cfg)
 	seal_key.ctx = (void *)cfg->seal_key;
 }
 
+/* The seal certificate's notAfter and subject, from the keyholder, again after a token or
+ * keyholder change (the channel generation). */
+static struct {
+	pthread_mutex_t mu;
+	uint32_t gen;
+	int known;
+	int64_t not_after;
+	char subject[256];
+} seal_cert = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+int web_seal_cert(const struct config *cfg, int64_t *not_after, char *subject, size_t cap)
+{
+	uint32_t gen = khc_generation();
+	pthread_mutex_lock(&seal_cert.mu);
+	if (!seal_cert.known || seal_cert.gen != gen) {
+		struct khmsg_keyinfo ki;
+		char why[256];
+		seal_cert.known = 0;
+		if (khc_keyinfo(cfg->seal_key, &ki, why, sizeof(why)) == C2S_OK) {
+			mbedtls_x509_crt c;
+			mbedtls_x509_crt_init(&c);
+			if (ki.cert && mbedtls_x509_crt_parse_der(&c, ki.cert, ki.cert_len) == 0) {
+				struct tm tm = {.tm_year = c.valid_to.year - 1900,
+				                .tm_mon = c.valid_to.mon - 1,
+				                .tm_mday = c.valid_to.day,
+				                .tm_hour = c.valid_to.hour,
+				                .tm_min = c.valid_to.min,
+				                .tm_sec = c.valid_to.sec};
+				seal_cert.not_after = (int64_t)timegm(&tm);
+				cc_name_utf8(c.subject_raw.p, c.subject_raw.len, seal_cert.subject,
+				             sizeof(seal_cert.subject));
+				seal_cert.known = 1;
+				seal_cert.gen = gen;
+			}
+			mbedtls_x509_crt_free(&c);
+			khmsg_keyinfo_free(&ki);
+		}
+	}
+	int known = seal_cert.known;
+	*not_after = seal_cert.not_after;
+	snprintf(subject, cap, "%s", seal_cert.subject);
+	pthread_mutex_unlock(&seal_cert.mu);
+	return known;
+}
+
 enum MHD_Result web_seal(struct web_req *r)
 {
 	const struct config *cfg = r->ctx->cfg;
@@ -123,6 +173,22 @@ enum MHD_Result web_seal(struct web_req *r)
 	if (!ct || strncmp(ct, "application/pdf", 15) != 0)
 		return web_problem(r, C2S_ERR_HTTP_MEDIA_TYPE,
 		                   "send the document as Content-Type: application/pdf");
+	int64_t na;
+	char subj[256];
+	if (web_seal_cert(cfg, &na, subj, sizeof(subj)) && clock_now() > na) {
+		char d[512], date[40];
+		time_t t = (time_t)na;
+		struct tm tm;
+		strftime(date, sizeof(date), "%Y-%m-%d %H:%M UTC", gmtime_r(&t, &tm));
+		snprintf(
+		    d, sizeof(d),
+		    "the seal certificate '%s' expired on %s; validators would reject the seal. "
+		    "Renew it (docs/OPERATIONS.md, Renewing the seal certificate)",
+		    subj, date);
+		atomic_fetch_add(&web_stats.seals_failed, 1);
+		return web_problem_ex(r, 503, "seal-certificate-expired",
+		                      "Seal certificate expired", d, NULL);
+	}
 	struct seal_out *o = calloc(1, sizeof(*o));
 	if (!o)
 		return web_problem(r, C2S_ERR_NOMEM, NULL);

@@ -92,6 +92,13 @@ enum MHD_Result web_problem_ex(struct web_req *r, unsigned status, const char *t
 enum MHD_Result web_health(struct web_req *r);
 enum MHD_Result web_seal(struct web_req *r);
 void web_seal_init(const struct config *cfg); /* before the listeners start */
+/* The seal certificate's notAfter (Unix s) and subject: 1, or 0 when not known yet. */
+int web_seal_cert(const struct config *cfg, int64_t *not_after, char *subject, size_t cap);
+/* The TLS certificate's notAfter, read at start (0 when unknown). */
+extern int64_t web_tls_not_after;
+/* The seal and TLS certificates against [daemon] expiry_warning_days: 2 one is expired, 1 one
+ * ends within the warning, 0 fine; why names which and when. */
+int web_expiry(const struct config *cfg, char *why, size_t cap);
 enum MHD_Result web_metrics(struct web_req *r);
 /* API: orders (orders_api.c) */
 enum MHD_Result web_order_create(struct web_req *r);

@@ -1,12 +1,14 @@
 /* c2s-web process: listeners, store, keyholder channels; exits when the parent goes. */
 #include <curl/curl.h>
 #include <errno.h>
+#include <mbedtls/x509_crt.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "khclient.h"
@@ -131,6 +133,37 @@ static void webd_sweep(struct web_ctx *ctx)
 		log_error("the expiry sweep failed; it runs again in a few seconds");
 }
 
+/* notAfter of the first certificate of a PEM (0 when it does not parse). */
+static int64_t webd_cert_not_after(const char *pem)
+{
+	mbedtls_x509_crt c;
+	int64_t na = 0;
+	mbedtls_x509_crt_init(&c);
+	if (pem && mbedtls_x509_crt_parse(&c, (const unsigned char *)pem, strlen(pem) + 1) >= 0 &&
+	    c.raw.len) {
+		struct tm tm = {.tm_year = c.valid_to.year - 1900,
+		                .tm_mon = c.valid_to.mon - 1,
+		                .tm_mday = c.valid_to.day,
+		                .tm_hour = c.valid_to.hour,
+		                .tm_min = c.valid_to.min,
+		                .tm_sec = c.valid_to.sec};
+		na = (int64_t)timegm(&tm);
+	}
+	mbedtls_x509_crt_free(&c);
+	return na;
+}
+
+/* Once a day (and at start): the certificates that end soon, in the log. */
+static void webd_expiry_log(const struct config *cfg)
+{
+	char why[1200];
+	int e = web_expiry(cfg, why, sizeof(why));
+	if (e == 2)
+		log_error("%s", why);
+	else if (e == 1)
+		log_warn("%s", why);
+}
+
 int webd_main(const struct config *cfg)
 {
 	static struct web_ctx ctx;
@@ -157,6 +190,7 @@ int webd_main(const struct config *cfg)
 		          cfg->tls_key);
 		goto out;
 	}
+	web_tls_not_after = webd_cert_not_after(cert);
 	if (guard_start(cfg) != C2S_OK) {
 		log_error("cannot start the connection watchdog");
 		goto out;
@@ -175,13 +209,18 @@ int webd_main(const struct config *cfg)
 	sigaddset(&mask, SIGINT);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
-	int64_t next_sweep = 0, next_checkpoint = clock_mono_ms() + 10000;
+	int64_t next_sweep = 0, next_checkpoint = clock_mono_ms() + 10000,
+	        next_expiry = clock_mono_ms() + 5000;
 	while (running) {
 		struct pollfd p[2] = {{.fd = IPC_FD_PARENT, .events = POLLIN},
 		                      {.fd = sfd, .events = POLLIN}};
 		if (clock_mono_ms() >= next_sweep) {
 			webd_sweep(&ctx);
 			next_sweep = clock_mono_ms() + 5000;
+		}
+		if (clock_mono_ms() >= next_expiry) {
+			webd_expiry_log(cfg);
+			next_expiry = clock_mono_ms() + 86400 * 1000LL;
 		}
 		if (clock_mono_ms() >= next_checkpoint) {
 			webd_checkpoint(&ctx);

@@ -40,6 +40,7 @@ void config_defaults(struct config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	snprintf(cfg->state_dir, sizeof(cfg->state_dir), "/var/lib/click2sign");
 	cfg->log_level = LOG_LVL_INFO;
+	cfg->expiry_warning_days = 30;
 	snprintf(cfg->listen_host, sizeof(cfg->listen_host), "127.0.0.1");
 	cfg->listen_port = 8443;
 	snprintf(cfg->cert_listen_host, sizeof(cfg->cert_listen_host), "127.0.0.1");
@@ -185,6 +186,7 @@ static int config_kv(struct config *cfg, int line, const char *section, const ch
                      const char *v)
 {
 	CFG_STR("daemon", "state_dir", state_dir);
+	CFG_UINT("daemon", "expiry_warning_days", expiry_warning_days, 0, 3650, " days");
 	if (strcmp(section, "daemon") == 0 && strcmp(key, "log_level") == 0) {
 		int l = log_level_parse(v);
 		if (l < 0)

@@ -23,6 +23,7 @@ struct config {
 	/* [daemon] */
 	char state_dir[CONFIG_PATH];
 	int log_level;
+	unsigned expiry_warning_days; /* health degraded this long before a certificate ends */
 	/* [web] */
 	char listen_host[64];
 	int listen_port;
