@@ -350,15 +350,22 @@ static void kh_tick(struct kh *k)
 		kh_set_state(k, C2S_ERR_HSM_NO_TOKEN, "token '%s' is not present%s%s",
 		             k->cfg->token_uri, ti.slot_description[0] ? " in " : "",
 		             ti.slot_description);
-		/* the card is in its reader but the module lost it (pcscd restarted): start the
-		 * module over */
-		if (k->card && ++k->token_absent_ticks >= 2) {
+		/* the module lost the token (pcscd restarted; a SoftHSM2 token directory taken
+		 * away and back keeps the token invalid until the module starts over): start the
+		 * module over, after 2 s, then 4, 8, 16 and every 30 s while it stays away */
+		int wait = k->card ? 2 : (k->absent_reopens >= 4 ? 30 : 2 << k->absent_reopens);
+		if (++k->token_absent_ticks >= wait) {
 			k->token_absent_ticks = 0;
+			k->absent_reopens++;
+			log_info(
+			    "token '%s' not present: starting the PKCS#11 module over (attempt %d)",
+			    k->cfg->token_uri, k->absent_reopens);
 			kh_reopen(k);
 		}
 		return;
 	}
 	k->token_absent_ticks = 0;
+	k->absent_reopens = 0;
 	if (ti.pin_state != C2S_OK) {
 		kh_pin_failed(k, (c2s_err)ti.pin_state);
 		return;

@@ -93,6 +93,10 @@ static c2s_err kh_on_status(void *ctx, int fd, struct ipc_msg *m)
 	pthread_mutex_unlock(&k->mu);
 	s.token_present = (uint8_t)ti.present;
 	s.logged_in = (uint8_t)ti.logged_in;
+	if (!ti.present) { /* with the token gone, what it holds is not known */
+		s.seal_key_present = 0;
+		s.seal_cert_present = 0;
+	}
 	s.removable = (uint8_t)ti.removable;
 	memcpy(s.label, ti.label, sizeof(s.label));
 	memcpy(s.manufacturer, ti.manufacturer, sizeof(s.manufacturer));

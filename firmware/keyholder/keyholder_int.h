@@ -36,6 +36,7 @@ struct kh {
 	int card;
 	volatile int card_event; /* set by the monitor thread, consumed by kh_tick */
 	int token_absent_ticks;  /* card in its reader but the module does not see a token */
+	int absent_reopens;      /* module restarts since the token went away (the backoff) */
 	/* after the token refused the PIN: no login until the PIN file or the card changes */
 	int pin_refused;
 	struct stat pin_st;

@@ -155,6 +155,18 @@ contains "PIN 0644: status 503" "$h" "503"
 chmod 600 "$d/pin"
 check "PIN fixed: ok again without a restart" wait_for 10 bash -c "curl -sf --cacert '$ca' '$url/v1/health' | grep -q '\"status\":\"ok\"'"
 
+# the SoftHSM2 token directory taken away and put back: 503 with the key and certificate not
+# known meanwhile, and back to ok without a restart (the module is started over)
+mv "$d/tokens" "$d/tokens.away"
+check "token gone: health 503 within 5 s" wait_for 5 bash -c "curl -s --cacert '$ca' -o /dev/null -w '%{http_code}' '$url/v1/health' | grep -q 503"
+h=$(health)
+contains "token gone: the seal key is not reported present" "$h" '"seal":{"label":"c2s-seal","present":false,"certificate":false'
+mv "$d/tokens.away" "$d/tokens"
+t0=$(date +%s)
+check "token back: health ok again within 20 s, no restart" wait_for 20 bash -c "curl -sf --cacert '$ca' '$url/v1/health' | grep -q '\"status\":\"ok\"'"
+echo "# recovered in $(($(date +%s) - t0)) s"
+contains "the module was started over" "$(cat "$d/click2signd.log")" "starting the PKCS#11 module over"
+
 # SIGTERM stops everything cleanly
 kill -TERM "$pid"
 check "daemon exits on SIGTERM" wait_for 10 bash -c "[ ! -e /proc/$pid ] || grep -q '^State:.*Z' /proc/$pid/status"
