@@ -108,6 +108,9 @@ C2S_MUST_CHECK c2s_err hsm_token_info(struct hsm *h, struct hsm_token_info *ti);
 C2S_MUST_CHECK c2s_err hsm_recover(struct hsm *h, char *why, size_t why_cap);
 
 /* Find a private key by pkcs11: URI (object=/id=) or plain label. Exactly one must match. */
+/* Why the configured token is not found: which tokens the module does show (labels, serials),
+ * for a reason people can act on. */
+void hsm_absent_reason(struct hsm *h, char *why, size_t cap);
 C2S_MUST_CHECK c2s_err hsm_key_find(struct hsm *h, const char *uri_or_label, struct hsm_key **out,
                                     char *why, size_t why_cap);
 void hsm_key_free(struct hsm_key *k);

@@ -160,6 +160,8 @@ c2s_err hsm_slot_find(CK_FUNCTION_LIST_PTR f, const struct hsm_uri *u, CK_SLOT_I
 	CK_SLOT_ID slots[64];
 	CK_ULONG n = 64, hits = 0;
 	CK_TOKEN_INFO t;
+	char seen[160] = "";
+	size_t seen_len = 0;
 	CK_RV rv = f->C_GetSlotList(CK_TRUE, slots, &n);
 	if (rv != CKR_OK) {
 		HSM_LOG_RV("C_GetSlotList", rv);
@@ -173,6 +175,15 @@ c2s_err hsm_slot_find(CK_FUNCTION_LIST_PTR f, const struct hsm_uri *u, CK_SLOT_I
 			log_debug("C_GetTokenInfo(slot %lu): %s", slots[i], hsm_ckr_name(rv));
 			continue;
 		}
+		if (t.flags & CKF_TOKEN_INITIALIZED) { /* for the reason, when none matches */
+			char lab[33], ser[17];
+			hsm_pad_to_str(t.label, sizeof(t.label), lab, sizeof(lab));
+			hsm_pad_to_str(t.serialNumber, sizeof(t.serialNumber), ser, sizeof(ser));
+			int w = snprintf(seen + seen_len, sizeof(seen) - seen_len,
+			                 "%s\"%s\" (serial %s)", seen_len ? ", " : "", lab, ser);
+			if (w > 0 && (size_t)w < sizeof(seen) - seen_len)
+				seen_len += (size_t)w;
+		}
 		if (!(t.flags & CKF_TOKEN_INITIALIZED) || !token_matches(u, &t))
 			continue;
 		if (hits++ == 0) {
@@ -181,10 +192,11 @@ c2s_err hsm_slot_find(CK_FUNCTION_LIST_PTR f, const struct hsm_uri *u, CK_SLOT_I
 		}
 	}
 	if (hits == 0) {
-		snprintf(why, why_cap,
-		         "no initialised token matches token=\"%s\" serial=\"%s\" (%lu slots with "
-		         "a token)",
-		         u->token, u->serial, (unsigned long)n);
+		snprintf(
+		    why, why_cap,
+		    "no initialised token matches token=\"%s\" serial=\"%s\"; tokens seen: %s "
+		    "(labels compare exactly, case included; for SoftHSM2 check SOFTHSM2_CONF)",
+		    u->token, u->serial, seen_len ? seen : "none");
 		goto out;
 	}
 	if (hits > 1) {

@@ -101,6 +101,17 @@ out:
 	return ret;
 }
 
+void hsm_absent_reason(struct hsm *h, char *why, size_t cap)
+{
+	CK_SLOT_ID slot;
+	CK_TOKEN_INFO t;
+	if (!why || !cap)
+		return;
+	why[0] = 0;
+	if (h && h->f && hsm_slot_find(h->f, &h->turi, &slot, &t, why, cap) == C2S_OK)
+		snprintf(why, cap, "a matching token is present now");
+}
+
 void hsm_close(struct hsm *h)
 {
 	if (!h)

@@ -23,7 +23,10 @@ c2s_err admin_hsm_login_check(struct hsm *h, const char *pin_what)
 	if (ret != C2S_OK) {
 		admin_fail("cannot read the token state: %s", c2s_err_message(ret));
 	} else if (!ti.present) {
-		admin_fail("the token is not present; insert it or check [token] uri");
+		char why[HSM_WHY];
+		hsm_absent_reason(h, why, sizeof(why));
+		admin_fail("the token is not present: %s; insert it or check [token] uri",
+		           why[0] ? why : "no slot shows it");
 		ret = C2S_ERR_HSM_NO_TOKEN;
 	} else if (ti.logged_in) {
 		ret = C2S_OK;

@@ -43,6 +43,13 @@ c2s_err secmem_read_secret_file(const char *path, char *out, size_t cap, size_t 
 	c2s_err ret = C2S_ERR_PIN_FILE;
 	struct stat st;
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ELOOP) {
+		snprintf(why, why_cap,
+		         "%s is a symbolic link; a PIN is read only from a regular file (point the "
+		         "setting at the file itself)",
+		         path);
+		goto out;
+	}
 	if (fd < 0) {
 		snprintf(why, why_cap, "cannot open %s: %s", path, strerror(errno));
 		goto out;
@@ -76,6 +83,15 @@ c2s_err secmem_read_secret_file(const char *path, char *out, size_t cap, size_t 
 	out[n] = 0;
 	if (n == 0) {
 		snprintf(why, why_cap, "%s is empty", path);
+		goto out;
+	}
+	/* a stray space would be sent as part of the PIN and cost one of the token's tries */
+	if (out[0] == ' ' || out[0] == '\t' || out[n - 1] == ' ' || out[n - 1] == '\t') {
+		snprintf(why, why_cap,
+		         "%s %s with a space or tab, which would be sent as part of the PIN (and "
+		         "use up one of the token's tries); remove it",
+		         path, (out[0] == ' ' || out[0] == '\t') ? "starts" : "ends");
+		explicit_bzero(out, cap);
 		goto out;
 	}
 	*len = (size_t)n;

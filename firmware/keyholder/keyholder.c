@@ -347,9 +347,14 @@ static void kh_tick(struct kh *k)
 	k->ti = ti;
 	pthread_mutex_unlock(&k->mu);
 	if (r != C2S_OK || !ti.present) {
-		kh_set_state(k, C2S_ERR_HSM_NO_TOKEN, "token '%s' is not present%s%s",
+		char seen[HSM_WHY] = "";
+		pthread_rwlock_rdlock(&k->hsm_lock);
+		if (!k->card)
+			hsm_absent_reason(k->hsm, seen, sizeof(seen));
+		pthread_rwlock_unlock(&k->hsm_lock);
+		kh_set_state(k, C2S_ERR_HSM_NO_TOKEN, "token '%s' is not present%s%s%s%s",
 		             k->cfg->token_uri, ti.slot_description[0] ? " in " : "",
-		             ti.slot_description);
+		             ti.slot_description, seen[0] ? ": " : "", seen);
 		/* the module lost the token (pcscd restarted; a SoftHSM2 token directory taken
 		 * away and back keeps the token invalid until the module starts over): start the
 		 * module over, after 2 s, then 4, 8, 16 and every 30 s while it stays away */

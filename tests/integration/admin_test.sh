@@ -152,6 +152,14 @@ has "$OUT" "c2s-seal: NOT FOUND" && ok "token status: seal key not yet there" ||
 chmod 644 "$T/user.pin"
 expect_fail "PIN file with mode 0644 is refused" 1 "0600" token status
 chmod 600 "$T/user.pin"
+sed "s|^uri = .*|uri = pkcs11:token=C2S-ADMIN-TEST|" "$CONF" >"$T/case.conf"
+CONF=$T/case.conf expect_fail "a token URI in the wrong case names the tokens it saw" 1 \
+	"tokens seen: \"$TOKEN\"" token status
+cp -p "$T/user.pin" "$T/user.pin.bak"
+printf '%s \n' "$(cat "$T/user.pin.bak")" >"$T/user.pin"
+expect_fail "a PIN file ending with a space is refused before any login (no try used)" 1 \
+	"ends with a space" token status
+cp -p "$T/user.pin.bak" "$T/user.pin"
 expect_fail "pin-change with a wrong old PIN is refused" 1 "old PIN" \
 	token pin-change --old-pin-file "$T/wrong.pin" --new-pin-file "$T/new.pin"
 expect_ok "token pin-change" token pin-change --new-pin-file "$T/new.pin"
