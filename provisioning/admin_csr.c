@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define CSR_MAX 16384
 
@@ -23,6 +24,56 @@
 		ENSURE(n_ >= 0, C2S_ERR_TOO_BIG);                                                  \
 		(len) += (size_t)n_;                                                               \
 	} while (0)
+
+/* RFC 4514 strictly: ATTR=value pairs separated by commas; inside a value the characters
+ * = ; + " < > must be escaped with a backslash (mbedTLS would otherwise take "CN=x;O=y" as the
+ * common name "x;O=y"); C is two capital letters. 1 when fine, else 0 and why. */
+static int csr_subject_strict(const char *s, char *why, size_t cap)
+{
+	const char *p = s;
+	while (*p) {
+		const char *eq = p;
+		while (*eq && *eq != '=' && *eq != ',')
+			eq++;
+		if (*eq != '=' || eq == p) {
+			snprintf(why, cap, "\"%.*s\" is not ATTR=value", (int)(eq - p), p);
+			return 0;
+		}
+		char attr[32];
+		snprintf(attr, sizeof(attr), "%.*s", (int)(eq - p < 31 ? eq - p : 31), p);
+		const char *v = eq + 1, *q = v;
+		size_t vlen = 0;
+		for (; *q && *q != ','; q++, vlen++) {
+			if (*q == '\\' && q[1]) {
+				q++;
+				continue;
+			}
+			if (strchr("=;+\"<>", *q)) {
+				snprintf(
+				    why, cap,
+				    "the value of %s has an unescaped '%c' (\"%.*s\"); separate "
+				    "attributes with commas, or escape it as \\%c",
+				    attr, *q, (int)(q - v + 1), v, *q);
+				return 0;
+			}
+		}
+		if (vlen == 0) {
+			snprintf(why, cap, "%s has an empty value", attr);
+			return 0;
+		}
+		if (strcasecmp(attr, "C") == 0 &&
+		    !(vlen == 2 && v[0] >= 'A' && v[0] <= 'Z' && v[1] >= 'A' && v[1] <= 'Z')) {
+			snprintf(why, cap,
+			         "C must be a two-letter country code such as SI, not \"%.*s\"",
+			         (int)vlen, v);
+			return 0;
+		}
+		p = *q ? q + 1 : q;
+		while (*p == ' ')
+			p++;
+	}
+	return 1;
+}
 
 c2s_err admin_csr_subject_check(const char *subject, char *why, size_t why_cap)
 {
@@ -39,6 +90,8 @@ c2s_err admin_csr_subject_check(const char *subject, char *why, size_t why_cap)
 		         "characters");
 		goto out;
 	}
+	if (!csr_subject_strict(subject, why, why_cap))
+		goto out;
 	if (mbedtls_x509_string_to_names(&names, subject) != 0 || !names) {
 		snprintf(why, why_cap,
 		         "cannot parse subject \"%s\"; use ATTR=value pairs separated by commas "

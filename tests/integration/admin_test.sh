@@ -189,6 +189,11 @@ check "csr for the EC key on stdout" test "$RC" -eq 0
 check "openssl req -verify accepts the EC CSR" openssl req -verify -noout -in "$T/ec.csr"
 PUB_TOKEN=$(openssl req -in "$T/seal.csr" -noout -pubkey | openssl pkey -pubin -outform DER | sha256sum)
 expect_fail "csr refuses an unparsable subject" 2 "subject" csr --key c2s-seal --subject "XX=nope"
+expect_fail "csr refuses a subject with ';' between attributes (not taken as one CN)" 2 \
+	"unescaped ';'" csr --key c2s-seal --subject "CN=x;O=y"
+expect_fail "csr refuses a country that is not two capital letters" 2 "two-letter country" \
+	csr --key c2s-seal --subject "CN=x,C=Slovenia"
+expect_ok "csr takes an escaped comma" csr --key c2s-seal --subject "CN=Novak\\, Janez,C=SI" --out "$T/esc.csr"
 expect_fail "csr refuses an unknown key" 1 "no private key" csr --key nope --subject "CN=x"
 expect_ok "key generate ec:p521" key generate --label c2s-p521 --type ec:p521
 p521_ok=1
