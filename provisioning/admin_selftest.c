@@ -121,8 +121,31 @@ static void selftest_seal(struct selftest *t)
 	mbedtls_x509_crt_init(&crt);
 	double t0 = admin_now_ms();
 	if (hsm_key_find(t->h, label, &k, why, sizeof(why)) != C2S_OK) {
-		selftest_row(t, label, "seal key", "FAIL", admin_now_ms() - t0,
-		             "[seal] key not in the token; run `key generate`");
+		/* a mistyped label is more likely than a missing key: name what is there */
+		struct hsm_key_info *keys = NULL;
+		size_t n = 0;
+		char have[200] = "", msg[400];
+		size_t o = 0;
+		if (admin_key_list_all(t->h, &keys, &n) == C2S_OK)
+			for (size_t i = 0; i < n && o + 4 < sizeof(have); i++) {
+				int w = snprintf(have + o, sizeof(have) - o, "%s'%s'",
+				                 o ? ", " : "", keys[i].label);
+				if (w > 0)
+					o += (size_t)w < sizeof(have) - o ? (size_t)w
+					                                  : sizeof(have) - o - 1;
+			}
+		free(keys);
+		if (n)
+			snprintf(
+			    msg, sizeof(msg),
+			    "no key labelled '%s' in the token; it has %s: correct [seal] key, or "
+			    "run `key generate` for a new one",
+			    label, have);
+		else
+			snprintf(msg, sizeof(msg),
+			         "the token has no private key; run `key generate --label %s`",
+			         label);
+		selftest_row(t, label, "seal key", "FAIL", admin_now_ms() - t0, msg);
 		goto out;
 	}
 	selftest_row(t, label, "seal key", "OK", admin_now_ms() - t0, "present");

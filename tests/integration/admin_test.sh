@@ -297,6 +297,9 @@ if [ "$RC" -eq 1 ] && has "$OUT" "c2s-missing +seal key +FAIL" && has "$ERR" "fa
 else
 	bad "selftest fails when the seal key is missing (exit $RC)" "$OUT$ERR"
 fi
+has "$OUT" "no key labelled 'c2s-missing' in the token; it has .*'c2s-seal'" &&
+	ok "... naming the keys the token has (a mistyped label)" ||
+	bad "... naming the keys the token has (a mistyped label)" "$OUT"
 write_config "$T/ecseal.conf" c2s-p521
 CONF=$T/ecseal.conf run selftest
 if [ "$RC" -eq 1 ] && has "$OUT" "seal cert +FAIL"; then
