@@ -5,8 +5,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "firmware/daemon/ready.h"
 #include "firmware/store/store.h"
 
 /* Creates dir with mode 0700, or tightens an existing one we own. */
@@ -111,6 +113,16 @@ int admin_cmd_init(struct admin *a, int argc, char **argv)
 		goto out;
 	}
 	printf("config %s is valid\n", a->config_path);
+	/* the daemon's own readiness check: what would stop it, said now */
+	static struct ready rd;
+	ready_check(&a->cfg, (int64_t)time(NULL), &rd);
+	if (rd.n) {
+		ready_print(&rd, a->config_path);
+		printf(
+		    "note: %zu thing(s) above to fix before click2signd starts (`click2signd -n` "
+		    "checks again)\n",
+		    rd.n);
+	}
 	init_next_steps(a);
 	rc = ADMIN_EXIT_OK;
 out:

@@ -26,6 +26,7 @@ static json_t *health_card(const struct khmsg_status *s)
 }
 
 int64_t web_tls_not_after;
+int64_t web_tsa_trust_not_after;
 
 static void health_date(int64_t t, char *out, size_t cap)
 {
@@ -59,12 +60,14 @@ int web_expiry(const struct config *cfg, char *why, size_t cap)
 			continue;
 		worst = level > worst ? level : worst;
 		health_date(c[i].na, date, sizeof(date));
-		int n = snprintf(why + o, cap - o, "%s%s%s%s%s %s %s%s", o ? "; " : "", c[i].what,
-		                 i == 0 ? " '" : "", i == 0 ? subj : "", i == 0 ? "'" : "",
-		                 level == 2 ? "expired on" : "expires on", date,
-		                 level == 2 ? (i == 0 ? ": seals are refused; renew it"
-		                                      : ": clients refuse the connection; renew it")
-		                            : ": renew it before then");
+		int n =
+		    snprintf(why + o, cap - o, "%s%s%s%s%s %s %s%s", o ? "; " : "", c[i].what,
+		             i == 0 ? " '" : "", i == 0 ? subj : "", i == 0 ? "'" : "",
+		             level == 2 ? "expired on" : "expires on", date,
+		             level == 2 ? (i == 0   ? ": seals are refused; renew it"
+		                           : i == 1 ? ": clients refuse the connection; renew it"
+		                                    : ": B-T seals fail; install the current one")
+		                        : ": renew it before then");
 		if (n > 0 && (size_t)n < cap - o)
 			o += (size_t)n;
 	}

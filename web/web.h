@@ -96,6 +96,8 @@ void web_seal_init(const struct config *cfg); /* before the listeners start */
 int web_seal_cert(const struct config *cfg, int64_t *not_after, char *subject, size_t cap);
 /* The TLS certificate's notAfter, read at start (0 when unknown). */
 extern int64_t web_tls_not_after;
+/* The earliest notAfter among the [tsa] trust anchors, read at start (0 when none). */
+extern int64_t web_tsa_trust_not_after;
 /* The seal and TLS certificates against [daemon] expiry_warning_days: 2 one is expired, 1 one
  * ends within the warning, 0 fine; why names which and when. */
 int web_expiry(const struct config *cfg, char *why, size_t cap);

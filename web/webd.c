@@ -133,22 +133,25 @@ static void webd_sweep(struct web_ctx *ctx)
 		log_error("the expiry sweep failed; it runs again in a few seconds");
 }
 
-/* notAfter of the first certificate of a PEM (0 when it does not parse). */
+/* The earliest notAfter among the certificates of a PEM (0 when none parses). For the TLS
+ * file that is the server certificate's or an issuer's, whichever ends first. */
 static int64_t webd_cert_not_after(const char *pem)
 {
 	mbedtls_x509_crt c;
 	int64_t na = 0;
 	mbedtls_x509_crt_init(&c);
-	if (pem && mbedtls_x509_crt_parse(&c, (const unsigned char *)pem, strlen(pem) + 1) >= 0 &&
-	    c.raw.len) {
-		struct tm tm = {.tm_year = c.valid_to.year - 1900,
-		                .tm_mon = c.valid_to.mon - 1,
-		                .tm_mday = c.valid_to.day,
-		                .tm_hour = c.valid_to.hour,
-		                .tm_min = c.valid_to.min,
-		                .tm_sec = c.valid_to.sec};
-		na = (int64_t)timegm(&tm);
-	}
+	if (pem && mbedtls_x509_crt_parse(&c, (const unsigned char *)pem, strlen(pem) + 1) >= 0)
+		for (const mbedtls_x509_crt *p = &c; p && p->raw.len; p = p->next) {
+			struct tm tm = {.tm_year = p->valid_to.year - 1900,
+			                .tm_mon = p->valid_to.mon - 1,
+			                .tm_mday = p->valid_to.day,
+			                .tm_hour = p->valid_to.hour,
+			                .tm_min = p->valid_to.min,
+			                .tm_sec = p->valid_to.sec};
+			int64_t t = (int64_t)timegm(&tm);
+			if (!na || t < na)
+				na = t;
+		}
 	mbedtls_x509_crt_free(&c);
 	return na;
 }
@@ -191,6 +194,11 @@ int webd_main(const struct config *cfg)
 		goto out;
 	}
 	web_tls_not_after = webd_cert_not_after(cert);
+	if (cfg->tsa_trust[0]) {
+		char *anchors = webd_read_file(cfg->tsa_trust, 1024 * 1024);
+		web_tsa_trust_not_after = webd_cert_not_after(anchors); /* the earliest of them */
+		free(anchors);
+	}
 	if (guard_start(cfg) != C2S_OK) {
 		log_error("cannot start the connection watchdog");
 		goto out;

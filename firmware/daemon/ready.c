@@ -11,8 +11,6 @@
 
 #include "firmware/base/secmem.h"
 
-#define READY_SOON_S (30 * 86400) /* a certificate this close to its end is a warning */
-
 static void ready_add(struct ready *r, int fatal, const char *section, const char *key,
                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 static void ready_add(struct ready *r, int fatal, const char *section, const char *key,
@@ -98,7 +96,7 @@ static void ready_tls(const struct config *cfg, int64_t now, struct ready *r)
 		ready_add(r, 1, "web", "tls_cert",
 		          "the server certificate in %s is valid only from %s", cfg->tls_cert,
 		          date);
-	else if (na - now < READY_SOON_S) {
+	else if (na - now < (int64_t)cfg->expiry_warning_days * 86400) {
 		t = (time_t)na;
 		strftime(date, sizeof(date), "%Y-%m-%d", gmtime_r(&t, &tm));
 		ready_add(r, 0, "web", "tls_cert",
@@ -110,12 +108,44 @@ out:
 	mbedtls_pk_free(&key);
 }
 
+/* The TSA's trust anchors: each must be current (an expired anchor fails every B-T seal). */
+static void ready_tsa_trust(const struct config *cfg, int64_t now, struct ready *r)
+{
+	mbedtls_x509_crt crt;
+	if (!cfg->tsa_trust[0])
+		return;
+	mbedtls_x509_crt_init(&crt);
+	if (mbedtls_x509_crt_parse_file(&crt, cfg->tsa_trust) < 0 || !crt.raw.len) {
+		ready_add(r, 1, "tsa", "trust", "%s holds no PEM certificate", cfg->tsa_trust);
+		goto out;
+	}
+	for (const mbedtls_x509_crt *c = &crt; c && c->raw.len; c = c->next) {
+		int64_t na = ready_time(&c->valid_to);
+		char date[32];
+		time_t t = (time_t)na;
+		struct tm tm;
+		strftime(date, sizeof(date), "%Y-%m-%d", gmtime_r(&t, &tm));
+		if (now > na)
+			ready_add(
+			    r, 1, "tsa", "trust",
+			    "a TSA trust anchor in %s expired on %s: every B-T seal would fail; "
+			    "install the TSA's current root",
+			    cfg->tsa_trust, date);
+		else if (na - now < (int64_t)cfg->expiry_warning_days * 86400)
+			ready_add(r, 0, "tsa", "trust", "a TSA trust anchor in %s expires on %s",
+			          cfg->tsa_trust, date);
+	}
+out:
+	mbedtls_x509_crt_free(&crt);
+}
+
 void ready_check(const struct config *cfg, int64_t now, struct ready *r)
 {
 	memset(r, 0, sizeof(*r));
 	ready_pin(r, "token", "pin_file", cfg->pin_file);
 	ready_pin(r, "token", "signature_pin_file", cfg->sig_pin_file);
 	ready_tls(cfg, now, r);
+	ready_tsa_trust(cfg, now, r);
 }
 
 void ready_print(const struct ready *r, const char *config_path)
