@@ -35,7 +35,14 @@ struct proc_child {
 	long long started_ms;
 	long long restart_at_ms; /* 0 = not scheduled */
 	unsigned backoff_ms;
+	unsigned quick_fails; /* consecutive exits within PROC_QUICK_MS of the start */
 };
+
+/* A child that fails this many times in a row, each time within PROC_QUICK_MS of its start,
+ * is not started again: the daemon stops, with the reason, rather than keep a port open that
+ * never answers or a keyholder that never comes up. A service manager may start it again. */
+#define PROC_MAX_QUICK_FAILS 10
+#define PROC_QUICK_MS        30000
 
 struct proc_parent {
 	const struct config *cfg;
@@ -43,6 +50,7 @@ struct proc_parent {
 	int listen_fd, cert_listen_fd;
 	uint32_t generation;
 	struct proc_child kids[PROC_COUNT];
+	int giving_up;
 };
 
 static long long proc_now_ms(void)
@@ -185,8 +193,9 @@ static void proc_reaped(struct proc_parent *pp, pid_t pid, int status)
 		if (k->pid != pid)
 			continue;
 		long long lived = proc_now_ms() - k->started_ms;
-		if (lived > 30000)
+		if (lived > PROC_QUICK_MS)
 			k->backoff_ms = 0;
+		k->quick_fails = lived > PROC_QUICK_MS ? 0 : k->quick_fails + 1;
 		k->backoff_ms = k->backoff_ms ? k->backoff_ms * 2 : 100;
 		if (k->backoff_ms > 10000)
 			k->backoff_ms = 10000;
@@ -200,6 +209,15 @@ static void proc_reaped(struct proc_parent *pp, pid_t pid, int status)
 		k->fd = -1;
 		k->pid = 0;
 		k->restart_at_ms = proc_now_ms() + k->backoff_ms;
+		if (k->quick_fails >= PROC_MAX_QUICK_FAILS) {
+			log_error(
+			    "%s failed %u times in a row, each within %d s of its start: "
+			    "stopping the daemon instead of starting it again (the errors above "
+			    "say why)",
+			    k->role->name, k->quick_fails, PROC_QUICK_MS / 1000);
+			k->restart_at_ms = 0;
+			pp->giving_up = 1;
+		}
 	}
 }
 
@@ -282,6 +300,10 @@ static int proc_loop(struct proc_parent *pp, int sfd)
 			pid_t pid;
 			while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
 				proc_reaped(pp, pid, st);
+			if (pp->giving_up) {
+				proc_shutdown(pp);
+				return 1;
+			}
 		}
 		int spawned = 0;
 		for (int i = 0; i < PROC_COUNT; i++) {
