@@ -11,6 +11,7 @@
  * (IPC_ASSERTION_REQ: the web names only the account); the web sends the customer back to an
  * allow-listed portal URL with it. Registration binds the certificate to the account named in a
  * portal assertion (verified here with the portal's keys, single use by jti). */
+#include <ctype.h>
 #include <dirent.h>
 #include <gnutls/gnutls.h>
 #include <mbedtls/md.h>
@@ -337,7 +338,14 @@ struct cl_text {
 	const char *todo_sl, *todo_en;
 };
 
-enum { CL_BOUND_ELSEWHERE = 100, CL_NOT_REGISTERED, CL_ASSERTION, CL_RETURN_URL, CL_UNAVAILABLE };
+enum {
+	CL_BOUND_ELSEWHERE = 100,
+	CL_NOT_REGISTERED,
+	CL_ASSERTION,
+	CL_RETURN_URL,
+	CL_UNAVAILABLE,
+	CL_CROSS_SITE
+};
 
 static const struct cl_text cl_texts[] = {
     {CC_MISSING, 403, "certificate-missing", "Brskalnik ni poslal potrdila",
@@ -424,6 +432,11 @@ static const struct cl_text cl_texts[] = {
      "Naslov, na katerega naj vas preusmerimo po prijavi, ni na seznamu dovoljenih.",
      "The address to return to after logging in is not on the allowed list.",
      "Odprite prijavo s portala.", "Start the login from the portal."},
+    {CL_CROSS_SITE, 403, "cross-site-request", "Zahteva druge spletne strani",
+     "A request from another website",
+     "Registracijo je sprožila druga spletna stran, zato je ne izvedemo.",
+     "The registration was started by another website, so it is not carried out.",
+     "Registracijo začnite na portalu.", "Start the registration on the portal."},
     {CL_UNAVAILABLE, 503, "certificate-login-unavailable", "Prijava trenutno ni mogoča",
      "Login is not possible right now", "Storitev za prijavo s potrdilom trenutno ni na voljo.",
      "Certificate login is not available right now.", "Poskusite znova čez nekaj minut.",
@@ -625,14 +638,32 @@ static const char *cl_return_url(const struct config *cfg, const char *asked)
 		if ((unsigned char)*p <= 0x20 || *p == 0x7f || *p == '#' || *p == '"' ||
 		    *p == '<' || *p == '>' || *p == '\\')
 			return NULL;
-	/* no dot segments (a browser would resolve "/prijava/../x" out of the allowed path), in
-	 * any spelling, and no assertion of its own */
-	if (strstr(asked, "/./") || strstr(asked, "/../") || strcasestr(asked, "%2e") ||
-	    strcasestr(asked, "%2f") || strstr(asked, "assertion="))
+	/* no dot segment in the path (a browser would resolve "/prijava/.." out of the allowed
+	 * path), in any spelling, and no assertion of its own in any spelling */
+	if (strcasestr(asked, "%2e") || strcasestr(asked, "%2f"))
 		return NULL;
-	size_t al = strlen(asked);
-	if ((al >= 2 && strcmp(asked + al - 2, "/.") == 0) ||
-	    (al >= 3 && strcmp(asked + al - 3, "/..") == 0))
+	size_t plen = strcspn(asked, "?");
+	for (const char *seg = asked; seg < asked + plen;) {
+		size_t sl = strcspn(seg, "/?");
+		if (seg + sl > asked + plen)
+			sl = (size_t)(asked + plen - seg);
+		if ((sl == 1 && seg[0] == '.') || (sl == 2 && seg[0] == '.' && seg[1] == '.'))
+			return NULL;
+		seg += sl + 1;
+	}
+	char dec[512];
+	size_t o = 0;
+	for (const char *q = asked; *q && o + 1 < sizeof(dec); q++) {
+		if (*q == '%' && isxdigit((unsigned char)q[1]) && isxdigit((unsigned char)q[2])) {
+			char h[3] = {q[1], q[2], 0};
+			dec[o++] = (char)strtol(h, NULL, 16);
+			q += 2;
+		} else {
+			dec[o++] = *q;
+		}
+	}
+	dec[o] = 0;
+	if (strcasestr(dec, "assertion"))
 		return NULL;
 	for (size_t i = 0; i < cfg->n_return_urls; i++) {
 		const char *u = cfg->return_urls[i];
@@ -645,6 +676,39 @@ static const char *cl_return_url(const struct config *cfg, const char *asked)
 }
 
 /* ---- routes ---- */
+
+/* The confirmation's token: an HMAC (a key of this process) of the assertion or ticket it
+ * confirms, so that a token or cookie from one registration never confirms another. */
+static int cl_csrf_for(const char *what, char out[33])
+{
+	static uint8_t key[32];
+	static int have;
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	uint8_t mac[32];
+	pthread_mutex_lock(&mu);
+	if (!have && getrandom(key, sizeof(key), 0) == (ssize_t)sizeof(key))
+		have = 1;
+	pthread_mutex_unlock(&mu);
+	if (!have || !what ||
+	    mbedtls_md_hmac(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), key, sizeof(key),
+	                    (const unsigned char *)what, strlen(what), mac) != 0)
+		return 0;
+	for (size_t i = 0; i < 16; i++)
+		snprintf(out + 2 * i, 3, "%02x", mac[i]);
+	return 1;
+}
+
+/* A request another website made the browser send (a cross-site fetch may set Accept: JSON):
+ * Sec-Fetch-Site says so in current browsers, Origin in the others. */
+static int cl_cross_site(struct web_req *r)
+{
+	const char *sfs = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Sec-Fetch-Site");
+	const char *origin = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Origin");
+	const char *own = r->ctx->cfg->cert_public_url;
+	if (sfs && strcmp(sfs, "same-origin") != 0 && strcmp(sfs, "none") != 0)
+		return 1;
+	return origin && (!own[0] || strcmp(origin, own) != 0);
+}
 
 static void cl_hidden(struct cl_page *p, const char *name, const char *value)
 {
@@ -662,12 +726,9 @@ static enum MHD_Result cl_register_confirm(struct web_req *r, struct cl_req *c,
                                            const char *tok, const char *ticket,
                                            const char *ret_param)
 {
-	uint8_t rnd[16];
 	char csrf[33], cookie[160];
-	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+	if (!cl_csrf_for(tok ? tok : ticket, csrf))
 		return cl_refuse(c, CL_UNAVAILABLE, NULL, "no randomness", NULL);
-	for (size_t i = 0; i < sizeof(rnd); i++)
-		snprintf(csrf + 2 * i, 3, "%02x", rnd[i]);
 	snprintf(cookie, sizeof(cookie),
 	         "c2s_reg=%s; Path=/c/; Max-Age=900; Secure; HttpOnly; SameSite=Strict", csrf);
 	struct cl_page p;
@@ -813,6 +874,13 @@ enum MHD_Result web_cert_register(struct web_req *r)
 {
 	struct cl_req c;
 	cl_begin(&c, r);
+	/* JSON binds at once, but never for another website's request */
+	if (c.json && cl_cross_site(r)) {
+		log_info("certificate registration refused: a cross-site request");
+		return cl_refuse(&c, CL_CROSS_SITE, NULL,
+		                 "Sec-Fetch-Site or Origin says another website made this request",
+		                 NULL);
+	}
 	return cl_register(
 	    r, &c, MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "assertion"),
 	    MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "ticket"),
@@ -836,9 +904,11 @@ enum MHD_Result web_cert_register_post(struct web_req *r)
 	if (strcmp(lang, "en") == 0)
 		c.lang = "en";
 	const char *cookie = MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, "c2s_reg");
+	char want[33];
 	enum MHD_Result m;
-	if (!cookie || strlen(cookie) != 32 || strlen(csrf) != 32 ||
-	    secmem_cmp(cookie, csrf, 32) != 0) {
+	if (!cl_csrf_for(assertion[0] ? assertion : ticket, want) || !cookie ||
+	    strlen(cookie) != 32 || strlen(csrf) != 32 || secmem_cmp(cookie, want, 32) != 0 ||
+	    secmem_cmp(csrf, want, 32) != 0) {
 		log_info(
 		    "certificate registration refused: the confirmation's token does not match "
 		    "its cookie");

@@ -89,8 +89,10 @@ static void *guard_watchdog(void *arg)
 			}
 			if (!why)
 				continue;
-			/* libmicrohttpd's thread for this connection wakes up and closes it; the
-			 * descriptor stays open until it has told us (CLOSED, under g.mu) */
+			/* libmicrohttpd's thread for this connection wakes up and closes it. The
+			 * descriptor cannot have been reused: libmicrohttpd reports a connection
+			 * CLOSED (which takes it out of this list, under g.mu) before it closes the
+			 * socket, and we hold g.mu here (checked against the 0.9.7x sources) */
 			c->shut = 1;
 			shutdown(c->fd, SHUT_RDWR);
 			log_info("closed a connection from %s: %s", c->ip, why);

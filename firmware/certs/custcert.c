@@ -489,13 +489,16 @@ static void cc_revocation(const struct cc_trust *t, const struct cc_path *path,
 			size_t len = 0;
 			if (o->fetch(o->fetch_ctx, url, c->raw.p, c->raw.len, &der, &len, why,
 			             sizeof(why)) == C2S_OK) {
-				if (mbedtls_x509_crl_parse_der(&fetched, der, len) != 0)
+				if (mbedtls_x509_crl_parse_der(&fetched, der, len) != 0) {
 					snprintf(why, sizeof(why), "%s is not a CRL", url);
-				else if (!(crl = cc_crl_find(&fetched, issuer, o->now)))
+					rev_cache_drop(url);
+				} else if (!(crl = cc_crl_find(&fetched, issuer, o->now))) {
 					snprintf(why, sizeof(why),
 					         "the CRL at %s is not signed by the issuer or not "
 					         "current",
 					         url);
+					rev_cache_drop(url); /* not kept for the next customer */
+				}
 			}
 			free(der);
 		}
@@ -586,6 +589,8 @@ static const char *cc_sane(const mbedtls_x509_crt *c)
 		return "the serial number is negative (RFC 5280 requires a positive one)";
 	while (sl > 1 && *sp == 0)
 		sp++, sl--;
+	if (sl == 0 || (sl == 1 && sp[0] == 0))
+		return "the serial number is zero (RFC 5280 requires a positive one)";
 	if (sl > 20)
 		return "the serial number is longer than 20 octets (RFC 5280)";
 	return NULL;

@@ -28,7 +28,7 @@ static void cc_put_cp(struct cc_out *o, uint32_t cp, int escape)
 {
 	char s[4];
 	if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0) || cp == 0x200e || cp == 0x200f ||
-	    (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069))
+	    (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069))
 		cp =
 		    '?'; /* control and bidi-override characters never reach a log line or a page */
 	if ((cp >= 0xd800 && cp < 0xe000) || cp > 0x10ffff)

@@ -164,6 +164,21 @@ contains "... and one with another token" "$page" 'id="error"'
 # shellcheck disable=SC2046
 page=$("${curl_[@]}" -b "$jar" $(cert html) --data-urlencode "assertion=$a" --data "csrf=$csrf" "$churl/c/register")
 contains "confirmed: #registered" "$page" 'id="registered"'
+# a token and cookie an attacker chose (equal, but not this registration's) confirm nothing
+# shellcheck disable=SC2046
+page=$("${curl_[@]}" -b "c2s_reg=00112233445566778899aabbccddeeff" $(cert html) --data-urlencode "assertion=$a" \
+	--data "csrf=00112233445566778899aabbccddeeff" "$churl/c/register")
+contains "a self-made token and cookie do not confirm" "$page" 'id="error"'
+# JSON binds at once, but not for another website's request (a cross-site fetch may set Accept)
+for h in "Sec-Fetch-Site: cross-site" "Origin: https://evil.example"; do
+	# shellcheck disable=SC2046
+	r=$("${curl_[@]}" $(cert html) -H 'Accept: application/json' -H "$h" -w '\n%{http_code}' \
+		"$churl/c/register?assertion=$(assertion acct-evil)")
+	equals "JSON registration with '$h': 403" "$(tail -n1 <<<"$r")" 403
+	contains "... /cross-site-request" "$r" "problems/cross-site-request"
+done
+r=$("${curl_[@]}" -H "Authorization: Bearer $tok" "$url/v1/accounts/acct-evil/certificates")
+equals "... and nothing was bound to the attacker's account" "$(jget "['certificates']" <<<"$r" 2>&1)" "[]"
 # a renewal that keeps the key: registered again, and the new certificate logs in
 mkleaf html2 "URI:http://127.0.0.1:$crlport/crl/inter.crl" html
 # shellcheck disable=SC2046
@@ -266,7 +281,8 @@ r=$("${curl_[@]}" $(cert good-ec) -o /dev/null -w '%{http_code}' \
 	"$churl/c/login?return=https://portal.example.si/prijava.evil.example")
 equals "... nor a look-alike of an allowed one" "$r" 400
 for ret in "https://portal.example.si/prijava/../../evil/steal" "https://portal.example.si/prijava/%2e%2e/evil" \
-	"https://portal.example.si/prijava?assertion=forged"; do
+	"https://portal.example.si/prijava?assertion=forged" "https://portal.example.si/prijava/..?x=1" \
+	"https://portal.example.si/prijava?Assertion=x" "https://portal.example.si/prijava?asser%74ion=x"; do
 	# shellcheck disable=SC2046
 	r=$("${curl_[@]}" $(cert good-ec) -o /dev/null -w '%{http_code}' --get --data-urlencode "return=$ret" "$churl/c/login")
 	equals "... nor $ret" "$r" 400

@@ -314,6 +314,16 @@ static void hostile_chains_are_refused_cheaply(void **state)
 	    0);
 	assert_int_equal(verdict(t, "bige", "chain.pem", &o, &res), CC_INVALID);
 	assert_non_null(strstr(res.detail, "exponent"));
+	/* serial number zero: RFC 5280 wants it positive (one spelling per certificate) */
+	assert_int_equal(
+	    run("cd %s && mkdir -p zero && openssl req -new -key good-ec/key.pem -subj /CN=zero "
+	        "-out zero.csr && openssl x509 -req -in zero.csr -CA inter/ca.pem "
+	        "-CAkey inter/ca.key -set_serial 0 -days 30 -out zero/chain.pem "
+	        "2>/dev/null",
+	        g_pki),
+	    0);
+	assert_int_equal(verdict(t, "zero", "chain.pem", &o, &res), CC_INVALID);
+	assert_non_null(strstr(res.detail, "zero"));
 	/* the intermediate's name six times over, each self-signed with another key (what the
 	 * attack used, with 8192-bit keys): one candidate per name, a root that is no anchor */
 	assert_int_equal(
