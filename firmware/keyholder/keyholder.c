@@ -147,10 +147,23 @@ static void kh_pin_failed(struct kh *k, c2s_err st)
 		k->pin_removals--; /* the next insertion allows one more try */
 		log_warn("login failed while the card was moving; one more try once it is in");
 	}
-	kh_set_state(k, st,
-	             "%s; automatic login stopped so the retry counter is not burned: correct "
-	             "%s (the keyholder tries once more when the file changes)",
-	             c2s_err_message(st), k->cfg->pin_file);
+	/* one sentence: what happened, then what to do (the code's own message is not repeated) */
+	if (st == C2S_ERR_HSM_PIN_LOCKED)
+		kh_set_state(
+		    k, st,
+		    "the token's user PIN is locked: unlock it with the SO PIN, then put the "
+		    "new PIN in %s (the keyholder tries again when the file changes)",
+		    k->cfg->pin_file);
+	else if (st == C2S_ERR_HSM_PIN_INCORRECT)
+		kh_set_state(k, st,
+		             "the token refused the PIN from %s; automatic login stopped so the "
+		             "retry counter is not burned: put the right PIN there (the keyholder "
+		             "tries once more when the file changes)",
+		             k->cfg->pin_file);
+	else
+		kh_set_state(k, st,
+		             "%s: correct %s (the keyholder tries once more when the file changes)",
+		             c2s_err_message(st), k->cfg->pin_file);
 }
 
 static int kh_pin_may_retry(struct kh *k)

@@ -176,6 +176,8 @@ cp "$d/pin" "$d/pin.good"
 mv "$d/click2signd.log" "$d/click2signd.first.log"
 c2s_start "$d" || fail "daemon did not start with the wrong PIN"
 check "health shows the refused PIN" wait_for 10 health_has C2S_ERR_HSM_PIN_INCORRECT
+equals "... in one sentence that names the PIN file and says it once" \
+	"$(health | grep -o 'refused the PIN from [^;"]*pin; automatic login stopped' | wc -l)" 1
 stays=1
 for _ in $(seq 1 10); do
 	sleep 0.5
