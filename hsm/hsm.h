@@ -151,6 +151,9 @@ C2S_MUST_CHECK c2s_err hsm_key_list(struct hsm *h, hsm_key_cb cb, void *ctx);
 C2S_MUST_CHECK c2s_err hsm_cert_store(struct hsm *h, const uint8_t *der, size_t len,
                                       const uint8_t *id, size_t id_len, const char *label);
 /* Read the certificate whose CKA_ID equals the key's; C2S_ERR_NOT_FOUND when none. */
+/* The certificate object labelled `label` (a public object: no login needed), appended to
+ * der; C2S_ERR_NOT_FOUND when there is none. */
+C2S_MUST_CHECK c2s_err hsm_cert_by_label(struct hsm *h, const char *label, struct buf *der);
 C2S_MUST_CHECK c2s_err hsm_cert_for_key(struct hsm *h, struct hsm_key *k, struct buf *der);
 
 /* Administrative, without an open `struct hsm`: initialise the token in the slot chosen by

@@ -134,3 +134,51 @@ c2s_err hsm_cert_for_key(struct hsm *h, struct hsm_key *k, struct buf *der)
 out:
 	return ret;
 }
+
+struct certlabel_ctx {
+	const char *label;
+	struct buf *der;
+};
+
+static c2s_err certlabel_op(struct hsm *h, struct hsm_sess *s, void *vctx, CK_RV *rv)
+{
+	struct certlabel_ctx *c = vctx;
+	CK_OBJECT_CLASS cc = CKO_CERTIFICATE;
+	CK_ATTRIBUTE t[] = {{CKA_CLASS, &cc, sizeof(cc)},
+	                    {CKA_LABEL, (void *)c->label, strlen(c->label)}};
+	CK_OBJECT_HANDLE o;
+	CK_ULONG n = 0;
+	*rv = hsm_find(h->f, s->s, t, 2, &o, 1, &n);
+	if (*rv != CKR_OK)
+		return hsm_rv_err(*rv);
+	if (n == 0)
+		return C2S_ERR_NOT_FOUND;
+	CK_ATTRIBUTE a = {CKA_VALUE, NULL, 0};
+	*rv = h->f->C_GetAttributeValue(s->s, o, &a, 1);
+	if (*rv != CKR_OK)
+		return hsm_rv_err(*rv);
+	if (a.ulValueLen == 0 || a.ulValueLen > CERT_MAX)
+		return C2S_ERR_X509;
+	c2s_err r = buf_reserve(c->der, a.ulValueLen);
+	if (r != C2S_OK)
+		return r;
+	a.pValue = c->der->data + c->der->len;
+	*rv = h->f->C_GetAttributeValue(s->s, o, &a, 1);
+	if (*rv != CKR_OK)
+		return hsm_rv_err(*rv);
+	c->der->len += a.ulValueLen;
+	return C2S_OK;
+}
+
+c2s_err hsm_cert_by_label(struct hsm *h, const char *label, struct buf *der)
+{
+	c2s_err ret = C2S_ERR_ARG;
+	ENSURE(h && label && label[0] && strlen(label) < HSM_MAX_LABEL && der, C2S_ERR_ARG);
+	struct certlabel_ctx c = {label, der};
+	size_t before = der->len;
+	ret = hsm_run(h, certlabel_op, &c);
+	if (ret != C2S_OK)
+		der->len = before;
+out:
+	return ret;
+}

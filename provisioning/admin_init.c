@@ -115,7 +115,7 @@ int admin_cmd_init(struct admin *a, int argc, char **argv)
 	printf("config %s is valid\n", a->config_path);
 	/* the daemon's own readiness check: what would stop it, said now */
 	static struct ready rd;
-	ready_check(&a->cfg, (int64_t)time(NULL), &rd);
+	ready_check(&a->cfg, (int64_t)time(NULL), 1, &rd);
 	if (rd.n) {
 		ready_print(&rd, a->config_path);
 		printf(

@@ -443,13 +443,40 @@ c2s_err config_load(const char *path, struct config *cfg)
 	return cfg->n_problems ? C2S_ERR_CONFIG : C2S_OK;
 }
 
+int config_key_line(const char *path, const char *section, const char *key)
+{
+	FILE *f = path ? fopen(path, "r") : NULL;
+	char line[1024], cur[64] = "";
+	int n = 0, found = 0;
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f)) {
+		n++;
+		const char *p = line + strspn(line, " \t");
+		if (*p == '[') {
+			size_t l = strcspn(p + 1, "]");
+			snprintf(cur, sizeof(cur), "%.*s", (int)(l < 63 ? l : 63), p + 1);
+			continue;
+		}
+		size_t kl = strlen(key);
+		if (strcmp(cur, section) == 0 && strncmp(p, key, kl) == 0 &&
+		    (p[kl] == ' ' || p[kl] == '\t' || p[kl] == '='))
+			found = n;
+	}
+	fclose(f);
+	return found;
+}
+
 void config_print_problems(const struct config *cfg)
 {
 	for (size_t i = 0; i < cfg->n_problems; i++) {
 		const struct config_problem *p = &cfg->problems[i];
-		if (p->key[0])
-			fprintf(stderr, "%s:%d: [%s] %s: %s\n", cfg->path, p->line, p->section,
-			        p->key, p->why);
+		int line = p->line ? p->line : config_key_line(cfg->path, p->section, p->key);
+		if (p->key[0] && line)
+			fprintf(stderr, "%s:%d: [%s] %s: %s\n", cfg->path, line, p->section, p->key,
+			        p->why);
+		else if (p->key[0])
+			fprintf(stderr, "%s: [%s] %s: %s\n", cfg->path, p->section, p->key, p->why);
 		else
 			fprintf(stderr, "%s:%d: %s\n", cfg->path, p->line, p->why);
 	}

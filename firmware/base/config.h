@@ -117,7 +117,10 @@ struct config {
  * wrong (unknown section/key, bad value, missing required file). */
 C2S_MUST_CHECK c2s_err config_load(const char *path, struct config *cfg);
 void config_defaults(struct config *cfg);
-/* Prints each problem as "FILE:LINE: [section] key: why" to stderr. */
+/* The line of `key` in `[section]` of the file (0 when it is not written there: a default). */
+int config_key_line(const char *path, const char *section, const char *key);
+/* Prints each problem as "FILE:LINE: [section] key: why" to stderr (the line looked up when the
+ * problem was found after parsing; "FILE: [section] key" when the key is not in the file). */
 void config_print_problems(const struct config *cfg);
 /* Whether `module` is on the allow-list (compared after realpath). */
 int config_module_allowed(const struct config *cfg, const char *module);

@@ -59,7 +59,7 @@ int main(int argc, char **argv)
 	if (role)
 		return role->main(&cfg);
 	static struct ready rd;
-	ready_check(&cfg, (int64_t)time(NULL), &rd);
+	ready_check(&cfg, (int64_t)time(NULL), check_only, &rd);
 	if (check_only) {
 		ready_print(&rd, config_path);
 		if (rd.fatal) {

@@ -9,7 +9,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "firmware/base/buf.h"
 #include "firmware/base/secmem.h"
+#include "hsm/hsm.h"
 
 static void ready_add(struct ready *r, int fatal, const char *section, const char *key,
                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
@@ -139,18 +141,93 @@ out:
 	mbedtls_x509_crt_free(&crt);
 }
 
-void ready_check(const struct config *cfg, int64_t now, struct ready *r)
+/* The token reachable and the seal key's certificate in it, current. Without a login: a wrong
+ * PIN must not cost a try of the token's counter for a check. */
+static void ready_token(const struct config *cfg, int64_t now, struct ready *r)
+{
+	const char *allow[CONFIG_MAX_ALLOW];
+	for (size_t i = 0; i < cfg->n_module_allow; i++)
+		allow[i] = cfg->module_allow[i];
+	struct hsm_config hc = {.module_path = cfg->module,
+	                        .allow = allow,
+	                        .n_allow = cfg->n_module_allow,
+	                        .token_uri = cfg->token_uri,
+	                        .pool_size = 1};
+	struct hsm *h = NULL;
+	char why[HSM_WHY] = "";
+	struct buf der;
+	mbedtls_x509_crt crt;
+	buf_init(&der, 65536);
+	mbedtls_x509_crt_init(&crt);
+	c2s_err e = hsm_open(&hc, &h, why, sizeof(why));
+	if (e != C2S_OK) {
+		ready_add(r, 1, "token", "uri", "%s", why[0] ? why : c2s_err_message(e));
+		goto out;
+	}
+	struct hsm_token_info ti;
+	if (hsm_token_info(h, &ti) == C2S_OK && !ti.present) {
+		hsm_absent_reason(h, why, sizeof(why));
+		ready_add(r, 1, "token", "uri", "the token is not present: %s", why);
+		goto out;
+	}
+	if (strncmp(cfg->seal_key, "pkcs11:", 7) == 0)
+		goto out; /* a URI names the key by more than a label: `selftest` checks it */
+	e = hsm_cert_by_label(h, cfg->seal_key, &der);
+	if (e == C2S_ERR_NOT_FOUND) {
+		ready_add(
+		    r, 1, "seal", "key",
+		    "the token has no certificate labelled '%s': the seal key is missing or "
+		    "its certificate was never imported (`click2sign-admin selftest` names the "
+		    "keys there; `cert import` stores the certificate)",
+		    cfg->seal_key);
+		goto out;
+	}
+	if (e != C2S_OK || mbedtls_x509_crt_parse_der(&crt, der.data, der.len) != 0) {
+		ready_add(r, 1, "seal", "key",
+		          "the seal certificate in the token cannot be read (%s)",
+		          c2s_err_message(e));
+		goto out;
+	}
+	int64_t nb = ready_time(&crt.valid_from), na = ready_time(&crt.valid_to);
+	char date[32];
+	time_t t = (time_t)(now > na || now >= nb ? na : nb);
+	struct tm tm;
+	strftime(date, sizeof(date), "%Y-%m-%d", gmtime_r(&t, &tm));
+	if (now > na)
+		ready_add(r, 1, "seal", "key",
+		          "the seal certificate expired on %s: seals would be refused; renew it",
+		          date);
+	else if (now < nb)
+		ready_add(r, 1, "seal", "key", "the seal certificate is valid only from %s", date);
+	else if (na - now < (int64_t)cfg->expiry_warning_days * 86400)
+		ready_add(r, 0, "seal", "key", "the seal certificate expires on %s (in %lld days)",
+		          date, (long long)((na - now) / 86400));
+out:
+	mbedtls_x509_crt_free(&crt);
+	buf_free(&der);
+	if (h)
+		hsm_close(h);
+}
+
+void ready_check(const struct config *cfg, int64_t now, int with_token, struct ready *r)
 {
 	memset(r, 0, sizeof(*r));
 	ready_pin(r, "token", "pin_file", cfg->pin_file);
 	ready_pin(r, "token", "signature_pin_file", cfg->sig_pin_file);
 	ready_tls(cfg, now, r);
 	ready_tsa_trust(cfg, now, r);
+	if (with_token)
+		ready_token(cfg, now, r);
 }
 
 void ready_print(const struct ready *r, const char *config_path)
 {
-	for (size_t i = 0; i < r->n; i++)
-		fprintf(stderr, "%s: [%s] %s: %s%s\n", config_path, r->p[i].section, r->p[i].key,
-		        r->p[i].fatal ? "" : "warning: ", r->p[i].why);
+	for (size_t i = 0; i < r->n; i++) {
+		int line = config_key_line(config_path, r->p[i].section, r->p[i].key);
+		char where[32] = "";
+		if (line)
+			snprintf(where, sizeof(where), ":%d", line);
+		fprintf(stderr, "%s%s: [%s] %s: %s%s\n", config_path, where, r->p[i].section,
+		        r->p[i].key, r->p[i].fatal ? "" : "warning: ", r->p[i].why);
+	}
 }

@@ -1,7 +1,8 @@
 /* Readiness: what would stop the appliance from serving or signing, found before it starts, by
- * `click2signd -n` and at start-up, each problem with what to do. Checked without the token:
- * the PIN files (owner, mode, a symbolic link, stray whitespace: which one), the TLS certificate
- * and key (parse, belong together, valid now and for how long). */
+ * `click2signd -n`, `click2sign-admin init` and at start-up, each problem with what to do: the
+ * PIN files (owner, mode, a symbolic link, stray whitespace: which one), the TLS certificate
+ * and key (parse, belong together, valid now and for how long), the TSA's trust anchors, and
+ * (-n, init) the token reachable with the seal key's certificate, current. */
 #ifndef C2S_READY_H
 #define C2S_READY_H
 
@@ -24,8 +25,10 @@ struct ready {
 	size_t n, fatal;
 };
 
-/* Fills r (cleared first). `now` is Unix seconds. */
-void ready_check(const struct config *cfg, int64_t now, struct ready *r);
+/* Fills r (cleared first). `now` is Unix seconds. with_token: also open the token (no login)
+ * and check the seal key's certificate in it: for `-n` and `init` only, never in the parent
+ * before it forks the keyholder (a PKCS#11 module must not be shared across fork). */
+void ready_check(const struct config *cfg, int64_t now, int with_token, struct ready *r);
 /* Prints each problem as "FILE: [section] key: why" (warnings marked) to stderr. */
 void ready_print(const struct ready *r, const char *config_path);
 

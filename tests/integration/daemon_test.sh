@@ -33,6 +33,7 @@ chmod 644 "$d/pin"
 out=$("$C2S_BUILD_DIR/click2signd" -n -c "$d/c2s.conf" 2>&1)
 equals "-n with a 0644 PIN file exits 1" "$?" 1
 contains "... naming the mode and the fix" "$out" "[token] pin_file: $d/pin has mode 0644; it must be 0600 (chmod 600"
+check "... at the line of the setting" grep -qE "c2s.conf:[0-9]+: \[token\] pin_file" <<<"$out"
 chmod 600 "$d/pin"
 printf '%s \n' "$(cat "$d/pin.bak")" >"$d/pin"
 out=$("$C2S_BUILD_DIR/click2signd" -n -c "$d/c2s.conf" 2>&1)
@@ -42,6 +43,14 @@ ln -s "$d/pin" "$d/pin.link"
 sed "s|^pin_file = .*|pin_file = $d/pin.link|" "$d/c2s.conf" >"$d/link.conf"
 out=$("$C2S_BUILD_DIR/click2signd" -n -c "$d/link.conf" 2>&1)
 contains "-n with a PIN file that is a symbolic link says so" "$out" "is a symbolic link"
+sed "s|^key = c2s-seal|key = c2s-sael|" "$d/c2s.conf" >"$d/typo.conf"
+out=$("$C2S_BUILD_DIR/click2signd" -n -c "$d/typo.conf" 2>&1)
+equals "-n with a seal key label that is not in the token exits 1" "$?" 1
+contains "... saying so (checked without a login)" "$out" "no certificate labelled 'c2s-sael'"
+sed "s|^uri = pkcs11:token=c2s|uri = pkcs11:token=C2S|" "$d/c2s.conf" >"$d/case.conf"
+out=$("$C2S_BUILD_DIR/click2signd" -n -c "$d/case.conf" 2>&1)
+equals "-n with a token URI in the wrong case exits 1" "$?" 1
+contains "... naming the tokens it saw" "$out" 'tokens seen: "c2s"'
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$d/other.key" 2>/dev/null
 sed "s|^tls_key = .*|tls_key = $d/other.key|" "$d/c2s.conf" >"$d/mismatch.conf"
 out=$("$C2S_BUILD_DIR/click2signd" -n -c "$d/mismatch.conf" 2>&1)
