@@ -504,7 +504,12 @@ static void cc_revocation(const struct cc_trust *t, const struct cc_path *path,
 		}
 		cc_subject(c, subj, sizeof(subj));
 		if (!crl) {
-			if (!has_cdp || !o->require_revocation) {
+			if (!has_cdp && !why[0])
+				snprintf(
+				    why, sizeof(why),
+				    "it names no CRL distribution point and no current CRL of its "
+				    "issuer is installed (click2sign-admin crl add)");
+			if (!o->require_revocation) {
 				if (has_cdp)
 					log_warn(
 					    "no current CRL for '%s' (%s); accepted: revocation is "

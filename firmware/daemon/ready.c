@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "firmware/base/buf.h"
@@ -70,6 +71,12 @@ static void ready_tls(const struct config *cfg, int64_t now, struct ready *r)
 		r->p[r->n - 1].no_start = 1;
 		goto out;
 	}
+	struct stat ks;
+	if (stat(cfg->tls_key, &ks) == 0 && (ks.st_mode & 077))
+		ready_add(r, 0, "web", "tls_key",
+		          "%s has mode %04o: the TLS private key should be readable by the service "
+		          "user only (chmod 600 %s)",
+		          cfg->tls_key, (unsigned)(ks.st_mode & 07777), cfg->tls_key);
 	if (mbedtls_pk_parse_keyfile(&key, cfg->tls_key, NULL) != 0) {
 		ready_add(r, 1, "web", "tls_key",
 		          "%s is not an unencrypted PEM private key (PKCS#8 or traditional)",

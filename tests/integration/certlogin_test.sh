@@ -130,13 +130,14 @@ assert c["exp"]-c["iat"]<=300 and abs(c["iat"]-now)<30 and c["aud"]=="https://mo
 assert c["iss"]==sys.argv[3] and len(c["jti"])>=16, c' "$claims" "$now" "$url"
 done
 # mkleaf NAME CDP [KEYFROM]: a further customer of the intermediate, with the given CRL
-# distribution point (and the key of KEYFROM's certificate: a renewal that keeps the key)
+# distribution point (none when CDP is empty) (and the key of KEYFROM's certificate: a renewal that keeps the key)
 mkleaf() {
 	local o=$cust/$1
 	mkdir -p "$o"
 	if [ -n "${3:-}" ]; then cp "$cust/$3/key.pem" "$o/key.pem"; else
 		openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$o/key.pem" 2>/dev/null; fi
-	printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\ncrlDistributionPoints=%s\n' "$2" >"$o/ext"
+	printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n' >"$o/ext"
+	[ -n "$2" ] && printf 'crlDistributionPoints=%s\n' "$2" >>"$o/ext"
 	openssl req -new -key "$o/key.pem" -subj "/C=SI/O=Test/CN=Stranka $1" -out "$o/req.csr" 2>/dev/null
 	openssl x509 -req -in "$o/req.csr" -CA "$cust/inter/ca.pem" -CAkey "$cust/inter/ca.key" \
 		-set_serial "0x$(openssl rand -hex 12)" -days 30 -extfile "$o/ext" -out "$o/cert.pem" 2>/dev/null
@@ -194,6 +195,12 @@ mkleaf ldaponly "URI:ldap://x500.example/cn=CA?certificateRevocationList"
 r=$("${curl_[@]}" $(cert ldaponly) -H 'Accept: application/json' "$churl/c/check")
 contains "an LDAP-only distribution point: revocation unknown, not accepted" "$r" "problems/certificate-revocation-unknown"
 contains "... saying to install the CRL" "$r" "crl add"
+# no distribution point at all, and no CRL of the intermediate installed: revocation is required
+mkleaf nocdp ""
+# shellcheck disable=SC2046
+r=$("${curl_[@]}" $(cert nocdp) -H 'Accept: application/json' "$churl/c/check")
+contains "a certificate naming no distribution point, its issuer's CRL not installed: unknown" "$r" "problems/certificate-revocation-unknown"
+contains "... saying so" "$r" "names no CRL distribution point"
 # a hostile chain: the intermediate sent six times over is one candidate, and answered fast
 cat "$cust/good-ec/cert.pem" "$cust/inter/ca.pem" "$cust/inter/ca.pem" "$cust/inter/ca.pem" \
 	"$cust/inter/ca.pem" "$cust/inter/ca.pem" >"$d/dup-chain.pem"

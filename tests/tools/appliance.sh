@@ -71,6 +71,10 @@ EOT
 	"$C2S_BUILD_DIR/click2sign-admin" --config "$d/c2s.conf" init >/dev/null || return 1
 	# customers' certificates from the test customer CA log in on the certificate listener
 	"$C2S_BUILD_DIR/click2sign-admin" --config "$d/c2s.conf" trust add "$d/pki/customer/ca.pem" \
+		>/dev/null || return 1
+	# its CRL: certificates issued with openssl name no distribution point, and revocation is
+	# required
+	"$C2S_BUILD_DIR/click2sign-admin" --config "$d/c2s.conf" crl add "$d/pki/crl/customer.crl" \
 		>/dev/null
 }
 

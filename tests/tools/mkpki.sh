@@ -19,7 +19,8 @@
 #   seal-p256/…, seal-p384/…                              ECDSA seals
 #   tsa/{key.pem,cert.pem,chain.pem,ts.cnf,serial}        RSA-2048, EKU critical timeStamping
 #   server/{key.pem,cert.pem,chain.pem}                   TLS, SAN IP:127.0.0.1, DNS:localhost
-#   customer/{ca.pem,ca.key}                              customer-certificate test CA (P-256)
+#   customer/{ca.pem,ca.key}                              customer-certificate test CA (P-256);
+#                                                         its CRL is crl/customer.crl (30 days)
 #   crl/{root.crl,issuing.crl} (DER) + *.crl.pem          CRLs
 #   root.pem                                              copy of root/ca.pem
 set -euo pipefail
@@ -188,6 +189,8 @@ make_all() {
 	leaf "$OUT/server" "localhost" p256 server
 	ts_cnf
 	selfsigned "$OUT/customer" "Click2Sign Test Customer CA" p256 sha256
+	ca_cnf "$OUT/customer" sha256
+	[ -e "$OUT/crl/customer.crl" ] || gencrl "$OUT/customer" customer
 	[ -e "$OUT/crl/root.crl" ] || gencrl "$OUT/root" root
 	[ -e "$OUT/crl/issuing.crl" ] || gencrl "$OUT/issuing" issuing
 }
