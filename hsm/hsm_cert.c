@@ -82,17 +82,10 @@ out:
 	return ret;
 }
 
-struct certget_ctx {
-	const struct hsm_key_info *ki;
-	struct buf *der;
-};
-
-static c2s_err certget_op(struct hsm *h, struct hsm_sess *s, void *vctx, CK_RV *rv)
+/* The value (DER) of the one certificate object matching t[0..1], appended to der. */
+static c2s_err cert_value(struct hsm *h, struct hsm_sess *s, CK_ATTRIBUTE *t, struct buf *der,
+                          CK_RV *rv)
 {
-	struct certget_ctx *c = vctx;
-	CK_OBJECT_CLASS cc = CKO_CERTIFICATE;
-	CK_ATTRIBUTE t[] = {{CKA_CLASS, &cc, sizeof(cc)},
-	                    {CKA_ID, (void *)c->ki->id, c->ki->id_len}};
 	CK_OBJECT_HANDLE o;
 	CK_ULONG n = 0;
 	*rv = hsm_find(h->f, s->s, t, 2, &o, 1, &n);
@@ -106,15 +99,29 @@ static c2s_err certget_op(struct hsm *h, struct hsm_sess *s, void *vctx, CK_RV *
 		return hsm_rv_err(*rv);
 	if (a.ulValueLen == 0 || a.ulValueLen > CERT_MAX)
 		return C2S_ERR_X509;
-	c2s_err r = buf_reserve(c->der, a.ulValueLen);
+	c2s_err r = buf_reserve(der, a.ulValueLen);
 	if (r != C2S_OK)
 		return r;
-	a.pValue = c->der->data + c->der->len;
+	a.pValue = der->data + der->len;
 	*rv = h->f->C_GetAttributeValue(s->s, o, &a, 1);
 	if (*rv != CKR_OK)
 		return hsm_rv_err(*rv);
-	c->der->len += a.ulValueLen;
+	der->len += a.ulValueLen;
 	return C2S_OK;
+}
+
+struct certget_ctx {
+	const struct hsm_key_info *ki;
+	struct buf *der;
+};
+
+static c2s_err certget_op(struct hsm *h, struct hsm_sess *s, void *vctx, CK_RV *rv)
+{
+	struct certget_ctx *c = vctx;
+	CK_OBJECT_CLASS cc = CKO_CERTIFICATE;
+	CK_ATTRIBUTE t[] = {{CKA_CLASS, &cc, sizeof(cc)},
+	                    {CKA_ID, (void *)c->ki->id, c->ki->id_len}};
+	return cert_value(h, s, t, c->der, rv);
 }
 
 c2s_err hsm_cert_for_key(struct hsm *h, struct hsm_key *k, struct buf *der)
@@ -146,28 +153,7 @@ static c2s_err certlabel_op(struct hsm *h, struct hsm_sess *s, void *vctx, CK_RV
 	CK_OBJECT_CLASS cc = CKO_CERTIFICATE;
 	CK_ATTRIBUTE t[] = {{CKA_CLASS, &cc, sizeof(cc)},
 	                    {CKA_LABEL, (void *)c->label, strlen(c->label)}};
-	CK_OBJECT_HANDLE o;
-	CK_ULONG n = 0;
-	*rv = hsm_find(h->f, s->s, t, 2, &o, 1, &n);
-	if (*rv != CKR_OK)
-		return hsm_rv_err(*rv);
-	if (n == 0)
-		return C2S_ERR_NOT_FOUND;
-	CK_ATTRIBUTE a = {CKA_VALUE, NULL, 0};
-	*rv = h->f->C_GetAttributeValue(s->s, o, &a, 1);
-	if (*rv != CKR_OK)
-		return hsm_rv_err(*rv);
-	if (a.ulValueLen == 0 || a.ulValueLen > CERT_MAX)
-		return C2S_ERR_X509;
-	c2s_err r = buf_reserve(c->der, a.ulValueLen);
-	if (r != C2S_OK)
-		return r;
-	a.pValue = c->der->data + c->der->len;
-	*rv = h->f->C_GetAttributeValue(s->s, o, &a, 1);
-	if (*rv != CKR_OK)
-		return hsm_rv_err(*rv);
-	c->der->len += a.ulValueLen;
-	return C2S_OK;
+	return cert_value(h, s, t, c->der, rv);
 }
 
 c2s_err hsm_cert_by_label(struct hsm *h, const char *label, struct buf *der)

@@ -137,13 +137,9 @@ int web_seal_cert(const struct config *cfg, int64_t *not_after, char *subject, s
 			mbedtls_x509_crt c;
 			mbedtls_x509_crt_init(&c);
 			if (ki.cert && mbedtls_x509_crt_parse_der(&c, ki.cert, ki.cert_len) == 0) {
-				struct tm tm = {.tm_year = c.valid_to.year - 1900,
-				                .tm_mon = c.valid_to.mon - 1,
-				                .tm_mday = c.valid_to.day,
-				                .tm_hour = c.valid_to.hour,
-				                .tm_min = c.valid_to.min,
-				                .tm_sec = c.valid_to.sec};
-				seal_cert.not_after = (int64_t)timegm(&tm);
+				seal_cert.not_after =
+				    clock_timegm(c.valid_to.year, c.valid_to.mon, c.valid_to.day,
+				                 c.valid_to.hour, c.valid_to.min, c.valid_to.sec);
 				cc_name_utf8(c.subject_raw.p, c.subject_raw.len, seal_cert.subject,
 				             sizeof(seal_cert.subject));
 				seal_cert.known = 1;

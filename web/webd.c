@@ -142,13 +142,9 @@ static int64_t webd_cert_not_after(const char *pem)
 	mbedtls_x509_crt_init(&c);
 	if (pem && mbedtls_x509_crt_parse(&c, (const unsigned char *)pem, strlen(pem) + 1) >= 0)
 		for (const mbedtls_x509_crt *p = &c; p && p->raw.len; p = p->next) {
-			struct tm tm = {.tm_year = p->valid_to.year - 1900,
-			                .tm_mon = p->valid_to.mon - 1,
-			                .tm_mday = p->valid_to.day,
-			                .tm_hour = p->valid_to.hour,
-			                .tm_min = p->valid_to.min,
-			                .tm_sec = p->valid_to.sec};
-			int64_t t = (int64_t)timegm(&tm);
+			int64_t t =
+			    clock_timegm(p->valid_to.year, p->valid_to.mon, p->valid_to.day,
+			                 p->valid_to.hour, p->valid_to.min, p->valid_to.sec);
 			if (!na || t < na)
 				na = t;
 		}

@@ -11,4 +11,7 @@ int64_t clock_now(void);
 /* Monotonic milliseconds, for intervals and rate limits; never moved by tests. */
 int64_t clock_mono_ms(void);
 
+/* Unix seconds of a UTC calendar time (month 1..12), e.g. an X.509 time's fields. */
+int64_t clock_timegm(int year, int mon, int day, int hour, int min, int sec);
+
 #endif

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "firmware/base/clock.h"
 #include "firmware/base/log.h"
 #include "firmware/pades/revocation.h"
 
@@ -208,13 +209,7 @@ char *cc_trust_anchors_pem(const struct cc_trust *t)
 
 static int64_t cc_time(const mbedtls_x509_time *t)
 {
-	struct tm tm = {.tm_year = t->year - 1900,
-	                .tm_mon = t->mon - 1,
-	                .tm_mday = t->day,
-	                .tm_hour = t->hour,
-	                .tm_min = t->min,
-	                .tm_sec = t->sec};
-	return (int64_t)timegm(&tm);
+	return clock_timegm(t->year, t->mon, t->day, t->hour, t->min, t->sec);
 }
 
 static void cc_date(int64_t t, char *out, size_t cap)

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "firmware/base/buf.h"
+#include "firmware/base/clock.h"
 #include "firmware/base/secmem.h"
 #include "hsm/hsm.h"
 
@@ -46,13 +47,7 @@ static void ready_pin(struct ready *r, const char *section, const char *key, con
 
 static int64_t ready_time(const mbedtls_x509_time *t)
 {
-	struct tm tm = {.tm_year = t->year - 1900,
-	                .tm_mon = t->mon - 1,
-	                .tm_mday = t->day,
-	                .tm_hour = t->hour,
-	                .tm_min = t->min,
-	                .tm_sec = t->sec};
-	return (int64_t)timegm(&tm);
+	return clock_timegm(t->year, t->mon, t->day, t->hour, t->min, t->sec);
 }
 
 static void ready_tls(const struct config *cfg, int64_t now, struct ready *r)
