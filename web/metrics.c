@@ -9,6 +9,33 @@
 #include "firmware/certs/custcert.h"
 #include "firmware/orders/outbox.h"
 
+/* Histogram buckets (seconds), the same for every latency family. */
+static const double web_buckets[WEB_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                0.5,   1,    2.5,   5,    10};
+
+void web_histogram_observe(struct web_histogram *h, int64_t us)
+{
+	for (int i = 0; i < WEB_BUCKETS; i++)
+		if ((double)us / 1e6 <= web_buckets[i])
+			atomic_fetch_add(&h->le[i], 1);
+	atomic_fetch_add(&h->count, 1);
+	atomic_fetch_add(&h->sum_us, (unsigned long)us);
+}
+
+c2s_err web_histogram_print(struct buf *b, const char *name, const char *help,
+                            struct web_histogram *h)
+{
+	c2s_err e = buf_printf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+	for (int i = 0; i < WEB_BUCKETS && e == C2S_OK; i++)
+		e = buf_printf(b, "%s_bucket{le=\"%g\"} %lu\n", name, web_buckets[i],
+		               atomic_load(&h->le[i]));
+	unsigned long n = atomic_load(&h->count);
+	if (e == C2S_OK)
+		e = buf_printf(b, "%s_bucket{le=\"+Inf\"} %lu\n%s_sum %.6f\n%s_count %lu\n", name,
+		               n, name, (double)atomic_load(&h->sum_us) / 1e6, name, n);
+	return e;
+}
+
 enum MHD_Result web_metrics(struct web_req *r)
 {
 	struct khmsg_status s;
@@ -16,23 +43,45 @@ enum MHD_Result web_metrics(struct web_req *r)
 	struct buf b;
 	int up = khc_status(&s, detail, sizeof(detail)) == C2S_OK;
 	buf_init(&b, 16384);
-	c2s_err e = buf_printf(&b, "# TYPE c2s_http_requests_total counter\n");
+	c2s_err e = buf_printf(&b, "# HELP c2s_http_requests_total HTTP answers by status class.\n"
+	                           "# TYPE c2s_http_requests_total counter\n");
 	for (int i = 1; i <= 5 && e == C2S_OK; i++)
 		e = buf_printf(&b, "c2s_http_requests_total{class=\"%dxx\"} %lu\n", i,
 		               atomic_load(&web_stats.requests[i]));
 	if (e == C2S_OK)
+		e = web_histogram_print(&b, "c2s_http_request_duration_seconds",
+		                        "Time from a request's complete header section until its "
+		                        "answer was sent (bodies included).",
+		                        &web_stats.http_latency);
+	if (e == C2S_OK)
+		e = web_histogram_print(&b, "c2s_seal_duration_seconds",
+		                        "Time to seal one document (parse, sign through the "
+		                        "keyholder, time-stamp).",
+		                        &web_stats.seal_latency);
+	if (e == C2S_OK)
 		e = buf_printf(
 		    &b,
+		    "# HELP c2s_seals_total Seals by result.\n"
 		    "# TYPE c2s_seals_total counter\n"
 		    "c2s_seals_total{result=\"ok\"} %lu\n"
 		    "c2s_seals_total{result=\"failed\"} %lu\n"
+		    "# HELP c2s_seal_bytes_total Bytes of sealed documents sent.\n"
 		    "# TYPE c2s_seal_bytes_total counter\n"
 		    "c2s_seal_bytes_total %lu\n"
+		    "# HELP c2s_keyholder_up 1 when the key-holding process answers.\n"
 		    "# TYPE c2s_keyholder_up gauge\nc2s_keyholder_up %d\n"
+		    "# HELP c2s_token_present 1 when the token (or card) is present.\n"
 		    "# TYPE c2s_token_present gauge\nc2s_token_present %d\n"
+		    "# HELP c2s_signer_ready 1 when the keyholder is ready to sign (seals and, in "
+		    "signer mode, customers' documents).\n"
 		    "# TYPE c2s_signer_ready gauge\nc2s_signer_ready %d\n"
+		    "# HELP c2s_keyholder_signatures_total Signatures the token made since the "
+		    "keyholder started.\n"
 		    "# TYPE c2s_keyholder_signatures_total counter\n"
 		    "c2s_keyholder_signatures_total %llu\n"
+		    "# HELP c2s_keyholder_sign_errors_total Signatures the token refused or failed "
+		    "since the keyholder started.\n"
+		    "# TYPE c2s_keyholder_sign_errors_total counter\n"
 		    "c2s_keyholder_sign_errors_total %llu\n",
 		    atomic_load(&web_stats.seals_ok), atomic_load(&web_stats.seals_failed),
 		    atomic_load(&web_stats.seal_bytes), up, up && s.token_present,
@@ -101,7 +150,9 @@ enum MHD_Result web_metrics(struct web_req *r)
 		               "c2s_http_refused_total{reason=\"body-memory\"} %lu\n",
 		               gs[0], gs[1], gs[2], gs[3]);
 	if (e == C2S_OK && up && s.card_monitored)
-		e = buf_printf(&b, "# TYPE c2s_card_present gauge\nc2s_card_present %d\n",
+		e = buf_printf(&b,
+		               "# HELP c2s_card_present 1 when the card is in its reader.\n"
+		               "# TYPE c2s_card_present gauge\nc2s_card_present %d\n",
 		               s.card_present);
 	if (e != C2S_OK || buf_put_u8(&b, 0) != C2S_OK) {
 		buf_free(&b);

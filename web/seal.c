@@ -201,8 +201,15 @@ enum MHD_Result web_seal(struct web_req *r)
 	job.params.reason = cfg->seal_reason[0] ? cfg->seal_reason : NULL;
 	job.params.location = cfg->seal_location[0] ? cfg->seal_location : NULL;
 	job.params.when = time(NULL);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	c2s_err e =
 	    pades_run(&seal_key, &job, o->orig.data, o->orig.len, &o->res, detail, sizeof(detail));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (e == C2S_OK)
+		web_histogram_observe(&web_stats.seal_latency,
+		                      (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000 +
+		                          (t1.tv_nsec - t0.tv_nsec) / 1000);
 	if (e != C2S_OK) {
 		log_info("seal refused: %s: %s", c2s_err_name(e), detail);
 		return seal_fail(r, o, e, detail);

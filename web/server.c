@@ -2,6 +2,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
 
 #include "server.h"
@@ -126,8 +127,16 @@ static enum MHD_Result web_refuse(struct web_req *r, unsigned status, const char
 	return MHD_YES;
 }
 
+static int64_t web_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static enum MHD_Result web_first_call(struct web_req *r, const char *version)
 {
+	r->t0_us = web_now_us();
 	int known;
 	char why[200];
 	int reserve = guard_request_begin(r->conn);
@@ -273,10 +282,11 @@ static void web_completed(void *cls, struct MHD_Connection *conn, void **con_cls
 	struct web_req *r = *con_cls;
 	(void)cls;
 	(void)conn;
-	(void)toe;
 	if (!r)
 		return;
 	guard_request_end(conn);
+	if (r->t0_us && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		web_histogram_observe(&web_stats.http_latency, web_now_us() - r->t0_us);
 	if (r->mem)
 		guard_mem_give(r->mem);
 	buf_free(&r->body);

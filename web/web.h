@@ -34,6 +34,7 @@ struct web_req {
 	size_t mem;     /* bytes of the body budget this request holds */
 	char allow[48]; /* the Allow header of a 405 */
 	int close;      /* answer with Connection: close (a request we cannot frame) */
+	int64_t t0_us;  /* the handler's first call (monotonic), for the latency histogram */
 	int cert_listener;
 	const struct web_route *route;
 	int started;
@@ -165,6 +166,16 @@ int web_csrf_ok(const struct web_session *s, const char *presented);
 C2S_MUST_CHECK c2s_err web_sign_document(struct web_ctx *ctx, const struct order_info *info, int n,
                                          const uint8_t *sad, char *why, size_t why_cap);
 
+/* Latency histograms (metrics.c): cumulative buckets, sum in microseconds. */
+#define WEB_BUCKETS 11
+struct web_histogram {
+	atomic_ulong le[WEB_BUCKETS];
+	atomic_ulong count, sum_us;
+};
+void web_histogram_observe(struct web_histogram *h, int64_t us);
+C2S_MUST_CHECK c2s_err web_histogram_print(struct buf *b, const char *name, const char *help,
+                                           struct web_histogram *h);
+
 /* Metrics counters */
 struct web_metrics {
 	atomic_ulong requests[6]; /* by status class 1xx..5xx (index 1..5) */
@@ -174,6 +185,7 @@ struct web_metrics {
 	 */
 	atomic_ulong cert_checks[11];
 	atomic_ulong cert_registered, cert_logins, cert_refused_other;
+	struct web_histogram http_latency, seal_latency;
 };
 extern struct web_metrics web_stats;
 

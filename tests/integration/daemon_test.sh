@@ -108,6 +108,12 @@ r=$(curl -s --cacert "$ca" -H "Authorization: Bearer $tok" -H 'Content-Type: app
 contains "not a PDF: 422 invalid-document" "$r" "invalid-document"
 r=$(curl -s --cacert "$ca" "$url/metrics")
 contains "metrics: Prometheus text" "$r" "c2s_keyholder_up 1"
+out=$("$C2S_SOURCE_DIR/tests/tools/prom_check.py" <<<"$r")
+check "metrics: every family has HELP and TYPE, histograms cumulative ($out)" \
+	"$C2S_SOURCE_DIR/tests/tools/prom_check.py" <<<"$r"
+check "metrics: the request latency histogram counts the requests so far" \
+	grep -qE '^c2s_http_request_duration_seconds_count [1-9][0-9]*$' <<<"$r"
+check "metrics: the seal latency histogram is declared" grep -q '^# TYPE c2s_seal_duration_seconds histogram' <<<"$r"
 
 # refusals decided before the body (unknown route, no bearer token) reach the client as the
 # problem after the body is drained, never as a reset
