@@ -11,21 +11,46 @@
 
 #include "log.h"
 
+/* Each secret gets pages of its own: mapped, locked and kept out of core dumps, so that freeing
+ * one never unlocks another that shared its page (munlock works on whole pages), and the size
+ * in front of it lets secmem_free find the whole mapping. */
+struct secmem_hdr {
+	size_t len; /* of the mapping */
+	size_t pad;
+};
+
 void *secmem_alloc(size_t n)
 {
-	void *p = calloc(1, n ? n : 1);
-	if (p && mlock(p, n) != 0)
-		log_debug("mlock(%zu) failed: %s", n, strerror(errno));
-	return p;
+	static int warned;
+	long page = sysconf(_SC_PAGESIZE);
+	size_t ps = page > 0 ? (size_t)page : 4096;
+	size_t len = (n + sizeof(struct secmem_hdr) + ps - 1) / ps * ps;
+	void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return NULL;
+	(void)madvise(m, len, MADV_DONTDUMP);
+	if (mlock(m, len) != 0 && !warned) {
+		warned = 1; /* the operator sees it once: secrets may reach swap */
+		log_warn(
+		    "cannot lock memory for secrets (%s): PINs and keys may be written to swap; "
+		    "raise the memory-lock limit (LimitMEMLOCK=, ulimit -l)",
+		    strerror(errno));
+	}
+	struct secmem_hdr *h = m;
+	h->len = len;
+	return h + 1;
 }
 
 void secmem_free(void *p, size_t n)
 {
 	if (!p)
 		return;
-	explicit_bzero(p, n);
-	munlock(p, n);
-	free(p);
+	struct secmem_hdr *h = (struct secmem_hdr *)p - 1;
+	size_t len = h->len;
+	(void)n;
+	explicit_bzero(h, len);
+	munlock(h, len);
+	munmap(h, len);
 }
 
 int secmem_cmp(const void *a, const void *b, size_t n)

@@ -6,8 +6,9 @@
 
 #include "err.h"
 
-/* Allocate n bytes of mlock'ed, zeroed memory (falls back to plain memory with a warning
- * if mlock is not permitted). Free with secmem_free. */
+/* n bytes of zeroed memory on pages of their own, locked (mlock) and excluded from core dumps
+ * (MADV_DONTDUMP); when locking is not permitted, a warning is logged once and the memory is
+ * still returned. Free with secmem_free, which wipes and unmaps the whole mapping. */
 void *secmem_alloc(size_t n);
 void secmem_free(void *p, size_t n);
 /* 0 when equal, constant time in n. */
