@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -29,7 +30,8 @@ void *secmem_alloc(size_t n)
 	if (m == MAP_FAILED)
 		return NULL;
 	(void)madvise(m, len, MADV_DONTDUMP);
-	if (mlock(m, len) != 0 && !warned) {
+	/* the system call itself: sanitizer runtimes replace mlock() with a no-op */
+	if (syscall(SYS_mlock, m, len) != 0 && !warned) {
 		warned = 1; /* the operator sees it once: secrets may reach swap */
 		log_warn(
 		    "cannot lock memory for secrets (%s): PINs and keys may be written to swap; "
@@ -49,7 +51,7 @@ void secmem_free(void *p, size_t n)
 	size_t len = h->len;
 	(void)n;
 	explicit_bzero(h, len);
-	munlock(h, len);
+	(void)syscall(SYS_munlock, h, len);
 	munmap(h, len);
 }
 
