@@ -7,8 +7,16 @@ set -uo pipefail
 . "$C2S_SOURCE_DIR/tests/tools/itlib.sh"
 . "$C2S_SOURCE_DIR/tests/tools/appliance.sh"
 w=$(mktemp -d /tmp/c2s-install-doc.XXXXXX)
-trap '[ -f "$w/etc/click2signd.pid" ] && kill "$(cat "$w/etc/click2signd.pid")" 2>/dev/null;
-	[ -f "$w/etc/tsa.pid" ] && kill "$(cat "$w/etc/tsa.pid")" 2>/dev/null; sleep 0.5; rm -rf "$w"' EXIT
+# what the page started, by PID: its pid files, and (should a step fail before the TSA wrote its
+# own) the processes whose command line names this scratch directory
+cleanup() {
+	[ -f "$w/etc/click2signd.pid" ] && kill "$(cat "$w/etc/click2signd.pid")" 2>/dev/null
+	[ -f "$w/etc/tsa.pid" ] && kill "$(cat "$w/etc/tsa.pid")" 2>/dev/null
+	for p in $(pgrep -f -- "$w/" 2>/dev/null); do kill "$p" 2>/dev/null; done
+	sleep 0.5
+	rm -rf "$w"
+}
+trap cleanup EXIT
 # the blocks, extracted from the page as it is
 "$C2S_SOURCE_DIR/tests/tools/md_blocks.py" sh "$C2S_SOURCE_DIR/docs/INSTALL.md" >"$w/install.sh"
 check "INSTALL.md has runnable blocks" test -s "$w/install.sh"
