@@ -13,20 +13,10 @@
 #include <cmocka.h>
 #include <mbedtls/pem.h>
 
+#include "test_shell.h"
 #include "firmware/certs/custcert.h"
 
 static char g_dir[256], g_pki[300];
-
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd);
-}
 
 static uint8_t *slurp(const char *rel, size_t *len)
 {
