@@ -123,16 +123,22 @@ static struct {
 	int known;
 	int64_t not_after;
 	char subject[256];
+	int64_t retry_ms; /* after a failed lookup: not before this (monotonic) */
 } seal_cert = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 int web_seal_cert(const struct config *cfg, int64_t *not_after, char *subject, size_t cap)
 {
 	uint32_t gen = khc_generation();
 	pthread_mutex_lock(&seal_cert.mu);
-	if (!seal_cert.known || seal_cert.gen != gen) {
+	/* a lookup that failed is not retried on every seal and health check, only every 5 s or
+	 * when the keyholder's channels change */
+	if ((!seal_cert.known || seal_cert.gen != gen) &&
+	    (seal_cert.gen != gen || clock_mono_ms() >= seal_cert.retry_ms)) {
 		struct khmsg_keyinfo ki;
 		char why[256];
 		seal_cert.known = 0;
+		seal_cert.gen = gen;
+		seal_cert.retry_ms = clock_mono_ms() + 5000;
 		if (khc_keyinfo(cfg->seal_key, &ki, why, sizeof(why)) == C2S_OK) {
 			mbedtls_x509_crt c;
 			mbedtls_x509_crt_init(&c);
@@ -143,7 +149,6 @@ int web_seal_cert(const struct config *cfg, int64_t *not_after, char *subject, s
 				cc_name_utf8(c.subject_raw.p, c.subject_raw.len, seal_cert.subject,
 				             sizeof(seal_cert.subject));
 				seal_cert.known = 1;
-				seal_cert.gen = gen;
 			}
 			mbedtls_x509_crt_free(&c);
 			khmsg_keyinfo_free(&ki);

@@ -71,15 +71,13 @@ int main(int argc, char **argv)
 		       rd.n ? " (with warnings above)" : "");
 		return 0;
 	}
-	int tls_bad = 0;
 	for (size_t i = 0; i < rd.n; i++) {
 		if (rd.p[i].fatal)
 			log_error("[%s] %s: %s", rd.p[i].section, rd.p[i].key, rd.p[i].why);
 		else
 			log_warn("[%s] %s: %s", rd.p[i].section, rd.p[i].key, rd.p[i].why);
-		tls_bad |= rd.p[i].no_start;
 	}
-	if (tls_bad) { /* a listener that could never answer: no port is opened at all */
+	if (rd.no_start) { /* a listener that could never answer: no port is opened at all */
 		log_error("not started: the HTTPS listeners cannot serve with this certificate and "
 		          "key");
 		return 1;

@@ -20,6 +20,7 @@ static void ready_add(struct ready *r, int fatal, const char *section, const cha
 static void ready_add(struct ready *r, int fatal, const char *section, const char *key,
                       const char *fmt, ...)
 {
+	r->fatal += fatal != 0; /* counted even past READY_MAX, where it is not kept */
 	if (r->n >= READY_MAX)
 		return;
 	struct ready_problem *p = &r->p[r->n++];
@@ -30,7 +31,6 @@ static void ready_add(struct ready *r, int fatal, const char *section, const cha
 	vsnprintf(p->why, sizeof(p->why), fmt, ap);
 	va_end(ap);
 	p->fatal = fatal;
-	r->fatal += fatal != 0;
 }
 
 static void ready_pin(struct ready *r, const char *section, const char *key, const char *path)
@@ -63,7 +63,7 @@ static void ready_tls(const struct config *cfg, int64_t now, struct ready *r)
 		          "%s is not a PEM certificate (the server certificate first, then its "
 		          "issuers)",
 		          cfg->tls_cert);
-		r->p[r->n - 1].no_start = 1;
+		r->no_start = 1;
 		goto out;
 	}
 	struct stat ks;
@@ -76,7 +76,7 @@ static void ready_tls(const struct config *cfg, int64_t now, struct ready *r)
 		ready_add(r, 1, "web", "tls_key",
 		          "%s is not an unencrypted PEM private key (PKCS#8 or traditional)",
 		          cfg->tls_key);
-		r->p[r->n - 1].no_start = 1;
+		r->no_start = 1;
 		goto out;
 	}
 	if (mbedtls_pk_check_pair(&crt.pk, &key) != 0) {
@@ -84,7 +84,7 @@ static void ready_tls(const struct config *cfg, int64_t now, struct ready *r)
 		          "%s does not belong to the certificate in %s: the listeners could not "
 		          "start; install the key the certificate was issued for",
 		          cfg->tls_key, cfg->tls_cert);
-		r->p[r->n - 1].no_start = 1;
+		r->no_start = 1;
 		goto out;
 	}
 	int64_t nb = ready_time(&crt.valid_from), na = ready_time(&crt.valid_to);

@@ -16,13 +16,13 @@
 struct ready_problem {
 	char section[32], key[48];
 	char why[512];
-	int fatal;    /* 1: would stop serving or signing; 0: a warning */
-	int no_start; /* 1: the daemon cannot start with it (a listener could never answer) */
+	int fatal; /* 1: would stop serving or signing; 0: a warning */
 };
 
 struct ready {
 	struct ready_problem p[READY_MAX];
 	size_t n, fatal;
+	int no_start; /* the daemon cannot start (a listener could never answer) */
 };
 
 /* Fills r (cleared first). `now` is Unix seconds. with_token: also open the token (no login)
