@@ -12,7 +12,6 @@
  * allow-listed portal URL with it. Registration binds the certificate to the account named in a
  * portal assertion (verified here with the portal's keys, single use by jti). */
 #include <ctype.h>
-#include <dirent.h>
 #include <gnutls/gnutls.h>
 #include <mbedtls/md.h>
 #include <pthread.h>
@@ -82,30 +81,7 @@ static void cl_snap_free(struct cl_snap *sn)
 
 static void cl_portal_load(const struct config *cfg, struct cl_snap *sn)
 {
-	DIR *d = opendir(cfg->portal_keys);
-	struct dirent *de;
-	while (d && (de = readdir(d)) && sn->n_portal < CL_MAX_PORTAL) {
-		size_t n = strlen(de->d_name);
-		if (de->d_name[0] == '.' || n < 5 || strcmp(de->d_name + n - 4, ".pem") != 0)
-			continue;
-		char path[4400], why[200];
-		snprintf(path, sizeof(path), "%s/%s", cfg->portal_keys, de->d_name);
-		FILE *f = fopen(path, "rb");
-		uint8_t pem[16384];
-		size_t len = f ? fread(pem, 1, sizeof(pem) - 1, f) : 0;
-		if (f)
-			fclose(f);
-		if (len == 0)
-			continue;
-		pem[len] = 0;
-		if (jws_key_from_pem(pem, len + 1, &sn->portal[sn->n_portal], why, sizeof(why)) ==
-		    C2S_OK)
-			sn->n_portal++;
-		else
-			log_warn("%s: not a portal key: %s", path, why);
-	}
-	if (d)
-		closedir(d);
+	sn->n_portal = jws_keys_from_dir(cfg->portal_keys, sn->portal, CL_MAX_PORTAL);
 }
 
 /* The current snapshot (reloaded first when a directory changed); give it back with cl_snap_put. */

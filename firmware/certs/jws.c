@@ -2,6 +2,7 @@
  * registered claims, and signing through a callback (the token holds the private key). */
 #include "jws.h"
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,8 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/rsa.h>
 #include <mbedtls/x509_crt.h>
+
+#include "firmware/base/log.h"
 
 #define RSA_MIN_BITS  2048
 #define RSA_MAX_BITS  4096
@@ -770,4 +773,36 @@ out:
 	free(hj);
 	json_decref(hdr);
 	return ret;
+}
+
+size_t jws_keys_from_dir(const char *dir, struct jws_key **keys, size_t max)
+{
+	struct dirent **names = NULL;
+	int n = dir ? scandir(dir, &names, NULL, alphasort) : -1;
+	size_t got = 0;
+	for (int i = 0; i < n; i++) {
+		const char *f = names[i]->d_name;
+		size_t fl = strlen(f);
+		if (f[0] != '.' && fl > 4 && strcmp(f + fl - 4, ".pem") == 0 && got < max) {
+			char path[4400], why[256] = "";
+			uint8_t pem[16384];
+			snprintf(path, sizeof(path), "%s/%s", dir, f);
+			FILE *fp = fopen(path, "rb");
+			size_t len = fp ? fread(pem, 1, sizeof(pem) - 1, fp) : 0;
+			if (fp)
+				fclose(fp);
+			pem[len] = 0;
+			if (jws_key_from_pem(pem, len + 1, &keys[got], why, sizeof(why)) ==
+			    C2S_OK) {
+				log_info("portal key %s (%s) from %s", jws_key_kid(keys[got]),
+				         jws_alg_name(jws_key_alg(keys[got])), f);
+				got++;
+			} else {
+				log_error("portal key %s refused: %s", path, why);
+			}
+		}
+		free(names[i]);
+	}
+	free(names);
+	return got;
 }

@@ -43,6 +43,9 @@ struct jws_key;
 C2S_MUST_CHECK c2s_err jws_key_from_pem(const uint8_t *pem, size_t len, struct jws_key **out,
                                         char *why, size_t why_cap);
 void jws_key_free(struct jws_key *k);
+/* The keys of the *.pem files in `dir` (in name order, at most max), each refused file logged
+ * with its reason: the portal keys that `click2sign-admin portal-key add` writes. */
+size_t jws_keys_from_dir(const char *dir, struct jws_key **keys, size_t max);
 /* Lowercase hex SHA-256 of the key's SPKI DER (what `openssl pkey -pubin -outform DER |
  * sha256sum` prints). */
 const char *jws_key_kid(const struct jws_key *k);

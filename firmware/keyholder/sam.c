@@ -15,7 +15,6 @@
  * In signer mode each customer gets a key generated in the token at code verification and a
  * short-lived certificate issued with the appliance's issuing-CA key (issue.c); the key is
  * destroyed when the order ends, and leftovers are swept when the token first opens. */
-#include <dirent.h>
 #include <mbedtls/asn1.h>
 #include <mbedtls/bignum.h>
 #include <mbedtls/sha256.h>
@@ -99,32 +98,7 @@ static void sam_portal_keys_load(struct kh *k)
 	for (size_t i = 0; i < s->nportal; i++)
 		jws_key_free(s->portal[i]);
 	s->nportal = 0;
-	struct dirent **names = NULL;
-	int n = scandir(dir, &names, NULL, alphasort);
-	for (int i = 0; i < n; i++) {
-		const char *f = names[i]->d_name;
-		size_t fl = strlen(f);
-		char path[CONFIG_PATH + 256], why[256] = "";
-		if (fl > 4 && strcmp(f + fl - 4, ".pem") == 0 && s->nportal < SAM_MAX_PORTAL_KEYS) {
-			snprintf(path, sizeof(path), "%s/%s", dir, f);
-			FILE *fp = fopen(path, "rb");
-			uint8_t pem[16384];
-			size_t len = fp ? fread(pem, 1, sizeof(pem) - 1, fp) : 0;
-			if (fp)
-				fclose(fp);
-			pem[len] = 0;
-			struct jws_key *key = NULL;
-			if (jws_key_from_pem(pem, len + 1, &key, why, sizeof(why)) == C2S_OK) {
-				log_info("portal key %s (%s) from %s", jws_key_kid(key),
-				         jws_alg_name(jws_key_alg(key)), f);
-				s->portal[s->nportal++] = key;
-			} else {
-				log_error("portal key %s refused: %s", path, why);
-			}
-		}
-		free(names[i]);
-	}
-	free(names);
+	s->nportal = jws_keys_from_dir(dir, s->portal, SAM_MAX_PORTAL_KEYS);
 }
 
 c2s_err kh_sam_init(struct kh *k)
