@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "firmware/base/log.h"
+#include "firmware/base/sandbox.h"
 
 static const char admin_usage_text[] =
     "usage: click2sign-admin --config FILE [--verbose] COMMAND ...\n"
@@ -56,6 +57,21 @@ static const char admin_usage_text[] =
     "key\n"
     "\n"
     "Exit status: 0 success, 1 failure (reason on stderr), 2 usage error.\n";
+
+/* Run as root, a command may have created files (token objects, the keyholder's store, the
+ * database's journal) that belong to a role's user: the daemon's start-up rules give them back,
+ * so a running keyholder or web can open them. Without the users, nothing to do: the daemon
+ * names what is missing. */
+static void admin_give_files(const char *config_path)
+{
+	static struct config cfg;
+	struct sandbox_ids ids;
+	char why[512];
+	if (geteuid() != 0 || config_load(config_path, &cfg) != C2S_OK ||
+	    sandbox_ids(&cfg, &ids, why, sizeof(why)) != C2S_OK)
+		return;
+	(void)sandbox_prepare(&cfg, &ids);
+}
 
 void admin_usage(void)
 {
@@ -168,5 +184,7 @@ int main(int argc, char **argv)
 	}
 	if (!a.config_path)
 		return admin_usage_fail(NULL, "--config FILE is required");
-	return cmd->run(&a, argc - ci - 1, argv + ci + 1);
+	int rc = cmd->run(&a, argc - ci - 1, argv + ci + 1);
+	admin_give_files(a.config_path);
+	return rc;
 }

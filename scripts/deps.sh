@@ -5,6 +5,19 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 list=${1:-$here/deps.txt}
 mapfile -t want < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' "$list" | grep -v '^$')
+# The appliance's system users: as root the daemon runs each child process under its own
+# (firmware/base/sandbox.h); the Debian package creates the same ones.
+users() {
+	[ "$(id -u)" -eq 0 ] || return 0
+	getent group click2sign >/dev/null || groupadd --system click2sign
+	local u
+	for u in c2s-keyholder c2s-web c2s-notify; do
+		getent passwd "$u" >/dev/null ||
+			useradd --system --no-create-home --home-dir /nonexistent \
+				--shell /usr/sbin/nologin --user-group "$u"
+	done
+}
+users
 missing=()
 for p in "${want[@]}"; do
 	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
@@ -22,3 +35,4 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >/dev/null
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+

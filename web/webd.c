@@ -16,6 +16,7 @@
 #include "web.h"
 #include "webd.h"
 #include "firmware/base/log.h"
+#include "firmware/base/sandbox.h"
 #include "firmware/base/clock.h"
 #include "firmware/ipc/ipc.h"
 #include "firmware/orders/audit.h"
@@ -213,6 +214,8 @@ int webd_main(const struct config *cfg)
 	sigaddset(&mask, SIGINT);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (sandbox_lock(cfg, SANDBOX_WEB) != C2S_OK)
+		goto out;
 	int64_t next_sweep = 0, next_checkpoint = clock_mono_ms() + 10000,
 	        next_expiry = clock_mono_ms() + 5000;
 	while (running) {

@@ -41,6 +41,11 @@ void config_defaults(struct config *cfg)
 	snprintf(cfg->state_dir, sizeof(cfg->state_dir), "/var/lib/click2sign");
 	cfg->log_level = LOG_LVL_INFO;
 	cfg->expiry_warning_days = 30;
+	snprintf(cfg->keyholder_user, sizeof(cfg->keyholder_user), "c2s-keyholder");
+	snprintf(cfg->web_user, sizeof(cfg->web_user), "c2s-web");
+	snprintf(cfg->notify_user, sizeof(cfg->notify_user), "c2s-notify");
+	snprintf(cfg->group, sizeof(cfg->group), "click2sign");
+	cfg->sandbox = 2;
 	snprintf(cfg->listen_host, sizeof(cfg->listen_host), "127.0.0.1");
 	cfg->listen_port = 8443;
 	snprintf(cfg->cert_listen_host, sizeof(cfg->cert_listen_host), "127.0.0.1");
@@ -187,6 +192,22 @@ static int config_kv(struct config *cfg, int line, const char *section, const ch
 {
 	CFG_STR("daemon", "state_dir", state_dir);
 	CFG_UINT("daemon", "expiry_warning_days", expiry_warning_days, 0, 3650, " days");
+	CFG_STR("daemon", "keyholder_user", keyholder_user);
+	CFG_STR("daemon", "web_user", web_user);
+	CFG_STR("daemon", "notify_user", notify_user);
+	CFG_STR("daemon", "group", group);
+	if (strcmp(section, "daemon") == 0 && strcmp(key, "sandbox") == 0) {
+		if (strcmp(v, "off") == 0)
+			cfg->sandbox = 0;
+		else if (strcmp(v, "log") == 0)
+			cfg->sandbox = 1;
+		else if (strcmp(v, "enforce") == 0)
+			cfg->sandbox = 2;
+		else
+			config_problem(cfg, line, section, key,
+			               "'%s' is not one of enforce, log, off", v);
+		return 1;
+	}
 	if (strcmp(section, "daemon") == 0 && strcmp(key, "log_level") == 0) {
 		int l = log_level_parse(v);
 		if (l < 0)
@@ -224,6 +245,7 @@ static int config_kv(struct config *cfg, int line, const char *section, const ch
 	CFG_STR("token", "pin_file", pin_file);
 	CFG_STR("token", "signature_pin_file", sig_pin_file);
 	CFG_STR("token", "card_reader", card_reader);
+	CFG_STR("token", "directory", token_dir);
 	if (strcmp(section, "token") == 0 && strcmp(key, "card") == 0) {
 		if (strcmp(v, "auto") == 0)
 			cfg->card = -1;
@@ -336,6 +358,13 @@ static char *config_reader(char *str, int num, void *stream)
 	return r;
 }
 
+static int config_files_not_mine;
+
+void config_files_checked_by_parent(void)
+{
+	config_files_not_mine = 1;
+}
+
 static void config_need_file(struct config *cfg, const char *section, const char *key,
                              const char *path, int required)
 {
@@ -344,7 +373,7 @@ static void config_need_file(struct config *cfg, const char *section, const char
 			config_problem(cfg, 0, section, key, "is required");
 		return;
 	}
-	if (access(path, R_OK) != 0)
+	if (!config_files_not_mine && access(path, R_OK) != 0)
 		config_problem(cfg, 0, section, key, "cannot read '%s': %s", path, strerror(errno));
 }
 

@@ -24,6 +24,10 @@ struct config {
 	char state_dir[CONFIG_PATH];
 	int log_level;
 	unsigned expiry_warning_days; /* health degraded this long before a certificate ends */
+	/* the roles' users when started as root (firmware/base/sandbox.h) */
+	char keyholder_user[64], web_user[64], notify_user[64];
+	char group[64]; /* supplementary group of web and notify: the main database */
+	int sandbox;    /* 0 off, 1 log forbidden calls, 2 enforce (default): sandbox.h */
 	/* [web] */
 	char listen_host[64];
 	int listen_port;
@@ -50,6 +54,8 @@ struct config {
 	                                   the user PIN */
 	int card;              /* watch the card reader with pcsc-lite: -1 auto (OpenSC), 0, 1 */
 	char card_reader[128]; /* reader name substring; empty = any reader */
+	char token_dir[CONFIG_PATH]; /* a software token's files, owned by the keyholder's user;
+	                                empty = SoftHSM2's directories.tokendir, if SoftHSM2 */
 	/* [seal] */
 	char seal_key[512];           /* label or pkcs11: URI */
 	char seal_chain[CONFIG_PATH]; /* PEM, issuers of the seal certificate (leaf from token or
@@ -117,6 +123,9 @@ struct config {
  * wrong (unknown section/key, bad value, missing required file). */
 C2S_MUST_CHECK c2s_err config_load(const char *path, struct config *cfg);
 void config_defaults(struct config *cfg);
+/* In a child process: the parent checked that every named file is readable; each child runs
+ * as its own user and reads only its own files, so config_load does not check the others. */
+void config_files_checked_by_parent(void);
 /* The line of `key` in `[section]` of the file (0 when it is not written there: a default). */
 int config_key_line(const char *path, const char *section, const char *key);
 /* Prints each problem as "FILE:LINE: [section] key: why" to stderr (the line looked up when the

@@ -49,6 +49,8 @@ int main(int argc, char **argv)
 	}
 	static struct config cfg;
 	log_init(role ? role->name : "click2signd", LOG_LVL_INFO);
+	if (role)
+		config_files_checked_by_parent();
 	if (config_load(config_path, &cfg) != C2S_OK) {
 		config_print_problems(&cfg);
 		fprintf(stderr, "%s: %zu problem(s); nothing started\n", config_path,

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "firmware/base/log.h"
+#include "firmware/base/sandbox.h"
 #include "firmware/ipc/ipc.h"
 #include "firmware/keyholder/keyholder.h"
 #include "firmware/notify/notifyd.h"
@@ -49,6 +50,7 @@ struct proc_parent {
 	const char *config_path;
 	int listen_fd, cert_listen_fd;
 	uint32_t generation;
+	struct sandbox_ids ids;
 	struct proc_child kids[PROC_COUNT];
 	int giving_up;
 };
@@ -113,6 +115,14 @@ static void proc_exec_child(struct proc_parent *pp, const struct proc_role *r, i
 		if (tmp[i] >= 0 && dup2(tmp[i], IPC_FD_PARENT + i) < 0)
 			_exit(127);
 	close_range(IPC_FD_PARENT + 3, ~0U, 0);
+	static const enum sandbox_role sb[PROC_COUNT] = {SANDBOX_KEYHOLDER, SANDBOX_WEB,
+	                                                 SANDBOX_NOTIFY};
+	if (sandbox_drop(&pp->ids, sb[r->id]) != C2S_OK) {
+		static const char msg[] = "click2signd: cannot switch a child to its user\n";
+		if (write(2, msg, sizeof(msg) - 1) < 0)
+			_exit(127);
+		_exit(127);
+	}
 	char *argv[] = {(char *)r->name, (char *)"-c", (char *)pp->config_path, NULL};
 	execv("/proc/self/exe", argv);
 	_exit(127);
@@ -199,7 +209,12 @@ static void proc_reaped(struct proc_parent *pp, pid_t pid, int status)
 		k->backoff_ms = k->backoff_ms ? k->backoff_ms * 2 : 100;
 		if (k->backoff_ms > 10000)
 			k->backoff_ms = 10000;
-		if (WIFSIGNALED(status))
+		if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
+			log_error(
+			    "%s (pid %d) was killed for a system call outside its sandbox "
+			    "(SIGSYS; the kernel's audit log names the call); restarting in %u ms",
+			    k->role->name, (int)pid, k->backoff_ms);
+		else if (WIFSIGNALED(status))
 			log_error("%s (pid %d) was killed by signal %d; restarting in %u ms",
 			          k->role->name, (int)pid, WTERMSIG(status), k->backoff_ms);
 		else
@@ -328,6 +343,21 @@ int proc_parent_run(const struct config *cfg, const char *config_path)
 	pp.listen_fd = proc_bind(cfg->listen_host, cfg->listen_port);
 	pp.cert_listen_fd = proc_bind(cfg->cert_listen_host, cfg->cert_listen_port);
 	if (pp.listen_fd < 0 || pp.cert_listen_fd < 0)
+		goto out;
+	char why[512];
+	if (sandbox_ids(cfg, &pp.ids, why, sizeof(why)) != C2S_OK) {
+		log_error("not started: %s", why);
+		goto out;
+	}
+	if (!pp.ids.switch_users)
+		log_warn(
+		    "started as uid %u, not root: the keyholder, web and notify share that uid "
+		    "(started as root, each runs as its own user)",
+		    (unsigned)geteuid());
+	size_t np = sandbox_prepare(cfg, &pp.ids);
+	if (np)
+		log_warn("%zu file(s) could not be given to their role's user (named above)", np);
+	if (sandbox_lock(cfg, SANDBOX_PARENT) != C2S_OK)
 		goto out;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);

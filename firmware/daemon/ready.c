@@ -12,6 +12,7 @@
 
 #include "firmware/base/buf.h"
 #include "firmware/base/clock.h"
+#include "firmware/base/sandbox.h"
 #include "firmware/base/secmem.h"
 #include "hsm/hsm.h"
 
@@ -211,9 +212,26 @@ out:
 		hsm_close(h);
 }
 
+/* As root, each child runs as its own user: they must exist (sandbox.h). */
+static void ready_users(const struct config *cfg, struct ready *r)
+{
+	struct sandbox_ids ids;
+	char why[512];
+	if (sandbox_ids(cfg, &ids, why, sizeof(why)) == C2S_OK)
+		return;
+	/* "[daemon] KEY: why" -> section daemon, the key, the rest */
+	char key[48] = "group";
+	const char *k = strstr(why, "] "), *e = k ? strchr(k + 2, ':') : NULL;
+	if (k && e && (size_t)(e - k - 2) < sizeof(key))
+		snprintf(key, sizeof(key), "%.*s", (int)(e - k - 2), k + 2);
+	ready_add(r, 1, "daemon", key, "%s", e ? e + 2 : why);
+	r->no_start = 1;
+}
+
 void ready_check(const struct config *cfg, int64_t now, int with_token, struct ready *r)
 {
 	memset(r, 0, sizeof(*r));
+	ready_users(cfg, r);
 	ready_pin(r, "token", "pin_file", cfg->pin_file);
 	ready_pin(r, "token", "signature_pin_file", cfg->sig_pin_file);
 	ready_tls(cfg, now, r);

@@ -16,6 +16,7 @@
 #include "keyholder_int.h"
 #include "drivers/pcsc.h"
 #include "firmware/base/log.h"
+#include "firmware/base/sandbox.h"
 #include "firmware/base/secmem.h"
 #include "firmware/ipc/ipc.h"
 #include "firmware/ipc/khmsg.h"
@@ -488,6 +489,8 @@ int keyholder_main(const struct config *cfg)
 	if (k->card)
 		usleep(300000); /* let the monitor see the reader before the first open */
 	kh_try_open(k);
+	if (sandbox_lock(cfg, SANDBOX_KEYHOLDER) != C2S_OK)
+		return 1;
 	long long last_tick = kh_mono_ms();
 	for (;;) {
 		struct ipc_msg m;

@@ -20,6 +20,7 @@
 #include "notifyd.h"
 #include "firmware/base/clock.h"
 #include "firmware/base/log.h"
+#include "firmware/base/sandbox.h"
 #include "firmware/base/secmem.h"
 #include "firmware/ipc/ipc.h"
 #include "firmware/orders/blob.h"
@@ -370,7 +371,8 @@ int notifyd_main(const struct config *cfg)
 	n.smtp_password = notifyd_secret(cfg->smtp_password_file, &len);
 	n.sms_token = notifyd_secret(cfg->sms_token_file, &len);
 	n.webhook_key = (uint8_t *)notifyd_secret(cfg->webhook_secret_file, &n.webhook_key_len);
-	if (pthread_create(&t, NULL, notifyd_deliver, &n) != 0)
+	if (sandbox_lock(cfg, SANDBOX_NOTIFY) != C2S_OK ||
+	    pthread_create(&t, NULL, notifyd_deliver, &n) != 0)
 		goto out;
 	for (;;) {
 		struct pollfd p[2] = {{.fd = IPC_FD_PARENT, .events = POLLIN},

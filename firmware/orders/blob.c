@@ -126,6 +126,8 @@ c2s_err blob_put_hashed(const char *state_dir, const void *data, size_t len, con
 		tmp[0] = 0;
 		goto out;
 	}
+	/* readable by notify (the directory's group), which mails signed documents */
+	ENSURE(fchmod(fd, 0640) == 0, blob_errno("cannot set the mode of", tmp));
 	GUARD(blob_write_all(fd, data, len, tmp));
 	if (fsync(fd) != 0) {
 		ret = blob_errno("cannot fsync", tmp);
