@@ -24,6 +24,9 @@ c2s_configure() {
 	local port cport tport
 	mkdir -p "$d/state" "$d/crl"
 	chmod 700 "$d/state"
+	# started as root, each child runs as its own user (firmware/base/sandbox.h), and must
+	# pass through DIR (mktemp's 0700) to reach what the daemon gives it
+	chmod 711 "$d"
 	port=$(c2s_free_port)
 	cport=$(c2s_free_port)
 	tport=$(c2s_free_port)
