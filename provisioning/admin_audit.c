@@ -14,6 +14,7 @@
 #include <mbedtls/x509_crt.h>
 #include <sqlite3.h>
 
+#include "firmware/base/json.h"
 #include "firmware/orders/audit.h"
 #include "firmware/orders/blob.h"
 #include "firmware/orders/orders.h"
@@ -113,6 +114,12 @@ out:
 	return rc;
 }
 
+/* Evidence is written whole or reported as not written (c2s_json_dump_callback). */
+static int admin_json_to_file(const char *buffer, size_t size, void *data)
+{
+	return fwrite(buffer, 1, size, (FILE *)data) == size ? 0 : -1;
+}
+
 static int audit_export_cmd(struct admin *a, const char *order, const char *dir)
 {
 	struct store *st = NULL;
@@ -131,8 +138,11 @@ static int audit_export_cmd(struct admin *a, const char *order, const char *dir)
 		goto out;
 	}
 	if (!dir) {
-		if (json_dumpf(ev, stdout, JSON_INDENT(2) | JSON_SORT_KEYS) != 0)
+		if (c2s_json_dump_callback(ev, admin_json_to_file, stdout,
+		                           JSON_INDENT(2) | JSON_SORT_KEYS) != 0) {
+			admin_fail("cannot write the evidence of order %s", order);
 			goto out;
+		}
 		printf("\n");
 		rc = ADMIN_EXIT_OK;
 		goto out;
@@ -143,7 +153,10 @@ static int audit_export_cmd(struct admin *a, const char *order, const char *dir)
 	}
 	char path[4200];
 	snprintf(path, sizeof(path), "%s/evidence.json", dir);
-	if (json_dump_file(ev, path, JSON_INDENT(2) | JSON_SORT_KEYS) != 0) {
+	FILE *ef = fopen(path, "w");
+	int bad = !ef || c2s_json_dump_callback(ev, admin_json_to_file, ef,
+	                                        JSON_INDENT(2) | JSON_SORT_KEYS) != 0;
+	if ((ef && fclose(ef) != 0) || bad) {
 		admin_fail("cannot write %s", path);
 		goto out;
 	}

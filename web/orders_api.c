@@ -10,6 +10,7 @@
 #include "web.h"
 #include "firmware/base/b64.h"
 #include "firmware/base/clock.h"
+#include "firmware/base/json.h"
 #include "firmware/base/log.h"
 #include "firmware/certs/jws.h"
 #include "firmware/orders/blob.h"
@@ -452,8 +453,10 @@ enum MHD_Result web_order_create(struct web_req *r)
 	if (!ct || strncmp(ct, "application/json", 16) != 0)
 		return web_problem(r, C2S_ERR_HTTP_MEDIA_TYPE,
 		                   "send the order as Content-Type: application/json");
-	json_t *root = json_loadb((const char *)r->body.data, r->body.len,
-	                          JSON_REJECT_DUPLICATES | JSON_DISABLE_EOF_CHECK * 0, &je);
+	json_t *root = NULL;
+	if (c2s_json_parse(r->body.data, r->body.len, JSON_REJECT_DUPLICATES, &root, &je) ==
+	    C2S_ERR_NOMEM)
+		return web_problem(r, C2S_ERR_NOMEM, NULL);
 	if (!root) {
 		char d[300];
 		snprintf(d, sizeof(d), "the body is not valid JSON: %s (line %d, column %d)",
@@ -497,7 +500,7 @@ enum MHD_Result web_order_create(struct web_req *r)
 		                 sizeof(why));
 	} else {
 		json_t *um = api_unsigned_manifest(&o);
-		char *txt = json_dumps(um, JSON_COMPACT);
+		char *txt = c2s_json_dumps(um, JSON_COMPACT);
 		json_decref(um);
 		e = txt ? khc_manifest(id, txt, strlen(txt), (uint32_t)o.expires_in, why,
 		                       sizeof(why))

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "web.h"
+#include "firmware/base/json.h"
 #include "firmware/orders/blob.h"
 
 struct web_metrics web_stats;
@@ -77,7 +78,7 @@ static enum MHD_Result web_send(struct web_req *r, unsigned status, const char *
 
 enum MHD_Result web_json(struct web_req *r, unsigned status, json_t *doc)
 {
-	char *text = json_dumps(doc, JSON_COMPACT);
+	char *text = c2s_json_dumps(doc, JSON_COMPACT);
 	json_decref(doc);
 	return web_send(r, status, "application/json", text);
 }
@@ -103,7 +104,7 @@ enum MHD_Result web_problem_ex(struct web_req *r, unsigned status, const char *t
 		json_object_update(p, extra);
 		json_decref(extra);
 	}
-	char *text = json_dumps(p, JSON_COMPACT);
+	char *text = c2s_json_dumps(p, JSON_COMPACT);
 	json_decref(p);
 	return web_send(r, status, "application/problem+json", text);
 }

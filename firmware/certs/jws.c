@@ -15,6 +15,7 @@
 #include <mbedtls/rsa.h>
 #include <mbedtls/x509_crt.h>
 
+#include "firmware/base/json.h"
 #include "firmware/base/log.h"
 
 #define RSA_MIN_BITS  2048
@@ -405,10 +406,12 @@ static c2s_err check_header(const struct seg *h, const struct jws_key *k, const 
 {
 	c2s_err ret = C2S_ERR_MANIFEST;
 	json_error_t jerr;
-	json_t *hdr = json_loadb((const char *)h->d, h->dn, JSON_REJECT_DUPLICATES, &jerr), *v;
+	json_t *hdr = NULL, *v;
 	const char *key;
 	char b[SHOW_SIZE], e[SHOW_SIZE * 2];
 
+	if (c2s_json_parse(h->d, h->dn, JSON_REJECT_DUPLICATES, &hdr, &jerr) == C2S_ERR_NOMEM)
+		WHY(C2S_ERR_NOMEM, "header: out of memory while reading it");
 	if (hdr == NULL)
 		WHY(C2S_ERR_MANIFEST, "header: not valid JSON (%s)",
 		    show(jerr.text, strlen(jerr.text), e));
@@ -451,9 +454,11 @@ static c2s_err parse_payload(const struct seg *p, json_t **claims, char *why, si
 {
 	c2s_err ret = C2S_ERR_MANIFEST;
 	json_error_t jerr;
-	json_t *j = json_loadb((const char *)p->d, p->dn, JSON_REJECT_DUPLICATES, &jerr);
+	json_t *j = NULL;
 	char e[SHOW_SIZE * 2];
 
+	if (c2s_json_parse(p->d, p->dn, JSON_REJECT_DUPLICATES, &j, &jerr) == C2S_ERR_NOMEM)
+		WHY(C2S_ERR_NOMEM, "payload: out of memory while reading it");
 	if (j == NULL)
 		WHY(C2S_ERR_MANIFEST, "payload: not valid JSON (%s)",
 		    show(jerr.text, strlen(jerr.text), e));
@@ -734,11 +739,14 @@ c2s_err jws_sign(enum jws_alg alg, const char *typ, const json_t *claims, jws_si
 	if ((alg != JWS_ES256 && alg != JWS_RS256) || typ == NULL || typ[0] == '\0' ||
 	    !json_is_object(claims) || cb == NULL || out == NULL)
 		WHY(C2S_ERR_ARG, "sign: need ES256 or RS256, a typ, an object of claims, a signer");
+	c2s_json_watch();
 	hdr = json_pack("{s:s, s:s}", "alg", jws_alg_name(alg), "typ", typ);
+	if (hdr == NULL && c2s_json_oom())
+		WHY(C2S_ERR_NOMEM, "sign: out of memory");
 	if (hdr == NULL)
 		WHY(C2S_ERR_ARG, "sign: typ is not valid UTF-8");
-	hj = json_dumps(hdr, JSON_COMPACT | JSON_SORT_KEYS);
-	pj = json_dumps(claims, JSON_COMPACT | JSON_SORT_KEYS);
+	hj = c2s_json_dumps(hdr, JSON_COMPACT | JSON_SORT_KEYS);
+	pj = c2s_json_dumps(claims, JSON_COMPACT | JSON_SORT_KEYS);
 	if (hj == NULL || pj == NULL)
 		WHY(C2S_ERR_NOMEM, "sign: out of memory");
 	hl = b64url_len(strlen(hj));

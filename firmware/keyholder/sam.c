@@ -31,6 +31,7 @@
 #include "otp_int.h"
 #include "scan_int.h"
 #include "firmware/base/clock.h"
+#include "firmware/base/json.h"
 #include "firmware/base/log.h"
 #include "firmware/base/secmem.h"
 #include "firmware/certs/jws.h"
@@ -392,8 +393,12 @@ c2s_err kh_on_manifest(void *ctx, int fd, struct ipc_msg *msg)
 	} else if (e == C2S_OK) {
 		/* [orders] portal_signature = off: the web's word is taken (documented risk) */
 		json_error_t je;
-		claims = json_loadb(mr.jws, mr.jws_len, JSON_REJECT_DUPLICATES, &je);
-		if (!json_is_object(claims)) {
+		if (c2s_json_parse(mr.jws, mr.jws_len, JSON_REJECT_DUPLICATES, &claims, &je) ==
+		    C2S_ERR_NOMEM) {
+			e = C2S_ERR_NOMEM;
+			snprintf(why, sizeof(why),
+			         "unsigned manifest: out of memory while reading it");
+		} else if (!json_is_object(claims)) {
 			e = C2S_ERR_MANIFEST;
 			snprintf(why, sizeof(why), "unsigned manifest: not a JSON object");
 		}

@@ -12,6 +12,7 @@
 #include <mbedtls/md.h>
 
 #include "mime.h"
+#include "firmware/base/json.h"
 
 #define USER_AGENT "click2sign/" C2S_VERSION
 
@@ -329,9 +330,14 @@ c2s_err notify_sms_send(const struct notify_http_cfg *c, const char *to, const c
 		WHY(C2S_ERR_ARG, "SMS: number refused (E.164: '+' and 8 to 15 digits)");
 	if (text == NULL || text[0] == 0 || strlen(text) > NOTIFY_SMS_TEXT_MAX)
 		WHY(C2S_ERR_ARG, "SMS: text empty or over %u bytes", NOTIFY_SMS_TEXT_MAX);
-	if ((j = json_pack("{s:s, s:s}", "to", to, "text", text)) == NULL)
+	c2s_json_watch();
+	if ((j = json_pack("{s:s, s:s}", "to", to, "text", text)) == NULL && c2s_json_oom()) {
+		*retry = 1;
+		WHY(C2S_ERR_NOMEM, "SMS: out of memory");
+	}
+	if (j == NULL)
 		WHY(C2S_ERR_ARG, "SMS: text is not valid UTF-8");
-	if (json_dump_callback(j, dump_to_buf, &body, JSON_COMPACT) != 0) {
+	if (c2s_json_dump_callback(j, dump_to_buf, &body, JSON_COMPACT) != 0) {
 		*retry = 1;
 		WHY(C2S_ERR_NOMEM, "SMS: out of memory");
 	}
@@ -366,7 +372,10 @@ static c2s_err webhook_check(const struct notify_http_cfg *c, const char *id, co
 		WHY(C2S_ERR_ARG, "webhook: HMAC key shorter than 16 bytes");
 	if (body == NULL || len == 0 || len > NOTIFY_WEBHOOK_MAX)
 		WHY(C2S_ERR_ARG, "webhook: body empty or over %u bytes", NOTIFY_WEBHOOK_MAX);
-	if ((j = json_loadb(body, len, 0, NULL)) == NULL)
+	ret = c2s_json_parse(body, len, 0, &j, NULL);
+	if (ret == C2S_ERR_NOMEM)
+		WHY(C2S_ERR_NOMEM, "webhook: out of memory while checking the body");
+	if (ret != C2S_OK)
 		WHY(C2S_ERR_ARG, "webhook: body is not one JSON document");
 	ret = C2S_OK;
 out:
@@ -388,7 +397,10 @@ c2s_err notify_webhook_send(const struct notify_http_cfg *c, const char *deliver
 	*retry = 0;
 	if (why != NULL && why_cap > 0)
 		why[0] = 0;
-	GUARD(webhook_check(c, delivery_id, body, len, hmac_key, key_len, why, why_cap));
+	ret = webhook_check(c, delivery_id, body, len, hmac_key, key_len, why, why_cap);
+	*retry = ret == C2S_ERR_NOMEM; /* only a refused body or set-up is for good */
+	if (ret != C2S_OK)
+		goto out;
 	if (mbedtls_md_hmac(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), hmac_key, key_len,
 	                    (const unsigned char *)body, len, mac) != 0)
 		WHY(C2S_ERR_INTERNAL, "webhook: HMAC-SHA256 failed");

@@ -19,6 +19,7 @@
 #include "mime.h"
 #include "notifyd.h"
 #include "firmware/base/clock.h"
+#include "firmware/base/json.h"
 #include "firmware/base/log.h"
 #include "firmware/base/sandbox.h"
 #include "firmware/base/secmem.h"
@@ -175,8 +176,13 @@ static void notifyd_outbox_item(void *ctx, const struct outbox_item *it)
 	int64_t now = clock_now();
 	c2s_err r = C2S_ERR_ARG;
 	json_error_t je;
-	json_t *p = json_loads(it->payload, JSON_REJECT_DUPLICATES, &je);
-	if (!json_is_object(p))
+	json_t *p = NULL;
+	if (c2s_json_parse(it->payload, strlen(it->payload), JSON_REJECT_DUPLICATES, &p, &je) ==
+	    C2S_ERR_NOMEM) {
+		r = C2S_ERR_NOMEM; /* the payload is fine: try again later */
+		retry = 1;
+		snprintf(why, sizeof(why), "out of memory while reading the payload");
+	} else if (!json_is_object(p))
 		snprintf(why, sizeof(why), "payload is not a JSON object");
 	else if (strcmp(it->channel, "email") == 0)
 		r = notifyd_email(n, p, &retry, why, sizeof(why));

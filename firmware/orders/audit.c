@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "firmware/base/json.h"
 #include "firmware/base/log.h"
 #include "orders_int.h"
 
@@ -335,7 +336,11 @@ static c2s_err audit_export_events(struct store *s, const char *id, json_t *even
 		(void)od_col_sha(st, 4, ph);
 		(void)od_col_sha(st, 5, h);
 		order_time_rfc3339(sqlite3_column_int64(st, 1), at, sizeof(at));
-		json_t *data = json_loads((const char *)sqlite3_column_text(st, 3), 0, NULL);
+		const char *dt = (const char *)sqlite3_column_text(st, 3);
+		json_t *data = NULL;
+		/* evidence: an event is exported as stored or not at all */
+		ENSURE(!dt || c2s_json_parse(dt, strlen(dt), 0, &data, NULL) != C2S_ERR_NOMEM,
+		       C2S_ERR_NOMEM);
 		json_t *e = json_pack(
 		    "{sI sI ss ss so so so}", "seq", (json_int_t)sqlite3_column_int64(st, 0),
 		    "at_unix", (json_int_t)sqlite3_column_int64(st, 1), "at", at, "type",

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "orders_int.h"
+#include "firmware/base/json.h"
 #include "outbox.h"
 
 void order_time_rfc3339(int64_t t, char *out, size_t cap)
@@ -89,7 +90,10 @@ c2s_err order_events_tx(struct store *s, const char *id, json_t **out)
 	              &st));
 	GUARD(od_bound(s, sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC), "events"));
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		json_t *data = json_loads((const char *)sqlite3_column_text(st, 3), 0, NULL);
+		const char *dt = (const char *)sqlite3_column_text(st, 3);
+		json_t *data = NULL;
+		ENSURE(!dt || c2s_json_parse(dt, strlen(dt), 0, &data, NULL) != C2S_ERR_NOMEM,
+		       C2S_ERR_NOMEM);
 		order_time_rfc3339(sqlite3_column_int64(st, 1), at, sizeof(at));
 		json_t *e =
 		    json_pack("{sI ss ss so}", "seq", (json_int_t)sqlite3_column_int64(st, 0), "at",

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "firmware/base/json.h"
 #include "firmware/base/log.h"
 
 c2s_err od_sha256(const void *p, size_t n, uint8_t out[32])
@@ -36,7 +37,7 @@ json_t *od_json_hex(const uint8_t *p, size_t n)
 
 char *od_json_text(const json_t *j)
 {
-	return json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+	return c2s_json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
 }
 
 c2s_err od_prep(struct store *s, const char *sql, sqlite3_stmt **st)

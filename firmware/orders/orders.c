@@ -8,6 +8,7 @@
 #include <sys/random.h>
 
 #include "audit.h"
+#include "firmware/base/json.h"
 #include "firmware/base/log.h"
 #include "orders_int.h"
 #include "outbox.h"
@@ -95,9 +96,14 @@ out:
 
 /* ---- loading ---- */
 
-static void order_person_from_json(const char *text, struct order_person *p)
+static c2s_err order_person_from_json(const char *text, struct order_person *p)
 {
-	json_t *j = json_loads(text ? text : "{}", 0, NULL);
+	json_t *j = NULL;
+	if (!text)
+		text = "{}";
+	/* a name read back with a byte missing would be worse than no order */
+	if (c2s_json_parse(text, strlen(text), 0, &j, NULL) == C2S_ERR_NOMEM)
+		return C2S_ERR_NOMEM;
 	const char *g = json_string_value(json_object_get(j, "given_name"));
 	const char *f = json_string_value(json_object_get(j, "family_name"));
 	const char *e = json_string_value(json_object_get(j, "email"));
@@ -107,6 +113,7 @@ static void order_person_from_json(const char *text, struct order_person *p)
 	snprintf(p->email, sizeof(p->email), "%s", e ? e : "");
 	snprintf(p->phone, sizeof(p->phone), "%s", ph ? ph : "");
 	json_decref(j);
+	return C2S_OK;
 }
 
 static c2s_err order_load_docs_tx(struct store *s, struct order_info *o)
@@ -174,7 +181,7 @@ c2s_err order_load_tx(struct store *s, const char *id, struct order_info *o)
 	od_col_text(st, 4, status, sizeof(status));
 	ENSURE(order_status_parse(status, &o->status) == 0, C2S_ERR_STORE);
 	od_col_text(st, 5, o->locale, sizeof(o->locale));
-	order_person_from_json((const char *)sqlite3_column_text(st, 6), &o->subscriber);
+	GUARD(order_person_from_json((const char *)sqlite3_column_text(st, 6), &o->subscriber));
 	o->created_at = sqlite3_column_int64(st, 7);
 	o->expires_at = sqlite3_column_int64(st, 8);
 	o->ended_at = sqlite3_column_int64(st, 9); /* NULL reads as 0 */
