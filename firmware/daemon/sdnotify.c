@@ -46,6 +46,8 @@ int sdnotify(const char *state)
 }
 
 static int sdnotify_fmt(const char *head, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+static int sdnotify_fmt(const char *head, const char *fmt, va_list ap)
 {
 	char msg[SDNOTIFY_MAX];
 	int h = snprintf(msg, sizeof(msg), "%s", head);

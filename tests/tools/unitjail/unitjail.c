@@ -97,9 +97,9 @@ static void load_restrictions(int mdwe, const char *families, int no_suid)
 		for (int af = 0; af < AF_MAX; af++)
 			if (!allowed[af])
 				RULE(SCMP_ACT_ERRNO(EAFNOSUPPORT), socket, 1,
-				     SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)af));
+				     SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)af, 0));
 		RULE(SCMP_ACT_ERRNO(EAFNOSUPPORT), socket, 1,
-		     SCMP_A0(SCMP_CMP_GE, (scmp_datum_t)AF_MAX));
+		     SCMP_A0(SCMP_CMP_GE, (scmp_datum_t)AF_MAX, 0));
 	}
 	if (no_suid) {
 		/* the mode argument of each call that sets or creates with a mode */
