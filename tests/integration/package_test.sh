@@ -13,7 +13,7 @@ set -uo pipefail
 . "$C2S_SOURCE_DIR/tests/tools/itlib.sh"
 . "$C2S_SOURCE_DIR/tests/tools/appliance.sh"
 S=$C2S_SOURCE_DIR
-R=${C2S_RELEASE_DIR:-}
+R=${C2S_RELEASE_DIR:-${C2S_BUILD_DIR:-}} # a sanitizer build is refused below
 UNIT=/lib/systemd/system/click2signd.service
 ETC=/etc/click2sign
 STATE=/var/lib/click2sign
