@@ -1,4 +1,5 @@
 #include "proc.h"
+#include "sdnotify.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -263,6 +264,7 @@ static int proc_wait_children(struct proc_parent *pp, long long deadline)
  * then SIGTERM, then SIGKILL. */
 static void proc_shutdown(struct proc_parent *pp)
 {
+	sdnotify_stopping();
 	for (int i = 0; i < PROC_COUNT; i++)
 		if (pp->kids[i].pid > 0 && pp->kids[i].fd >= 0 &&
 		    ipc_send(pp->kids[i].fd, IPC_SHUTDOWN, NULL, 0) != C2S_OK)
@@ -378,6 +380,8 @@ int proc_parent_run(const struct config *cfg, const char *config_path)
 	proc_send_channels(&pp);
 	log_info("click2signd %s: listening on https://%s:%d (certificates on %s:%d)", C2S_VERSION,
 	         cfg->listen_host, cfg->listen_port, cfg->cert_listen_host, cfg->cert_listen_port);
+	sdnotify_ready("listening on %s:%d and %s:%d", cfg->listen_host, cfg->listen_port,
+	               cfg->cert_listen_host, cfg->cert_listen_port);
 	rc = proc_loop(&pp, sfd);
 out:
 	if (rc != 0)
