@@ -451,8 +451,9 @@ static const struct sb_call sb_calls[] = {
 };
 
 /* Under AddressSanitizer (the test build): LeakSanitizer's check at exit. */
-static const char *const sb_sanitizer_calls[] = {
-    "clone", "ptrace", "wait4", "prctl", "tgkill", "kill", "getpid", "sched_yield", "sigaltstack"};
+static const char *const sb_sanitizer_calls[] = {"clone",       "ptrace",  "wait4",  "prctl",
+                                                 "tgkill",      "kill",    "getpid", "sched_yield",
+                                                 "sigaltstack", "getdents"};
 
 static int sb_rule(scmp_filter_ctx f, const char *name, unsigned n, const struct scmp_arg_cmp *a)
 {

@@ -247,6 +247,10 @@ static int proc_wait_children(struct proc_parent *pp, long long deadline)
 			if (pp->kids[i].pid <= 0)
 				continue;
 			pid_t r = waitpid(pp->kids[i].pid, &st, WNOHANG);
+			if (r == pp->kids[i].pid && WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS)
+				log_error("%s (pid %d) was killed for a system call outside its "
+				          "sandbox while stopping",
+				          pp->kids[i].role->name, (int)r);
 			if (r == pp->kids[i].pid || r < 0)
 				pp->kids[i].pid = 0;
 			else

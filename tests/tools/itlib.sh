@@ -39,4 +39,8 @@ no_sanitizer_reports() {
 	else
 		ok "no sanitizer report in the daemon log"
 	fi
+	# and no process killed by its seccomp filter (firmware/base/sandbox.c), at work or stopping
+	if grep -q "outside its sandbox" "$1" 2>/dev/null; then
+		fail "a process was killed by its sandbox: $(grep -m1 'outside its sandbox' "$1")"
+	fi
 }
