@@ -52,6 +52,7 @@ struct notifyd {
 	char *smtp_password, *sms_token; /* secmem or NULL */
 	uint8_t *webhook_key;
 	size_t webhook_key_len;
+	int wal_dirty; /* a settled row lost its secret: older page versions are still in the WAL */
 };
 
 static uint32_t notifyd_random(void)
@@ -196,6 +197,7 @@ static void notifyd_outbox_item(void *ctx, const struct outbox_item *it)
 	c2s_err w;
 	if (r == C2S_OK) {
 		w = outbox_done(n->store, it->id, now);
+		n->wal_dirty |= w == C2S_OK;
 		log_info("%s %s (order %s) delivered after %lld attempt(s)", it->channel,
 		         it->delivery_id, it->order_id, (long long)it->attempts + 1);
 	} else if (r == C2S_ERR_CONFIG) {
@@ -208,6 +210,7 @@ static void notifyd_outbox_item(void *ctx, const struct outbox_item *it)
 		         it->delivery_id, it->order_id, why, (long long)(next - now));
 	} else {
 		w = outbox_fail(n->store, it->id, now, why);
+		n->wal_dirty |= w == C2S_OK;
 		log_error("%s %s (order %s) given up after %lld attempt(s): %s", it->channel,
 		          it->delivery_id, it->order_id, (long long)it->attempts + 1, why);
 	}
@@ -267,6 +270,11 @@ static void *notifyd_deliver(void *arg)
 		size_t count = 0;
 		if (outbox_due(n->store, clock_now(), 32, notifyd_outbox_item, n, &count) != C2S_OK)
 			log_error("cannot read the outbox");
+		/* the link in a delivered e-mail is scrubbed from its row (secure_delete zeroes the
+		 * database's page); its earlier versions leave the WAL here, retried each second
+		 * while readers hold old snapshots */
+		if (n->wal_dirty && store_wal_scrub(n->store) == C2S_OK)
+			n->wal_dirty = 0;
 	}
 	return NULL;
 }

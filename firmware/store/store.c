@@ -300,6 +300,17 @@ c2s_err store_read_begin(struct store *s)
 	return store_begin(s, "BEGIN DEFERRED");
 }
 
+c2s_err store_wal_scrub(struct store *s)
+{
+	int log = -1, done = -1;
+	pthread_mutex_lock(&s->mu);
+	int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
+	pthread_mutex_unlock(&s->mu);
+	if (rc == SQLITE_BUSY || (rc == SQLITE_OK && log != 0))
+		return C2S_ERR_BUSY;
+	return rc == SQLITE_OK ? C2S_OK : store_rc(s, rc, "wal checkpoint");
+}
+
 c2s_err store_tx_commit(struct store *s)
 {
 	c2s_err ret = store_rc(s, sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL), "COMMIT");

@@ -48,6 +48,10 @@ void store_tx_rollback(struct store *s);
  * store_tx_rollback. */
 C2S_MUST_CHECK c2s_err store_read_begin(struct store *s);
 
+/* Old versions of pages (a scrubbed secret among them) leave the write-ahead log: checkpoint
+ * everything and truncate it. C2S_ERR_BUSY while readers hold older snapshots (try again). */
+C2S_MUST_CHECK c2s_err store_wal_scrub(struct store *s);
+
 /* API clients: tokens are random; only SHA-256 of the token is stored. */
 #define STORE_CLIENT_TOKEN_LEN 43 /* base64url of 32 random bytes */
 C2S_MUST_CHECK c2s_err store_client_add(struct store *s, const char *name, char *token_out,

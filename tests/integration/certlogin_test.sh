@@ -328,4 +328,5 @@ check "metrics count the logins" grep -qE '^c2s_cert_logins_total [4-9]' <<<"$m"
 check "metrics declare the family" grep -q '^# TYPE c2s_cert_checks_total counter' <<<"$m"
 
 no_sanitizer_reports "$d/click2signd.log"
+c2s_no_secrets "$d"
 it_done

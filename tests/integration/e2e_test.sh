@@ -177,4 +177,5 @@ no_sanitizer_reports "$d/click2signd.log"
 it_pass=$((it_pass + total_pass))
 it_fail=$((it_fail + total_fail))
 echo "e2e: $(($(date +%s) - t0)) s; screenshots in $shots"
+c2s_no_secrets "$d"
 it_done

@@ -7,6 +7,7 @@ set -uo pipefail
 . "$C2S_SOURCE_DIR/tests/tools/itlib.sh"
 . "$C2S_SOURCE_DIR/tests/tools/appliance.sh"
 w=$(mktemp -d /tmp/c2s-install-doc.XXXXXX)
+chmod 711 "$w" # it stands in for /: the daemon's users pass through it
 # what the page started, by PID: its pid files, and (should a step fail before the TSA wrote its
 # own) the processes whose command line names this scratch directory
 cleanup() {

@@ -151,4 +151,5 @@ equals "all $N orders exist once" "$(sqlite3 "$db" "select count(*) from orders 
 
 c2s_stop "$d"
 no_sanitizer_reports "$d/click2signd.log"
+c2s_no_secrets "$d"
 it_done

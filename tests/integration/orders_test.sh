@@ -285,4 +285,5 @@ c2s_stop "$d"
 grep -q 'Povezava za podpis' "$d/sms.log"
 no_sanitizer_reports "$d/click2signd.log"
 ! grep -q "$otp" "$d/click2signd.log" && ok "the code is in no log line" || fail "the code appears in the daemon log"
+c2s_no_secrets "$d"
 it_done

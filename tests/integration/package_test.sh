@@ -101,13 +101,9 @@ for u in $USERS; do
 		test "${uid:-0}" -gt 0 -a "${uid:-1000}" -lt 1000 -a "$home" = /nonexistent -a \
 		"$shell" = /usr/sbin/nologin
 done
-if grep -q keyholder_user /usr/sbin/click2signd; then
-	equals "state directory owner and mode" "$(stat -c %U:%G:%a "$STATE")" c2s-web:click2sign:2771
-	kh_owner=c2s-keyholder:c2s-keyholder
-else # the daemon runs every process as root until it has separate users
-	equals "state directory owner and mode" "$(stat -c %U:%G:%a "$STATE")" root:root:700
-	kh_owner=root:root
-fi
+equals "state directory owner and mode (root's, sticky, set-group-ID)" \
+	"$(stat -c %U:%G:%a "$STATE")" root:click2sign:3771
+kh_owner=c2s-keyholder:c2s-keyholder
 equals "keyholder store directory" "$(stat -c %U:%G:%a "$STATE/keyholder")" "$kh_owner:700"
 equals "token directory" "$(stat -c %U:%G:%a "$STATE/tokens")" "$kh_owner:700"
 

@@ -100,4 +100,5 @@ check "burst: most requests were sealed" test "$good" -ge 40
 check "sealing works again after the restart" wait_for 15 bash -c "[ \$(curl -s --cacert '$ca' -H 'Authorization: Bearer $tok' -H 'Content-Type: application/pdf' --data-binary @'$d/corpus/mupdf.pdf' -o /dev/null -w '%{http_code}' '$url/v1/seal') = 200 ]"
 c2s_stop "$d" # the processes write their leak reports on exit
 no_sanitizer_reports "$d/click2signd.log"
+c2s_no_secrets "$d"
 it_done

@@ -249,3 +249,50 @@ c2s_stop() {
 c2s_kid() {
 	pgrep -P "$(cat "$1/click2signd.pid")" -x "$2" | head -1
 }
+
+# c2s_no_secrets DIR: no PIN, API bearer token, signing-link token or one-time code of this
+# appliance appears in its log or its state (database and journals, the keyholder's store, the
+# documents, the token's files), each looked for verbatim; prints ok/FAIL lines (itlib.sh). The
+# sinks (the customer's mail and SMS, the portal's webhooks) are where links and codes belong,
+# and are where they are taken from. A delivered e-mail's link leaves the database's WAL within
+# a second or so of the delivery: the search is repeated for up to 10 s.
+c2s_no_secrets() {
+	local d=$1 f i
+	C2S_SECRETS=()
+	C2S_CODES=()
+	for f in pin so-pin api-token; do
+		[ -s "$d/$f" ] && C2S_SECRETS+=("$(head -1 "$d/$f" | tr -d '\r\n')")
+	done
+	mapfile -t -O ${#C2S_SECRETS[@]} C2S_SECRETS < <(cat "$d"/mail/*.eml "$d/sms.log" 2>/dev/null |
+		grep -oE '/s/[A-Za-z0-9_-]{16,}' | cut -c4- | sort -u)
+	mapfile -t C2S_CODES < <(grep 'koda' "$d/sms.log" 2>/dev/null | cut -f2 | grep -oE '[0-9]{6}' | sort -u)
+	for ((i = 0; i < 100; i++)); do
+		c2s_secret_hits "$d" || break
+		sleep 0.1
+	done
+	local n=$((${#C2S_SECRETS[@]} + ${#C2S_CODES[@]}))
+	if [ -z "$C2S_HITS" ] && [ "$n" -gt 0 ]; then
+		ok "none of $n secrets (PINs, bearer token, link tokens, codes) in the log or the state"
+	else
+		fail "secrets in the log or the state (looked for $n):$C2S_HITS"
+	fi
+}
+
+# sets C2S_HITS; fails (1) when something was found
+c2s_secret_hits() {
+	local d=$1 s where=("$d/click2signd.log")
+	C2S_HITS=""
+	[ -d "$d/state" ] && where+=("$d/state")
+	[ -d "$d/tokens" ] && where+=("$d/tokens")
+	for s in "${C2S_SECRETS[@]}"; do
+		[ ${#s} -ge 12 ] || continue
+		grep -rFaqs -- "$s" "${where[@]}" &&
+			C2S_HITS+=" ${s:0:4}... in $(grep -rFals -- "$s" "${where[@]}" | head -1)"
+	done
+	# a six-digit code can occur by chance in a PDF's offsets: the log and the stores only
+	for s in "${C2S_CODES[@]}"; do
+		grep -Faqs -- "$s" "$d/click2signd.log" "$d"/state/click2sign.db* "$d"/state/keyholder/* &&
+			C2S_HITS+=" code ${s:0:2}.... in the log or a store"
+	done
+	[ -z "$C2S_HITS" ]
+}
