@@ -96,12 +96,15 @@ static void page_begin(struct page *p, struct web_req *r, const struct order_inf
 	 * certificate listener's pages (the rate-limit page) have no link */
 	if (r->cert_listener)
 		p->base[0] = 0;
-	else
-		page_put(p,
-		         "<nav class=\"lang\" aria-label=\"Jezik / Language\"><a "
-		         "href=\"%s?lang=sl\" lang=\"sl\">Slovenščina</a> <a href=\"%s?lang=en\" "
-		         "lang=\"en\">English</a></nav>",
-		         p->base, p->base);
+	else {
+		/* escaped: before the order is found (the "not valid" and rate-limit pages) the
+		 * token is whatever the request's path held, percent-decoded */
+		page_put(p, "<nav class=\"lang\" aria-label=\"Jezik / Language\"><a href=\"");
+		page_esc(p, p->base);
+		page_put(p, "?lang=sl\" lang=\"sl\">Slovenščina</a> <a href=\"");
+		page_esc(p, p->base);
+		page_put(p, "?lang=en\" lang=\"en\">English</a></nav>");
+	}
 	page_put(p, "</header><main>");
 	page_put(p, "<h1>");
 	page_esc(p, title);
@@ -411,9 +414,11 @@ enum MHD_Result web_page_rate_limited(struct web_req *r, enum rl_kind kind)
 	struct page p;
 	page_begin(&p, r, NULL, "Preveč zahtev", "Too many requests");
 	page_rate_message(&p, kind, r->retry_after);
-	if (p.base[0])
-		page_put(&p, "<p><a href=\"%s\">%s</a></p>", p.base,
-		         T(&p, "Nazaj na začetek", "Back to the start"));
+	if (p.base[0]) {
+		page_put(&p, "<p><a href=\"");
+		page_esc(&p, p.base);
+		page_put(&p, "\">%s</a></p>", T(&p, "Nazaj na začetek", "Back to the start"));
+	}
 	return page_end(&p, 429, NULL);
 }
 
