@@ -149,6 +149,24 @@ enum MHD_Result web_metrics(struct web_req *r)
 		               "c2s_http_refused_total{reason=\"syntax\"} %lu\n"
 		               "c2s_http_refused_total{reason=\"body-memory\"} %lu\n",
 		               gs[0], gs[1], gs[2], gs[3]);
+	if (e == C2S_OK)
+		e = buf_printf(&b, "# HELP c2s_rate_limited_total Requests answered 429 by the "
+		                   "front end's rate limits ([web] rate_*), by kind.\n"
+		                   "# TYPE c2s_rate_limited_total counter\n");
+	for (int k = 0; k < RL_KINDS && e == C2S_OK; k++)
+		e = buf_printf(&b, "c2s_rate_limited_total{kind=\"%s\"} %lu\n",
+		               rl_kind_name((enum rl_kind)k),
+		               r->ctx->rl ? rl_limited(r->ctx->rl, (enum rl_kind)k) : 0UL);
+	if (e == C2S_OK)
+		e = buf_printf(&b,
+		               "# HELP c2s_rate_limit_evictions_total Rate-limit buckets dropped "
+		               "before they were full because their part of the table was full "
+		               "(raise [web] rate_table when this grows).\n"
+		               "# TYPE c2s_rate_limit_evictions_total counter\n");
+	for (int k = 0; k < RL_KINDS && e == C2S_OK; k++)
+		e = buf_printf(&b, "c2s_rate_limit_evictions_total{kind=\"%s\"} %lu\n",
+		               rl_kind_name((enum rl_kind)k),
+		               r->ctx->rl ? rl_evicted(r->ctx->rl, (enum rl_kind)k) : 0UL);
 	if (e == C2S_OK && up && s.card_monitored)
 		e = buf_printf(&b,
 		               "# HELP c2s_card_present 1 when the card is in its reader.\n"

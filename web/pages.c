@@ -91,13 +91,21 @@ static void page_begin(struct page *p, struct web_req *r, const struct order_inf
 	         p->lang);
 	page_esc(p, title);
 	page_put(p, " – Click2Sign</title><link rel=\"stylesheet\" href=\"/assets/c2s.css\">"
-	            "</head><body><header><p class=\"brand\">Click2Sign</p>"
-	            "<nav class=\"lang\" aria-label=\"Jezik / Language\">");
-	/* to the link's start page (a GET that leads on to where the customer is) */
-	page_put(p,
-	         "<a href=\"%s?lang=sl\" lang=\"sl\">Slovenščina</a> <a href=\"%s?lang=en\" "
-	         "lang=\"en\">English</a></nav></header><main>",
-	         p->base, p->base);
+	            "</head><body><header><p class=\"brand\">Click2Sign</p>");
+	/* to the link's start page (a GET that leads on to where the customer is); the
+	 * certificate listener's pages (the rate-limit page) have no link */
+	if (r->cert_listener)
+		p->base[0] = 0;
+	else {
+		/* escaped: before the order is found (the "not valid" and rate-limit pages) the
+		 * token is whatever the request's path held, percent-decoded */
+		page_put(p, "<nav class=\"lang\" aria-label=\"Jezik / Language\"><a href=\"");
+		page_esc(p, p->base);
+		page_put(p, "?lang=sl\" lang=\"sl\">Slovenščina</a> <a href=\"");
+		page_esc(p, p->base);
+		page_put(p, "?lang=en\" lang=\"en\">English</a></nav>");
+	}
+	page_put(p, "</header><main>");
 	page_put(p, "<h1>");
 	page_esc(p, title);
 	page_put(p, "</h1>");
@@ -105,8 +113,9 @@ static void page_begin(struct page *p, struct web_req *r, const struct order_inf
 
 static enum MHD_Result page_end(struct page *p, unsigned status, const char *cookie)
 {
-	char lc[160], both[600];
-	page_lang_cookie(p->r, lc, sizeof(lc));
+	char lc[160] = "", both[600];
+	if (p->base[0])
+		page_lang_cookie(p->r, lc, sizeof(lc));
 	if (lc[0]) {
 		snprintf(both, sizeof(both), "%s%s%s", cookie ? cookie : "", cookie ? "\n" : "",
 		         lc);
@@ -356,6 +365,63 @@ static int page_post_session(struct web_req *r, const struct order_info *info,
 	return 0;
 }
 
+/* ---- 429: the rate limits ([web] rate_*) ---- */
+
+static void page_rate_message(struct page *p, enum rl_kind kind, unsigned retry_after)
+{
+	char msg[400];
+	snprintf(msg, sizeof(msg),
+	         kind == RL_CODE_ORDER
+	             ? T(p,
+	                 "Za to naročilo je bilo v kratkem času preveč poskusov s kodo ali zahtev "
+	                 "za novo kodo. Počakajte %u s in poskusite znova.",
+	                 "There were too many code attempts or requests for a new code for this "
+	                 "order in a short time. Wait %u s and try again.")
+	             : T(p,
+	                 "Z vašega naslova je v kratkem času prišlo preveč zahtev. Počakajte %u s "
+	                 "in poskusite znova.",
+	                 "Too many requests came from your address in a short time. Wait %u s "
+	                 "and try again."),
+	         retry_after);
+	page_put(p, "<p id=\"error\" class=\"error\" role=\"alert\" data-reason=\"rate-limited\">");
+	page_esc(p, msg);
+	page_put(p, "</p>");
+}
+
+/* The code page again (the field and the re-send form), refused before the keyholder is asked. */
+static enum MHD_Result page_code_limited(struct web_req *r, const struct order_info *info,
+                                         const struct web_session *s)
+{
+	struct page p;
+	page_begin(&p, r, info, "Potrditvena koda", "Confirmation code");
+	page_rate_message(&p, RL_CODE_ORDER, r->retry_after);
+	page_code_form(&p, s, 1, 1);
+	return page_end(&p, 429, NULL);
+}
+
+enum MHD_Result web_page_rate_limited(struct web_req *r, enum rl_kind kind)
+{
+	const char *acc = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Accept");
+	if (r->cert_listener && acc &&
+	    (strstr(acc, "application/json") || strstr(acc, "application/problem+json"))) {
+		char d[200];
+		snprintf(d, sizeof(d),
+		         "requests from this address are over the limit; retry after %u s",
+		         r->retry_after);
+		return web_problem_ex(r, 429, c2s_err_problem_type(C2S_ERR_RATE_LIMIT),
+		                      "Too many requests", d, NULL);
+	}
+	struct page p;
+	page_begin(&p, r, NULL, "Preveč zahtev", "Too many requests");
+	page_rate_message(&p, kind, r->retry_after);
+	if (p.base[0]) {
+		page_put(&p, "<p><a href=\"");
+		page_esc(&p, p.base);
+		page_put(&p, "\">%s</a></p>", T(&p, "Nazaj na začetek", "Back to the start"));
+	}
+	return page_end(&p, 429, NULL);
+}
+
 /* ---- POST /s/{token}/otp ---- */
 
 enum MHD_Result web_page_otp_send(struct web_req *r)
@@ -368,6 +434,8 @@ enum MHD_Result web_page_otp_send(struct web_req *r)
 	char why[512] = "";
 	if (!page_order(r, &info, &m) || !page_post_session(r, &info, &s, &m))
 		return m;
+	if (!web_rate_admit(r, RL_CODE_ORDER, info.id))
+		return page_code_limited(r, &info, &s);
 	c2s_err e = khc_otp_send(info.id, &o, why, sizeof(why));
 	page_begin(&p, r, &info, "Potrditvena koda", "Confirmation code");
 	if (e == C2S_OK && o.result == C2S_OK) {
@@ -411,6 +479,8 @@ enum MHD_Result web_page_otp_verify(struct web_req *r)
 	size_t n = 0;
 	if (!page_order(r, &info, &m) || !page_post_session(r, &info, &s, &m))
 		return m;
+	if (!web_rate_admit(r, RL_CODE_ORDER, info.id))
+		return page_code_limited(r, &info, &s);
 	web_form_field(&r->body, "code", raw, sizeof(raw));
 	/* pasted codes: spaces, dashes, dots and line breaks are not part of the code */
 	for (size_t i = 0; raw[i] && n + 1 < sizeof(code); i++)

@@ -63,8 +63,11 @@ static enum MHD_Result web_send(struct web_req *r, unsigned status, const char *
 		                        "Bearer realm=\"click2sign\"");
 	if (status == 405 && r->allow[0])
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
-	if (status == 503 || status == 429)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "5");
+	if (status == 503 || status == 429) {
+		char ra[16];
+		snprintf(ra, sizeof(ra), "%u", r->retry_after ? r->retry_after : 5);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+	}
 	if (r->location)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, r->location);
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
@@ -158,6 +161,11 @@ enum MHD_Result web_html(struct web_req *r, unsigned status, char *html, const c
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/html; charset=utf-8");
 	web_page_headers(resp, cookie, 0);
+	if (status == 429) {
+		char ra[16];
+		snprintf(ra, sizeof(ra), "%u", r->retry_after ? r->retry_after : 5);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+	}
 	web_count(status);
 	ret = MHD_queue_response(r->conn, status, resp);
 	MHD_destroy_response(resp);

@@ -118,13 +118,30 @@ static enum MHD_Result web_refuse(struct web_req *r, unsigned status, const char
 	unsigned long long n = cl ? strtoull(cl, NULL, 10) : 0;
 	int body = (cl && n > 0) || te;
 	if (!body || ex || n > WEB_DRAIN_MAX)
-		return web_problem_ex(r, status, type, title, detail, NULL);
+		return r->refuse.rate_page
+		           ? web_page_rate_limited(r, (enum rl_kind)(r->refuse.rate_page - 1))
+		           : web_problem_ex(r, status, type, title, detail, NULL);
 	r->refuse.status = status;
 	snprintf(r->refuse.type, sizeof(r->refuse.type), "%s", type);
 	snprintf(r->refuse.title, sizeof(r->refuse.title), "%s", title);
 	snprintf(r->refuse.detail, sizeof(r->refuse.detail), "%s", detail);
 	buf_free(&r->body);
 	return MHD_YES;
+}
+
+/* 429 from a rate limit, decided before the body: problem+json for an API client, the page in
+ * the customer's language for a browser (r->retry_after is set). */
+static enum MHD_Result web_refuse_rate(struct web_req *r, enum rl_kind kind)
+{
+	char d[200];
+	const struct rl_limit *l = rl_limit_of(r->ctx->rl, kind);
+	snprintf(d, sizeof(d),
+	         "%s over the limit of %u requests a minute (burst %u); retry after %u s",
+	         kind == RL_API_CLIENT ? "this API client is" : "requests from this address are",
+	         l->per_minute, l->burst, r->retry_after);
+	if (kind != RL_API_CLIENT)
+		r->refuse.rate_page = 1 + (int)kind;
+	return web_refuse(r, 429, c2s_err_problem_type(C2S_ERR_RATE_LIMIT), "Too many requests", d);
 }
 
 static int64_t web_now_us(void)
@@ -165,12 +182,21 @@ static enum MHD_Result web_first_call(struct web_req *r, const char *version)
 	if (!r->route)
 		return web_refuse(r, 404, "not-found", "Not found",
 		                  "no such resource; see the API documentation");
-	/* the bearer token before any body byte is taken */
+	/* by client address: the customer pages and the certificate listener's pages (health and
+	 * the style sheet are never limited) */
+	enum rl_kind by_ip = strncmp(r->route->path, "/s/", 3) == 0   ? RL_PAGE_IP
+	                     : strncmp(r->route->path, "/c/", 3) == 0 ? RL_CERT_IP
+	                                                              : RL_KINDS;
+	if (by_ip != RL_KINDS && !web_rate_admit(r, by_ip, NULL))
+		return web_refuse_rate(r, by_ip);
+	/* the bearer token before any body byte is taken; then the client's own limit */
 	if (r->route->auth) {
 		c2s_err e = web_auth(r);
 		if (e != C2S_OK)
 			return web_refuse(r, c2s_err_http_status(e), c2s_err_problem_type(e),
 			                  "Unauthorized", c2s_err_message(e));
+		if (!web_rate_admit(r, RL_API_CLIENT, r->client))
+			return web_refuse_rate(r, RL_API_CLIENT);
 	}
 	const char *cl =
 	    MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -236,6 +262,8 @@ static enum MHD_Result web_handle(void *cls, struct MHD_Connection *conn, const 
 			return MHD_YES;
 		}
 		*upload_size = 0;
+		if (r->refuse.rate_page)
+			return web_page_rate_limited(r, (enum rl_kind)(r->refuse.rate_page - 1));
 		return web_problem_ex(r, r->refuse.status, r->refuse.type, r->refuse.title,
 		                      r->refuse.detail, NULL);
 	}

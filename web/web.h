@@ -12,6 +12,7 @@
 #include "firmware/base/err.h"
 #include "firmware/orders/orders.h"
 #include "firmware/store/store.h"
+#include "ratelimit.h"
 
 #define WEB_PROBLEM_BASE "https://click2sign.invalid/problems/"
 
@@ -19,6 +20,7 @@ struct web_ctx {
 	const struct config *cfg;
 	struct store *store;
 	pthread_mutex_t store_mu;
+	struct ratelimit *rl; /* [web] rate_*; NULL = no limits */
 };
 
 struct web_req {
@@ -43,8 +45,11 @@ struct web_req {
 	char param[3][128];
 	size_t n_params;
 	const char *location; /* a Location header for the response, or NULL */
+	unsigned retry_after; /* seconds for the Retry-After of a 429 (0: the default, 5) */
 	struct {              /* a refusal decided before the body: answered once drained */
 		unsigned status;
+		int rate_page; /* 1 + enum rl_kind: answered with the rate-limit page, not a problem
+		                */
 		char type[48], title[64], detail[200];
 		uint64_t drained;
 		int64_t until_ms; /* 0, or the drain's deadline (monotonic ms) */
@@ -117,6 +122,15 @@ enum MHD_Result web_asset_css(struct web_req *r);
 enum MHD_Result web_page_to_start(struct web_req *r);
 enum MHD_Result web_page_sign(struct web_req *r);
 enum MHD_Result web_page_finish(struct web_req *r);
+
+/* A request of `kind` against its rate limit ([web] rate_*): 1 when admitted; 0 when refused,
+ * with r->retry_after set and a log line (at most once a minute per key). `name` is the key (an
+ * order id, an API client's name), or NULL for the client's address (ratelimit.c). */
+int web_rate_admit(struct web_req *r, enum rl_kind kind, const char *name);
+/* The 429 page (Slovenian or English, like the other pages) for a browser refused by the rate
+ * limit of `kind`, with Retry-After: r->retry_after (pages.c). On the certificate listener a
+ * client that asks for JSON gets the problem instead. */
+enum MHD_Result web_page_rate_limited(struct web_req *r, enum rl_kind kind);
 
 /* Customers' certificates (certlogin.c): the certificate listener and the portal's API */
 enum MHD_Result web_cert_register(struct web_req *r);

@@ -196,6 +196,13 @@ int webd_main(const struct config *cfg)
 		web_tsa_trust_not_after = webd_cert_not_after(anchors); /* the earliest of them */
 		free(anchors);
 	}
+	struct rl_limit lim[RL_KINDS];
+	rl_limits_from_config(cfg, lim);
+	if (rl_new(lim, cfg->rate_table, &ctx.rl) != C2S_OK) {
+		log_error("cannot set up the rate limits ([web] rate_table = %u)", cfg->rate_table);
+		goto out;
+	}
+	log_debug("rate limits: %zu bytes of buckets", rl_memory(ctx.rl));
 	if (guard_start(cfg) != C2S_OK) {
 		log_error("cannot start the connection watchdog");
 		goto out;
@@ -247,6 +254,8 @@ out:
 	if (dc)
 		MHD_stop_daemon(dc);
 	guard_stop();
+	rl_free(ctx.rl);
+	ctx.rl = NULL;
 	khc_fini();
 	store_close(ctx.store);
 	if (key) {

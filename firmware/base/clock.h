@@ -10,6 +10,8 @@
 int64_t clock_now(void);
 /* Monotonic milliseconds, for intervals and rate limits; never moved by tests. */
 int64_t clock_mono_ms(void);
+/* The same monotonic clock in nanoseconds (rate limits with fine intervals). */
+int64_t clock_mono_ns(void);
 
 /* Unix seconds of a UTC calendar time (month 1..12), e.g. an X.509 time's fields. */
 int64_t clock_timegm(int year, int mon, int day, int hour, int min, int sec);

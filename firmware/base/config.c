@@ -57,6 +57,15 @@ void config_defaults(struct config *cfg)
 	cfg->header_timeout = 30;
 	cfg->body_min_rate = 1024;
 	cfg->body_memory = (size_t)256 << 20;
+	cfg->rate_pages = 600;
+	cfg->rate_pages_burst = 120;
+	cfg->rate_codes = 6;
+	cfg->rate_codes_burst = 10;
+	cfg->rate_cert = 600;
+	cfg->rate_cert_burst = 120;
+	cfg->rate_api = 30000;
+	cfg->rate_api_burst = 1000;
+	cfg->rate_table = 8192;
 	cfg->seal_rate = 50;
 	cfg->portal_signature = 1;
 	cfg->order_max_lifetime = 604800;
@@ -238,6 +247,15 @@ static int config_kv(struct config *cfg, int line, const char *section, const ch
 	CFG_UINT("web", "body_min_rate", body_min_rate, 0, 1u << 30, " bytes per second");
 	CFG_UINT("web", "body_memory", body_memory, 1u << 20, 1ull << 40, " bytes");
 	CFG_UINT("web", "workers", workers, 1, 64, "");
+	CFG_UINT("web", "rate_pages", rate_pages, 0, 6000000, " requests a minute");
+	CFG_UINT("web", "rate_pages_burst", rate_pages_burst, 1, 1000000, " requests");
+	CFG_UINT("web", "rate_codes", rate_codes, 0, 6000000, " requests a minute");
+	CFG_UINT("web", "rate_codes_burst", rate_codes_burst, 1, 1000000, " requests");
+	CFG_UINT("web", "rate_cert", rate_cert, 0, 6000000, " requests a minute");
+	CFG_UINT("web", "rate_cert_burst", rate_cert_burst, 1, 1000000, " requests");
+	CFG_UINT("web", "rate_api", rate_api, 0, 6000000, " requests a minute");
+	CFG_UINT("web", "rate_api_burst", rate_api_burst, 1, 1000000, " requests");
+	CFG_UINT("web", "rate_table", rate_table, 64, 1u << 20, " buckets per kind");
 	CFG_STR("token", "module", module);
 	if (strcmp(section, "token") == 0 && strcmp(key, "module_allow") == 0)
 		return config_allow_list(cfg, line, section, key, v);

@@ -44,6 +44,12 @@ struct config {
 	unsigned body_min_rate;  /* bytes per second a body must keep up after a 10 s grace */
 	size_t body_memory;      /* bytes of request bodies buffered at once, all requests */
 	unsigned workers;        /* HTTP worker threads = IPC channels to the keyholder */
+	/* rate limits (web/ratelimit.h): requests a minute and burst; a rate of 0 = off */
+	unsigned rate_pages, rate_pages_burst; /* per client address, customer pages /s/... */
+	unsigned rate_codes, rate_codes_burst; /* per order, code submissions and re-sends */
+	unsigned rate_cert, rate_cert_burst;   /* per client address, certificate listener */
+	unsigned rate_api, rate_api_burst;     /* per API client (after authentication) */
+	unsigned rate_table;                   /* buckets per kind (24 bytes each) */
 	/* [token] */
 	char module[CONFIG_PATH];
 	char module_allow[CONFIG_MAX_ALLOW][CONFIG_PATH];

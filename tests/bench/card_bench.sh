@@ -13,7 +13,7 @@ cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build/release -j"$(nproc)" >/dev/null
 . tests/tools/appliance.sh
 # bursts and benchmarks measure the appliance, not the seal permit (50/s by default)
-export C2S_SEAL_RATE=${C2S_SEAL_RATE:-0}
+export C2S_SEAL_RATE=${C2S_SEAL_RATE:-0} C2S_RATE_API=${C2S_RATE_API:-0}
 . tests/tools/appliance_card.sh
 top=$(mktemp -d /tmp/c2s-card-bench.XXXXXX)
 cur=""

@@ -9,7 +9,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 N=${1:-200} P=${2:-4} F=${3:-20}
-export C2S_SOURCE_DIR=$root C2S_BUILD_DIR=$root/build/release C2S_SEAL_RATE=0
+export C2S_SOURCE_DIR=$root C2S_BUILD_DIR=$root/build/release C2S_SEAL_RATE=0 C2S_RATE_API=0
 cmake -S "$root" -B "$C2S_BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$C2S_BUILD_DIR" -j"$(nproc)" >/dev/null
 . "$root/tests/tools/appliance.sh"

@@ -45,7 +45,7 @@ B=$C2S_BUILD_DIR/tests/bench
 # shellcheck source=../tools/appliance.sh
 . "$root/tests/tools/appliance.sh"
 # bursts and benchmarks measure the appliance, not the seal permit (50/s by default)
-export C2S_SEAL_RATE=${C2S_SEAL_RATE:-0}
+export C2S_SEAL_RATE=${C2S_SEAL_RATE:-0} C2S_RATE_API=${C2S_RATE_API:-0}
 
 W=$(mktemp -d /tmp/c2s-bench.XXXXXX)
 res=$W/results.tsv # kind key threads path round value

@@ -48,6 +48,7 @@ tls_cert = $d/pki/server/cert.pem
 tls_key = $d/pki/server/key.pem
 public_url = https://127.0.0.1:$port
 workers = 4
+${C2S_RATE_API:+rate_api = $C2S_RATE_API}
 
 [token]
 module = $module

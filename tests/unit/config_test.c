@@ -85,6 +85,31 @@ static void good_config_loads(void **state)
 	assert_int_equal(c.seal_rate, 0);
 }
 
+static void rate_limits_have_defaults_and_bounds(void **state)
+{
+	(void)state;
+	static struct config c;
+	write_config("[seal]\nkey = c2s-seal\n[tsa]\nurl = http://127.0.0.1:9/\n");
+	assert_int_equal(config_load(path, &c), C2S_OK);
+	assert_int_equal(c.rate_pages, 600);
+	assert_int_equal(c.rate_pages_burst, 120);
+	assert_int_equal(c.rate_codes, 6);
+	assert_int_equal(c.rate_api, 30000);
+	assert_int_equal(c.rate_table, 8192);
+	write_config("[web]\nrate_api = 0\nrate_codes = 12\nrate_codes_burst = 3\n"
+	             "[seal]\nkey = c2s-seal\n[tsa]\nurl = http://127.0.0.1:9/\n");
+	assert_int_equal(config_load(path, &c), C2S_OK);
+	assert_int_equal(c.rate_api, 0); /* off, explicitly */
+	assert_int_equal(c.rate_codes, 12);
+	assert_int_equal(c.rate_codes_burst, 3);
+	/* a burst of 0 would refuse everything; a table under 64 buckets is refused */
+	write_config("[web]\nrate_pages_burst = 0\nrate_table = 8\n"
+	             "[seal]\nkey = c2s-seal\n[tsa]\nurl = http://127.0.0.1:9/\n");
+	assert_int_equal(config_load(path, &c), C2S_ERR_CONFIG);
+	assert_non_null(find(&c, "rate_pages_burst"));
+	assert_non_null(find(&c, "rate_table"));
+}
+
 static void each_bad_key_is_named(void **state)
 {
 	(void)state;
@@ -152,6 +177,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(good_config_loads),
+	    cmocka_unit_test(rate_limits_have_defaults_and_bounds),
 	    cmocka_unit_test(each_bad_key_is_named),
 	    cmocka_unit_test(missing_files_and_module_allow_list),
 	    cmocka_unit_test(syntax_error_has_a_line),
