@@ -175,6 +175,11 @@ int webd_main(const struct config *cfg)
 	int rc = 1, sfd = -1, running = 1;
 	sigset_t mask;
 	ctx.cfg = cfg;
+	/* locked in before the first byte of the database or the network is read */
+	if (sandbox_lock(cfg, SANDBOX_WEB) != C2S_OK) {
+		free(rx);
+		return 1;
+	}
 	web_seal_init(cfg);
 	pthread_mutex_init(&ctx.store_mu, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -221,8 +226,6 @@ int webd_main(const struct config *cfg)
 	sigaddset(&mask, SIGINT);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
-	if (sandbox_lock(cfg, SANDBOX_WEB) != C2S_OK)
-		goto out;
 	int64_t next_sweep = 0, next_checkpoint = clock_mono_ms() + 10000,
 	        next_expiry = clock_mono_ms() + 5000;
 	while (running) {

@@ -136,6 +136,9 @@ struct sb_own {
 	gid_t gid;
 	mode_t dmode, fmode;
 	int recurse;
+	int nofollow; /* the named path too: it lies in a directory a role can write */
+	int keep;     /* root's trust (portal keys, anchors, CRLs): never re-owned; a file root
+	                 does not own is named, left alone, and ignored by its readers */
 };
 
 struct sb_walk {
@@ -154,7 +157,7 @@ static void sb_fix(struct sb_walk *w, int at, const char *name, const char *show
 {
 	struct stat st, st2;
 	char proc[64];
-	int pfd = openat(at, name, O_PATH | O_CLOEXEC | (depth ? O_NOFOLLOW : 0));
+	int pfd = openat(at, name, O_PATH | O_CLOEXEC | (depth || o->nofollow ? O_NOFOLLOW : 0));
 	if (pfd < 0) {
 		if (errno != ENOENT) {
 			log_warn("cannot examine %s: %s", shown, strerror(errno));
@@ -189,7 +192,16 @@ static void sb_fix(struct sb_walk *w, int at, const char *name, const char *show
 		goto out;
 	}
 	mode_t want = S_ISDIR(st.st_mode) ? o->dmode : o->fmode;
-	if ((st.st_uid != o->uid || st.st_gid != o->gid) && fchown(fd, o->uid, o->gid) != 0) {
+	if (o->keep && st.st_uid != o->uid) {
+		log_error("%s is owned by uid %u, not root: left as it is, and not trusted (remove "
+		          "it; add keys, anchors and CRLs with click2sign-admin)",
+		          shown, (unsigned)st.st_uid);
+		w->problems++;
+		close(fd);
+		goto out;
+	}
+	if (!o->keep && (st.st_uid != o->uid || st.st_gid != o->gid) &&
+	    fchown(fd, o->uid, o->gid) != 0) {
 		log_warn("cannot give %s to uid %u: %s", shown, (unsigned)o->uid, strerror(errno));
 		w->problems++;
 	}
@@ -266,6 +278,19 @@ int sandbox_token_dir(const struct config *cfg, char *out, size_t cap)
 	return found;
 }
 
+/* Creates a missing directory (root's, as the mode says apart from its special bits, which
+ * sb_fix sets; a service manager may forbid setting them: RestrictSUIDSGID=). */
+static void sb_mkdir(struct sb_walk *w, const char *path, mode_t mode)
+{
+	struct stat st;
+	if (lstat(path, &st) == 0 || errno != ENOENT)
+		return;
+	if (mkdir(path, mode & 0777) != 0 && errno != EEXIST) {
+		log_error("cannot create %s: %s", path, strerror(errno));
+		w->problems++;
+	}
+}
+
 size_t sandbox_prepare(const struct config *cfg, const struct sandbox_ids *ids)
 {
 	struct sb_walk w = {0};
@@ -277,49 +302,52 @@ size_t sandbox_prepare(const struct config *cfg, const struct sandbox_ids *ids)
 	const gid_t khg = ids->gid[SANDBOX_KEYHOLDER], ntg = ids->gid[SANDBOX_NOTIFY],
 	            grp = ids->group;
 	int have_tok = sandbox_token_dir(cfg, tokdir, sizeof(tokdir));
+	/* the state directory: root's, sticky, so that web and notify create the database's
+	 * journal files there but cannot rename the keyholder's store or the portal's keys, and
+	 * set-group-ID, so that what either creates is the other's too; others may only pass
+	 * through to the keyholder's directory. Every name in it is opened without following a
+	 * link (web and notify could plant one). */
+	sb_mkdir(&w, cfg->state_dir, 03771);
+	sb_path(&w, cfg->state_dir, &(struct sb_own){0, grp, 03771, 0, 0, 0, 0});
+	/* root's trust, created before any child runs so that none can plant it first */
+	const struct sb_own pub = {0, 0, 0755, 0644, 1, 1, 1};
+	sb_mkdir(&w, cfg->portal_keys, 0755);
+	sb_mkdir(&w, cfg->trust_dir, 0755);
+	sb_mkdir(&w, cfg->crl_dir, 0755);
+	sb_path(&w, cfg->portal_keys, &pub);
+	sb_path(&w, cfg->trust_dir, &pub);
+	sb_path(&w, cfg->crl_dir, &pub);
 	sb_skip(&w, cfg->kh_state_dir);
 	if (have_tok)
 		sb_skip(&w, tokdir);
 	sb_skip(&w, cfg->portal_keys);
 	sb_skip(&w, cfg->trust_dir);
 	sb_skip(&w, cfg->crl_dir);
-	/* the state directory: root's, sticky, so that web and notify create the database's
-	 * journal files there but cannot rename the keyholder's store or the portal's keys, and
-	 * set-group-ID, so that what either creates is the other's too; others may only pass
-	 * through to the keyholder's directory */
-	if (mkdir(cfg->state_dir, 03771) != 0 && errno != EEXIST) {
-		log_error("cannot create %s: %s", cfg->state_dir, strerror(errno));
-		w.problems++;
-	}
-	sb_path(&w, cfg->state_dir, &(struct sb_own){0, grp, 03771, 0, 0});
 	static const char *const db[] = {"click2sign.db", "click2sign.db-wal", "click2sign.db-shm",
 	                                 "click2sign.db-journal"};
 	for (size_t i = 0; i < sizeof(db) / sizeof(db[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", cfg->state_dir, db[i]);
-		sb_path(&w, path, &(struct sb_own){web, grp, 02770, 0660, 0});
+		sb_path(&w, path, &(struct sb_own){web, grp, 02770, 0660, 0, 1, 0});
 	}
+	/* documents: web's; notify reads them (the group) and cannot replace them */
 	snprintf(path, sizeof(path), "%s/blobs", cfg->state_dir);
-	if (mkdir(path, 02770) != 0 && errno != EEXIST)
-		w.problems++;
-	sb_path(&w, path, &(struct sb_own){web, grp, 02770, 0640, 1});
+	sb_mkdir(&w, path, 02750);
+	sb_path(&w, path, &(struct sb_own){web, grp, 02750, 0640, 1, 1, 0});
 	/* the keyholder's alone */
-	if (mkdir(cfg->kh_state_dir, 0700) != 0 && errno != EEXIST)
-		w.problems++;
-	sb_path(&w, cfg->kh_state_dir, &(struct sb_own){kh, khg, 0700, 0600, 1});
+	sb_mkdir(&w, cfg->kh_state_dir, 0700);
+	sb_path(&w, cfg->kh_state_dir, &(struct sb_own){kh, khg, 0700, 0600, 1, 1, 0});
+	/* named in the configuration: where root keeps them (links are followed) */
 	if (have_tok)
-		sb_path(&w, tokdir, &(struct sb_own){kh, khg, 0700, 0600, 1});
-	sb_path(&w, cfg->pin_file, &(struct sb_own){kh, khg, 0700, 0400, 0});
-	sb_path(&w, cfg->sig_pin_file, &(struct sb_own){kh, khg, 0700, 0400, 0});
-	/* read by several roles, written only by click2sign-admin (root) */
-	const struct sb_own pub = {0, 0, 0755, 0644, 1};
-	sb_path(&w, cfg->portal_keys, &pub);
-	sb_path(&w, cfg->trust_dir, &pub);
-	sb_path(&w, cfg->crl_dir, &pub);
+		sb_path(&w, tokdir, &(struct sb_own){kh, khg, 0700, 0600, 1, 0, 0});
+	sb_path(&w, cfg->pin_file, &(struct sb_own){kh, khg, 0700, 0400, 0, 0, 0});
+	sb_path(&w, cfg->sig_pin_file, &(struct sb_own){kh, khg, 0700, 0400, 0, 0, 0});
 	/* notify's secrets, and the TLS key of the listeners web serves */
-	sb_path(&w, cfg->smtp_password_file, &(struct sb_own){nt, ntg, 0700, 0400, 0});
-	sb_path(&w, cfg->sms_token_file, &(struct sb_own){nt, ntg, 0700, 0400, 0});
-	sb_path(&w, cfg->webhook_secret_file, &(struct sb_own){nt, ntg, 0700, 0400, 0});
-	sb_path(&w, cfg->tls_key, &(struct sb_own){web, ids->gid[SANDBOX_WEB], 0700, 0400, 0});
+	const struct sb_own ntf = {nt, ntg, 0700, 0400, 0, 0, 0};
+	sb_path(&w, cfg->smtp_password_file, &ntf);
+	sb_path(&w, cfg->sms_token_file, &ntf);
+	sb_path(&w, cfg->webhook_secret_file, &ntf);
+	sb_path(&w, cfg->tls_key,
+	        &(struct sb_own){web, ids->gid[SANDBOX_WEB], 0700, 0400, 0, 0, 0});
 	return w.problems;
 }
 
@@ -552,8 +580,9 @@ static void sb_probe_arm(enum sandbox_role role)
 	}
 }
 #else
-static void sb_probe_arm(void)
+static void sb_probe_arm(enum sandbox_role role)
 {
+	(void)role;
 }
 #endif
 

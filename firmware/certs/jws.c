@@ -3,11 +3,14 @@
 #include "jws.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <mbedtls/ecp.h>
 #include <mbedtls/md.h>
@@ -783,10 +786,31 @@ out:
 	return ret;
 }
 
+/* The portal's keys are the trust root of signed manifests: only root (click2sign-admin) or the
+ * reading process's own user may have written them, and nobody else may write them now. */
+static int jws_key_file_trusted(const struct stat *st, const char *path)
+{
+	if ((st->st_uid != 0 && st->st_uid != geteuid()) || (st->st_mode & 022)) {
+		log_error(
+		    "portal key %s ignored: owned by uid %u with mode %04o; it must be root's "
+		    "(click2sign-admin portal-key add) and writable by no one else",
+		    path, (unsigned)st->st_uid, (unsigned)(st->st_mode & 07777));
+		return 0;
+	}
+	return 1;
+}
+
 size_t jws_keys_from_dir(const char *dir, struct jws_key **keys, size_t max)
 {
 	struct dirent **names = NULL;
-	int n = dir ? scandir(dir, &names, NULL, alphasort) : -1;
+	struct stat st;
+	int dfd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+	if (dfd < 0 || fstat(dfd, &st) != 0 || !jws_key_file_trusted(&st, dir)) {
+		if (dfd >= 0)
+			close(dfd);
+		return 0;
+	}
+	int n = scandir(dir, &names, NULL, alphasort);
 	size_t got = 0;
 	for (int i = 0; i < n; i++) {
 		const char *f = names[i]->d_name;
@@ -795,11 +819,21 @@ size_t jws_keys_from_dir(const char *dir, struct jws_key **keys, size_t max)
 			char path[4400], why[256] = "";
 			uint8_t pem[16384];
 			snprintf(path, sizeof(path), "%s/%s", dir, f);
-			FILE *fp = fopen(path, "rb");
+			int fd = openat(dfd, f, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			FILE *fp = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+			                   jws_key_file_trusted(&st, path)
+			               ? fdopen(fd, "rb")
+			               : NULL;
+			if (!fp && fd >= 0)
+				close(fd);
 			size_t len = fp ? fread(pem, 1, sizeof(pem) - 1, fp) : 0;
 			if (fp)
 				fclose(fp);
 			pem[len] = 0;
+			if (!fp) {
+				free(names[i]);
+				continue;
+			}
 			if (jws_key_from_pem(pem, len + 1, &keys[got], why, sizeof(why)) ==
 			    C2S_OK) {
 				log_info("portal key %s (%s) from %s", jws_key_kid(keys[got]),
@@ -812,5 +846,6 @@ size_t jws_keys_from_dir(const char *dir, struct jws_key **keys, size_t max)
 		free(names[i]);
 	}
 	free(names);
+	close(dfd);
 	return got;
 }

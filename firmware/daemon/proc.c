@@ -110,6 +110,13 @@ static void proc_exec_child(struct proc_parent *pp, const struct proc_role *r, i
 	sigset_t all;
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
+	/* no controlling terminal (TIOCSTI into an operator's shell) and nothing to read on it */
+	setsid();
+	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (null >= 0 && null != 0) {
+		dup2(null, 0);
+		close(null);
+	}
 	for (int i = 0; i < 3; i++)
 		tmp[i] = want[i] >= 0 ? fcntl(want[i], F_DUPFD, 64) : -1;
 	for (int i = 0; i < 3; i++)

@@ -373,6 +373,11 @@ int notifyd_main(const struct config *cfg)
 	memset(&n, 0, sizeof(n));
 	n.cfg = cfg;
 	n.kh_fd = -1;
+	/* locked in before the database (which web also writes) is read */
+	if (sandbox_lock(cfg, SANDBOX_NOTIFY) != C2S_OK) {
+		free(rx);
+		return 1;
+	}
 	pthread_mutex_init(&n.mu, NULL);
 	pthread_cond_init(&n.cv, NULL);
 	n.codes = secmem_alloc(sizeof(struct code_sms) * NOTIFY_CODE_QUEUE);
@@ -385,8 +390,7 @@ int notifyd_main(const struct config *cfg)
 	n.smtp_password = notifyd_secret(cfg->smtp_password_file, &len);
 	n.sms_token = notifyd_secret(cfg->sms_token_file, &len);
 	n.webhook_key = (uint8_t *)notifyd_secret(cfg->webhook_secret_file, &n.webhook_key_len);
-	if (sandbox_lock(cfg, SANDBOX_NOTIFY) != C2S_OK ||
-	    pthread_create(&t, NULL, notifyd_deliver, &n) != 0)
+	if (pthread_create(&t, NULL, notifyd_deliver, &n) != 0)
 		goto out;
 	for (;;) {
 		struct pollfd p[2] = {{.fd = IPC_FD_PARENT, .events = POLLIN},

@@ -37,6 +37,15 @@ tok=$(cat "$d/api-token")
 admin=$C2S_BUILD_DIR/click2sign-admin
 validate=$C2S_SOURCE_DIR/tests/tools/validate_pdf.sh
 card() { c2s_card_tool "$1" "$d/card" >/dev/null; }
+# a card the keyholder has logged in to signs for any client of pcscd: its socket is the
+# keyholder's alone (testcard.sh guard_socket, as packaging/pcscd-click2sign.conf for the system's)
+if [ "$(id -u)" -eq 0 ]; then
+	reach='import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])'
+	check "c2s-web's user cannot connect to pcscd" bash -c "! setpriv --reuid=c2s-web \
+		--regid=c2s-web --clear-groups -- /usr/bin/python3 -c '$reach' '$PCSCLITE_CSOCK_NAME' 2>/dev/null"
+	check "... the keyholder's user can" setpriv --reuid=c2s-keyholder --regid=c2s-keyholder \
+		--clear-groups -- /usr/bin/python3 -c "$reach" "$PCSCLITE_CSOCK_NAME"
+fi
 health() { curl -s --max-time 2 --cacert "$ca" "$url/v1/health"; }
 seal() { # IN OUT [LEVEL] -> prints HTTP status
 	curl -s --max-time 20 --cacert "$ca" -H "Authorization: Bearer $tok" \

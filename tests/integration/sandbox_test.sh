@@ -17,7 +17,7 @@ fi
 rel=${C2S_RELEASE_DIR:-$C2S_BUILD_DIR}
 d=$(mktemp -d /tmp/c2s-sandbox-test.XXXXXX)
 victim=$(mktemp /tmp/c2s-sandbox-victim.XXXXXX)
-trap 'c2s_stop "$d"; rm -rf "$d" "$victim"' EXIT
+trap 'c2s_stop "$d"; [ -n "${C2S_KEEP:-}" ] || rm -rf "$d" "$victim"' EXIT
 c2s_provision "$d" ec:p256 >"$d/provision.log" 2>&1 || { cat "$d/provision.log"; exit 1; }
 c2s_provision_portal "$d" >>"$d/provision.log" 2>&1 || { cat "$d/provision.log"; exit 1; }
 c2s_start_tsa "$d" || { echo "TSA did not start"; exit 1; }
@@ -53,6 +53,11 @@ equals "the keyholder is in no supplementary group (not the database's)" \
 	"$(awk '$1 == "Groups:" {print $2}' "/proc/$(c2s_kid "$d" c2s-keyholder)/status")" ""
 equals "web shares the database group" \
 	"$(awk '$1 == "Groups:" {print $2}' "/proc/$(c2s_kid "$d" c2s-web)/status")" "$grp"
+for role in c2s-keyholder c2s-web c2s-notify; do
+	pid=$(c2s_kid "$d" "$role")
+	equals "$role leads its own session (no controlling terminal to inject keystrokes into)" \
+		"$(ps -o sid= -p "$pid" | tr -d ' ')" "$pid"
+done
 equals "the parent: no core files" "$(awk '/^Max core file size/ {print $5}' "/proc/$ppid/limits")" 0
 equals "the parent: no new privileges" "$(field "$ppid" NoNewPrivs)" 1
 
@@ -77,6 +82,10 @@ check "web's user cannot rename the keyholder's store away (sticky state directo
 	bash -c "! setpriv --reuid=c2s-web --regid=c2s-web --groups=$grp -- mv '$d/state/keyholder' '$d/state/kh-moved' 2>/dev/null"
 check "web's user cannot replace a directory root keeps there" \
 	bash -c "! setpriv --reuid=c2s-web --regid=c2s-web --groups=$grp -- mv '$d/state/trust' '$d/state/trust-moved' 2>/dev/null"
+check "web's user cannot add a portal key" bash -c "! setpriv --reuid=c2s-web --regid=c2s-web \
+	--groups=$grp -- touch '$d/portal-keys/planted.pem' 2>/dev/null"
+check "web's user cannot add a trust anchor" bash -c "! setpriv --reuid=c2s-web --regid=c2s-web \
+	--groups=$grp -- touch '$d/state/trust/planted.pem' 2>/dev/null"
 cat >"$d/probe.py" <<'EOF'
 import ctypes, os, sys
 pid = int(sys.argv[2])
@@ -129,6 +138,17 @@ check "no process was killed by its filter during the flow" \
 c2s_no_secrets "$d"
 c2s_stop "$d"
 no_sanitizer_reports "$d/click2signd.log" # also: no process killed by its filter while stopping
+
+# a link planted where the database's journal goes (web and notify create files there) is not
+# followed by root: click2sign-admin run as root gives the roles their files back after each
+# command, as the daemon does at each start
+victim2=$d/victim2
+echo "root's" >"$victim2"
+chmod 600 "$victim2"
+ln -s "$victim2" "$d/state/click2sign.db-journal"
+"$rel/click2sign-admin" --config "$d/c2s.conf" client list >/dev/null 2>&1
+equals "the journal-name link's target kept its owner and mode" "$(stat -c %u:%a "$victim2")" 0:600
+rm -f "$d/state/click2sign.db-journal"
 
 # --- forbidden calls (test build: SIGUSR2 makes a process try the call) ---
 export C2S_TEST_SANDBOX_PROBE="c2s-web=execve,c2s-keyholder=socket-inet,c2s-notify=execve"

@@ -162,6 +162,17 @@ start_pcscd() {
 	echo $! >"$DIR/pcscd.pid"
 }
 
+# pcscd's socket is the keyholder's alone, as packaging/pcscd-click2sign.conf makes it for the
+# system's pcscd: another local user (c2s-web among them) must not reach a card the keyholder
+# has logged in to. pcscd itself creates it 0666.
+guard_socket() {
+	[ "$(id -u)" -eq 0 ] && getent passwd c2s-keyholder >/dev/null || return 0
+	local s
+	s=$(sock_path)
+	chmod 711 "$DIR" "$(dirname "$s")"
+	chgrp c2s-keyholder "$s" && chmod 660 "$s"
+}
+
 wait_card() { # SECONDS
 	for _ in $(seq 1 $(($1 * 10))); do
 		if PCSCLITE_CSOCK_NAME=$(sock_path) opensc-tool -a >/dev/null 2>&1; then
@@ -195,6 +206,7 @@ cmd_start() {
 		die "card did not show up within 60 s; see $DIR/pcscd.log and $DIR/bridge.log"
 	fi
 	[ -s "$DIR/keys" ] || write_keymap
+	guard_socket
 }
 
 # The CAC applet numbers keys in certificate order (--cert order above; libcacard's
@@ -293,6 +305,7 @@ pcscd-start)
 	alive "$DIR/pcscd.pid" && die "pcscd already running"
 	start_pcscd
 	wait_card 20 || die "card did not come back; see $DIR/pcscd.log"
+	guard_socket
 	;;
 remove) signal_bridge USR1 ;;
 insert) signal_bridge USR2 ;;

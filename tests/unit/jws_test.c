@@ -256,6 +256,51 @@ static void test_key_accepted(void **state)
 	free(kid);
 }
 
+/* The portal's keys are the trust root of manifests: a directory or file that someone other
+ * than root (or this process's user) owns, or that group or others may write, is ignored. */
+static void test_keys_from_dir_owner(void **state)
+{
+	(void)state;
+	struct jws_key *keys[4] = {0};
+	char dir[160];
+	snprintf(dir, sizeof(dir), "%s/pk", g_dir);
+	assert_int_equal(
+	    run("set -e; mkdir -m 755 %s; cp %s/ec.pub %s/a.pem; cp %s/rsa.pub %s/b.pem;"
+	        "chmod 644 %s/a.pem %s/b.pem",
+	        dir, g_dir, dir, g_dir, dir, dir, dir),
+	    0);
+	size_t n = jws_keys_from_dir(dir, keys, 4);
+	assert_int_equal(n, 2);
+	for (size_t i = 0; i < n; i++)
+		jws_key_free(keys[i]);
+	/* a file others may write: ignored, the other still read */
+	assert_int_equal(run("chmod 666 %s/b.pem", dir), 0);
+	n = jws_keys_from_dir(dir, keys, 4);
+	assert_int_equal(n, 1);
+	assert_string_equal(jws_key_kid(keys[0]), jws_key_kid(g_ec));
+	jws_key_free(keys[0]);
+	assert_int_equal(run("chmod 644 %s/b.pem", dir), 0);
+	/* a group-writable directory: nothing from it */
+	assert_int_equal(run("chmod 775 %s", dir), 0);
+	assert_int_equal(jws_keys_from_dir(dir, keys, 4), 0);
+	assert_int_equal(run("chmod 755 %s", dir), 0);
+	if (geteuid() == 0) {
+		/* a file another user owns (c2s-web planting a key): ignored */
+		assert_int_equal(run("chown 65534 %s/a.pem", dir), 0);
+		n = jws_keys_from_dir(dir, keys, 4);
+		assert_int_equal(n, 1);
+		assert_string_equal(jws_key_kid(keys[0]), jws_key_kid(g_rsa));
+		jws_key_free(keys[0]);
+		assert_int_equal(run("chown 65534 %s; chown 0 %s/a.pem", dir, dir), 0);
+		assert_int_equal(jws_keys_from_dir(dir, keys, 4), 0);
+	}
+	/* a link in place of the directory is not followed */
+	assert_int_equal(run("ln -s %s %s-link", dir, dir), 0);
+	char link[200];
+	snprintf(link, sizeof(link), "%s-link", dir);
+	assert_int_equal(jws_keys_from_dir(link, keys, 4), 0);
+}
+
 static void test_key_refused(void **state)
 {
 	(void)state;
@@ -898,6 +943,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_key_accepted),
 	    cmocka_unit_test(test_key_refused),
+	    cmocka_unit_test(test_keys_from_dir_owner),
 	    cmocka_unit_test(test_verify_interop),
 	    cmocka_unit_test(test_verify_signature_refused),
 	    cmocka_unit_test(test_verify_es256_shapes),
