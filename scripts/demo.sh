@@ -39,6 +39,16 @@ if [ $mode = stop ]; then
 fi
 
 scripts/deps.sh
+# Started as root, the daemon runs its children as their own users (docs/THREATMODEL.md); they
+# must reach the demo's files. When this clone lies where they cannot pass (under /root, say),
+# the demo lives in /var/lib/click2sign-demo and var/demo points there.
+if [ "$(id -u)" -eq 0 ] &&
+	! setpriv --reuid=c2s-web --regid=c2s-web --clear-groups -- test -x "$root" 2>/dev/null; then
+	[ -d "$demo" ] && [ ! -L "$demo" ] && { c2s_stop_card "$demo"; rm -rf "$demo"; }
+	mkdir -p "$root/var" /var/lib/click2sign-demo
+	ln -sfn /var/lib/click2sign-demo "$demo"
+	demo=/var/lib/click2sign-demo
+fi
 cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build/release -j"$(nproc)" >/dev/null
 

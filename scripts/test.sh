@@ -14,7 +14,12 @@ cmake -S . -B build/sanitize -DCMAKE_BUILD_TYPE=Sanitize -DC2S_TEST_HOOKS=ON >/d
 cmake --build build/sanitize -j"$jobs"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0}
+# the daemon's children read the suppressions at exit as their own users, who may not pass
+# through the directory this clone lies in (under /root, say): a readable copy
+supp=$(mktemp /tmp/c2s-lsan-XXXXXX.supp)
+cp tests/lsan.supp "$supp"
+chmod 644 "$supp"
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$supp:print_suppressions=0}
 export C2S_RELEASE_DIR=$PWD/build/release
 # CTest's summary line closes the run.
 exec ctest --test-dir build/sanitize --output-on-failure --timeout 900 -j2 "$@"

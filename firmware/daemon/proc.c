@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -122,7 +123,14 @@ static void proc_exec_child(struct proc_parent *pp, const struct proc_role *r, i
 	for (int i = 0; i < 3; i++)
 		if (tmp[i] >= 0 && dup2(tmp[i], IPC_FD_PARENT + i) < 0)
 			_exit(127);
-	close_range(IPC_FD_PARENT + 3, ~0U, 0);
+	/* the program by descriptor, opened while still root: the child's user need not be able
+	 * to pass through the directories it was installed or built in */
+	int exe = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (exe < 0 || dup3(exe, IPC_FD_PARENT + 3, O_CLOEXEC) < 0)
+		_exit(127);
+	close_range(IPC_FD_PARENT + 4, ~0U, 0);
+	if (chdir("/") != 0)
+		_exit(127);
 	static const enum sandbox_role sb[PROC_COUNT] = {SANDBOX_KEYHOLDER, SANDBOX_WEB,
 	                                                 SANDBOX_NOTIFY};
 	if (sandbox_drop(&pp->ids, sb[r->id]) != C2S_OK) {
@@ -132,7 +140,7 @@ static void proc_exec_child(struct proc_parent *pp, const struct proc_role *r, i
 		_exit(127);
 	}
 	char *argv[] = {(char *)r->name, (char *)"-c", (char *)pp->config_path, NULL};
-	execv("/proc/self/exe", argv);
+	fexecve(IPC_FD_PARENT + 3, argv, environ);
 	_exit(127);
 }
 
@@ -350,6 +358,10 @@ static int proc_loop(struct proc_parent *pp, int sfd)
 
 int proc_parent_run(const struct config *cfg, const char *config_path)
 {
+	/* the children start in / (their users may not pass through the working directory) */
+	static char abs_config[PATH_MAX];
+	if (config_path[0] != '/' && realpath(config_path, abs_config))
+		config_path = abs_config;
 	struct proc_parent pp = {.cfg = cfg, .config_path = config_path};
 	sigset_t mask;
 	int rc = 1, sfd = -1;
