@@ -8,11 +8,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "firmware/base/sandbox.h"
 #include "firmware/daemon/ready.h"
 #include "firmware/store/store.h"
 
 /* Creates dir with mode 0700, or tightens an existing one we own. */
-static c2s_err init_state_dir(const char *dir)
+static c2s_err init_state_dir(const struct admin *a, const char *dir)
 {
 	c2s_err ret = C2S_ERR_IO;
 	struct stat st;
@@ -31,6 +32,14 @@ static c2s_err init_state_dir(const char *dir)
 		admin_fail("state directory %s is owned by uid %u, not by this user (uid %u); run "
 		           "init as the service user",
 		           dir, (unsigned)st.st_uid, (unsigned)geteuid());
+		goto out;
+	}
+	/* as root with the roles' users, the daemon owns the modes (root:click2sign 3771; set
+	 * after this command, firmware/base/sandbox.c); otherwise the one user's, 0700 */
+	struct sandbox_ids ids;
+	char why[512];
+	if (geteuid() == 0 && sandbox_ids(&a->cfg, &ids, why, sizeof(why)) == C2S_OK) {
+		ret = C2S_OK;
 		goto out;
 	}
 	if ((st.st_mode & 07777) != 0700) {
@@ -96,7 +105,7 @@ int admin_cmd_init(struct admin *a, int argc, char **argv)
 		           a->config_path, a->cfg.n_problems);
 		goto out;
 	}
-	if (init_state_dir(a->cfg.state_dir) != C2S_OK)
+	if (init_state_dir(a, a->cfg.state_dir) != C2S_OK)
 		goto out;
 	c2s_err sr = store_open(a->cfg.state_dir, &st);
 	if (sr != C2S_OK) {

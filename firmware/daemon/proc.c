@@ -113,8 +113,8 @@ static void proc_exec_child(struct proc_parent *pp, const struct proc_role *r, i
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	/* no controlling terminal (TIOCSTI into an operator's shell) and nothing to read on it */
 	setsid();
-	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (null >= 0 && null != 0) {
+	int null = open("/dev/null", O_RDONLY); /* lands on 0 itself when 0 was closed */
+	if (null > 0) {
 		dup2(null, 0);
 		close(null);
 	}

@@ -234,6 +234,10 @@ c2s_err store_open_why(const char *state_dir, struct store **out, char *why, siz
 		WHY(C2S_ERR_STORE, "cannot open %s: %s", path,
 		    s->db ? sqlite3_errmsg(s->db) : "out of memory");
 	sqlite3_busy_timeout(s->db, 5000);
+	/* web and notify both write this file: neither may rewrite the schema behind SQLite's
+	 * back (writable_schema) or corrupt it on purpose. (trusted_schema=OFF would refuse the
+	 * schema's own json_valid() checks, which this SQLite does not mark innocuous.) */
+	sqlite3_db_config(s->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
 	if (sqlite3_exec(s->db,
 	                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
 	                 "PRAGMA secure_delete=ON;",
