@@ -337,8 +337,13 @@ size_t sandbox_prepare(const struct config *cfg, const struct sandbox_ids *ids)
 	sb_mkdir(&w, cfg->kh_state_dir, 0700);
 	sb_path(&w, cfg->kh_state_dir, &(struct sb_own){kh, khg, 0700, 0600, 1, 1, 0});
 	/* named in the configuration: where root keeps them (links are followed) */
-	if (have_tok)
-		sb_path(&w, tokdir, &(struct sb_own){kh, khg, 0700, 0600, 1, 0, 0});
+	if (have_tok) {
+		/* inside the state directory (the package's default) a role could have planted
+		 * a link under its name: not followed there */
+		size_t sl = strlen(cfg->state_dir);
+		int inside = strncmp(tokdir, cfg->state_dir, sl) == 0 && tokdir[sl] == '/';
+		sb_path(&w, tokdir, &(struct sb_own){kh, khg, 0700, 0600, 1, inside, 0});
+	}
 	sb_path(&w, cfg->pin_file, &(struct sb_own){kh, khg, 0700, 0400, 0, 0, 0});
 	sb_path(&w, cfg->sig_pin_file, &(struct sb_own){kh, khg, 0700, 0400, 0, 0, 0});
 	/* notify's secrets, and the TLS key of the listeners web serves */
