@@ -167,6 +167,28 @@ check "health answers again after the restarts" wait_for 20 \
 	curl -sf -o /dev/null --cacert "$d/pki/root.pem" "$url/v1/health"
 c2s_stop "$d"
 
+# --- [daemon] sandbox = log lets a call outside the list through (the kernel logs it); off
+# loads no filter ---
+sed 's/^\[daemon\]$/[daemon]\nsandbox = log/' "$d/c2s.conf" >"$d/log.conf"
+cp "$d/c2s.conf" "$d/enforce.conf"
+cp "$d/log.conf" "$d/c2s.conf"
+export C2S_TEST_SANDBOX_PROBE="c2s-keyholder=socket-inet"
+c2s_start "$d" "$C2S_BUILD_DIR" || { echo "daemon did not start"; cat "$d/click2signd.log"; exit 1; }
+unset C2S_TEST_SANDBOX_PROBE
+kh=$(c2s_kid "$d" c2s-keyholder)
+equals "sandbox = log: the keyholder still has a filter" "$(field "$kh" Seccomp)" 2
+kill -USR2 "$kh"
+sleep 1
+check "... and survives the call outside it" kill -0 "$kh"
+c2s_stop "$d"
+sed 's/^\[daemon\]$/[daemon]\nsandbox = off/' "$d/enforce.conf" >"$d/c2s.conf"
+c2s_start "$d" "$rel" || { echo "daemon did not start"; cat "$d/click2signd.log"; exit 1; }
+equals "sandbox = off: no filter" "$(field "$(c2s_kid "$d" c2s-web)" Seccomp)" 0
+contains "... and the log says so" "$(cat "$d/click2signd.log")" "sandbox = off: c2s-web runs without its system-call filter"
+equals "... the users are separate all the same" "$(field "$(c2s_kid "$d" c2s-web)" Uid)" "$(id -u c2s-web)"
+c2s_stop "$d"
+cp "$d/enforce.conf" "$d/c2s.conf"
+
 # --- a missing user stops the start, named ---
 sed 's/^\[daemon\]$/[daemon]\nweb_user = c2s-nosuchuser/' "$d/c2s.conf" >"$d/bad.conf"
 out=$("$rel/click2signd" -n -c "$d/bad.conf" 2>&1)
