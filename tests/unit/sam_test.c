@@ -137,6 +137,10 @@ static int setup(void **state)
 	        "c2s_provision_signer \"$1\"' '%s' '%s' >%s.provision.log 2>&1",
 	        src, dir, dir) != 0)
 		return -1;
+	/* click2sign-admin, run as root, gave the keyholder's store to c2s-keyholder (the
+	 * daemon's user for it); the keyholder here runs in this process, as this user */
+	if (run("chown -R %u '%s/state/keyholder'", (unsigned)geteuid(), dir) != 0)
+		return -1;
 	/* three documents (Ghostscript) */
 	for (int i = 0; i < 3; i++)
 		if (run("printf '%%%%!PS\\n/Helvetica findfont 14 scalefont setfont 72 720 moveto "
