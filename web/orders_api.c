@@ -1,7 +1,6 @@
 /* The portal's order API: POST /v1/orders, GET /v1/orders/{id}, POST /v1/orders/{id}/cancel,
  * GET /v1/orders/{id}/documents/{n}. Every refusal names the JSON path and what to do; nothing
  * is written (no row, no file that matters, no notice) unless the whole order is accepted. */
-#include <mbedtls/sha256.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 #include "firmware/base/clock.h"
 #include "firmware/base/json.h"
 #include "firmware/base/log.h"
+#include "firmware/base/sha256.h"
 #include "firmware/certs/jws.h"
 #include "firmware/orders/blob.h"
 #include "firmware/orders/identity.h"
@@ -198,8 +198,7 @@ static enum MHD_Result api_files(struct web_req *r, json_t *arr, const char *nam
 		}
 		af->len = dlen;
 		*total += dlen;
-		if (mbedtls_sha256_ret(af->data, dlen, af->sha, 0) != 0)
-			return web_problem(r, C2S_ERR_INTERNAL, NULL);
+		c2s_sha256_oneshot(af->data, dlen, af->sha);
 		for (int j = 0; j < 32; j++)
 			snprintf(af->hex + 2 * j, 3, "%02x", af->sha[j]);
 	}
@@ -478,8 +477,8 @@ enum MHD_Result web_order_create(struct web_req *r)
 		goto out;
 	if ((m = api_identity(r, &o, &bad), bad))
 		goto out;
-	if (mbedtls_sha256_ret(r->body.data, r->body.len, body_sha, 0) != 0 ||
-	    order_id_derive(r->client, o.reference, id, sizeof(id)) != C2S_OK) {
+	c2s_sha256_oneshot(r->body.data, r->body.len, body_sha);
+	if (order_id_derive(r->client, o.reference, id, sizeof(id)) != C2S_OK) {
 		m = web_problem(r, C2S_ERR_INTERNAL, NULL);
 		goto out;
 	}

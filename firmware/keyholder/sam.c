@@ -17,7 +17,6 @@
  * destroyed when the order ends, and leftovers are swept when the token first opens. */
 #include <mbedtls/asn1.h>
 #include <mbedtls/bignum.h>
-#include <mbedtls/sha256.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -773,20 +772,20 @@ c2s_err kh_on_sign_doc(void *ctx, int fd, struct ipc_msg *msg)
 	struct khmsg_sign_doc d;
 	struct kh_manifest m;
 	struct scan_result sr;
-	mbedtls_sha256_context orig, fin;
+	struct c2s_sha256 orig;
 	struct buf attrs;
 	struct hsm_key *key = NULL;
 	uint8_t *cert = NULL, h[32], md[32], sig[HSM_MAX_SIG];
 	size_t cert_len = 0, sig_len = sizeof(sig);
 	uint64_t orig_len = 0;
-	int signer = 0, used = 0, have_orig = 0, locked = 0;
+	int signer = 0, used = 0, locked = 0;
 	char why[512] = "", label[96];
 	int64_t now = clock_now();
 	c2s_err e, ret = khmsg_sign_doc_decode(&msg->body, &d);
 	if (ret != C2S_OK)
 		return ret;
 	buf_init(&attrs, 8192);
-	mbedtls_sha256_init(&fin);
+	c2s_sha256_init(&orig);
 	e = sam_store(k, why, sizeof(why));
 	if (e == C2S_OK) {
 		e = sam_sad_find(s, d.sad, d.order, now, &signer, &cert, &cert_len);
@@ -811,16 +810,14 @@ c2s_err kh_on_sign_doc(void *ctx, int fd, struct ipc_msg *msg)
 	/* the original: its hash must be the one the portal signed */
 	if (e == C2S_OK) {
 		e = midstate_import(d.midstate, d.midstate_len, &orig, &orig_len);
-		have_orig = 1;
 		if (e != C2S_OK) {
 			e = C2S_ERR_UPDATE_REFUSED;
 			snprintf(why, sizeof(why), "the hash state of the original is malformed");
 		}
 	}
 	if (e == C2S_OK) {
-		mbedtls_sha256_clone(&fin, &orig);
-		if (mbedtls_sha256_finish_ret(&fin, h) != 0 ||
-		    secmem_cmp(h, m.docs[d.doc], 32) != 0) {
+		c2s_sha256_peek(&orig, h);
+		if (secmem_cmp(h, m.docs[d.doc], 32) != 0) {
 			e = C2S_ERR_UPDATE_REFUSED;
 			snprintf(why, sizeof(why),
 			         "the original is not document %u as the portal authorised it",
@@ -898,9 +895,6 @@ c2s_err kh_on_sign_doc(void *ctx, int fd, struct ipc_msg *msg)
 	ret = e == C2S_OK ? ipc_send(fd, IPC_SIGN_DOC_RESP, rep.data, rep.len)
 	                  : sam_reply_error(fd, e, why);
 	buf_free(&rep);
-	if (have_orig)
-		mbedtls_sha256_free(&orig);
-	mbedtls_sha256_free(&fin);
 	buf_free(&attrs);
 	free(cert);
 	return ret;

@@ -267,28 +267,23 @@ out:
 	return ret;
 }
 
-c2s_err scan_digest(const mbedtls_sha256_context *after_orig, const uint8_t *upd, size_t n,
+c2s_err scan_digest(const struct c2s_sha256 *after_orig, const uint8_t *upd, size_t n,
                     const struct scan_result *r, uint8_t out[32])
 {
 	c2s_err ret = C2S_ERR_INTERNAL;
-	mbedtls_sha256_context h;
-	mbedtls_sha256_init(&h);
-	ENSURE(after_orig && r && out && (upd || !n) && !after_orig->is224, C2S_ERR_ARG);
-	uint64_t len = (uint64_t)after_orig->total[1] << 32 | after_orig->total[0];
-	ENSURE(len == r->orig_len, C2S_ERR_ARG);
+	ENSURE(after_orig && r && out && (upd || !n), C2S_ERR_ARG);
+	ENSURE(c2s_sha256_length(after_orig) == r->orig_len, C2S_ERR_ARG);
 	ENSURE(r->hole_len >= 2 && r->hole_off <= n && r->hole_len <= n - r->hole_off, C2S_ERR_ARG);
 	ENSURE(r->range[0] == 0 && r->range[1] == r->orig_len + r->hole_off &&
 	           r->range[2] == r->range[1] + r->hole_len &&
 	           r->range[2] + r->range[3] == r->orig_len + n,
 	       C2S_ERR_ARG);
 	size_t tail = r->hole_off + r->hole_len;
-	mbedtls_sha256_clone(&h, after_orig);
-	ENSURE(mbedtls_sha256_update_ret(&h, upd, r->hole_off) == 0 &&
-	           mbedtls_sha256_update_ret(&h, upd + tail, n - tail) == 0 &&
-	           mbedtls_sha256_finish_ret(&h, out) == 0,
-	       C2S_ERR_INTERNAL);
+	struct c2s_sha256 h = *after_orig;
+	c2s_sha256_update(&h, upd, r->hole_off);
+	c2s_sha256_update(&h, upd + tail, n - tail);
+	c2s_sha256_final(&h, out);
 	ret = C2S_OK;
 out:
-	mbedtls_sha256_free(&h);
 	return ret;
 }

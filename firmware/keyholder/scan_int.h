@@ -22,9 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <mbedtls/sha256.h>
-
 #include "firmware/base/err.h"
+#include "firmware/base/sha256.h"
 
 #define SCAN_MAX_UPDATE (4u << 20)    /* bytes: 1 MiB of DER is 2 MiB of hex, plus the rest */
 #define SCAN_MAX_TOKENS 8192          /* the one work budget of a scan (tokens lexed) */
@@ -70,7 +69,7 @@ C2S_MUST_CHECK c2s_err scan_update(const uint8_t *upd, size_t n, uint64_t orig_l
 /* The message digest: a copy of `after_orig` (the state after the original's orig_len bytes)
  * continued over upd[0..hole) and upd[hole end..n), finished. C2S_ERR_ARG when `r` does not
  * describe upd[0..n) or the state's length is not r->orig_len. */
-C2S_MUST_CHECK c2s_err scan_digest(const mbedtls_sha256_context *after_orig, const uint8_t *upd,
+C2S_MUST_CHECK c2s_err scan_digest(const struct c2s_sha256 *after_orig, const uint8_t *upd,
                                    size_t n, const struct scan_result *r, uint8_t out[32]);
 
 /* "signature", "field", ... for logs. */

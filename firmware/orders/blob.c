@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <mbedtls/md.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 #include <unistd.h>
 
 #include "firmware/base/log.h"
+#include "firmware/base/sha256.h"
 
 #define BLOB_DIR   "blobs"
 #define BLOB_TMP   ".tmp-"
@@ -28,9 +28,10 @@ static void blob_hex(const uint8_t sha[32], char hex[65])
 
 static c2s_err blob_sha256(const void *p, size_t n, uint8_t sha[32])
 {
-	return mbedtls_md(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), p, n, sha) == 0
-	           ? C2S_OK
-	           : C2S_ERR_INTERNAL;
+	if (!p && n)
+		return C2S_ERR_ARG;
+	c2s_sha256_oneshot(p, n, sha);
+	return C2S_OK;
 }
 
 static c2s_err blob_dir(const char *state_dir, char *out, size_t cap)

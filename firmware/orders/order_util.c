@@ -1,19 +1,20 @@
 /* Statement and hash helpers shared by the files of firmware/orders/. */
 #include "orders_int.h"
 
-#include <mbedtls/md.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "firmware/base/json.h"
 #include "firmware/base/log.h"
+#include "firmware/base/sha256.h"
 
 c2s_err od_sha256(const void *p, size_t n, uint8_t out[32])
 {
-	return mbedtls_md(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), p, n, out) == 0
-	           ? C2S_OK
-	           : C2S_ERR_INTERNAL;
+	if (!p && n)
+		return C2S_ERR_ARG;
+	c2s_sha256_oneshot(p, n, out);
+	return C2S_OK;
 }
 
 void od_hex(const uint8_t *p, size_t n, char *out)

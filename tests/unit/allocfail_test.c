@@ -867,17 +867,15 @@ static enum af_outcome pdf_one(struct pdf_case *pc)
 	e = scan_update(upd, upd_len, pc->len, &r, why, sizeof(why));
 	if (e == C2S_OK) {
 		struct buf ms;
-		mbedtls_sha256_context ctx;
+		struct c2s_sha256 ctx;
 		uint64_t ml;
 		uint8_t md[32];
 		buf_init(&ms, MIDSTATE_MAX);
 		e = midstate_of(pc->pdf, pc->len, &ms);
 		if (e == C2S_OK)
 			e = midstate_import(ms.data, ms.len, &ctx, &ml);
-		if (e == C2S_OK) {
+		if (e == C2S_OK)
 			e = scan_digest(&ctx, upd, upd_len, &r, md);
-			mbedtls_sha256_free(&ctx);
-		}
 		buf_free(&ms);
 		if (e == C2S_OK) {
 			if (g_pdf_ref)

@@ -1,5 +1,8 @@
 /* midstate: a SHA-256 state exported after n bytes and imported elsewhere continues to the
- * same digest as hashing everything at once; every inconsistent serialization is refused. */
+ * same digest as hashing everything at once; every inconsistent serialization is refused. The
+ * form is byte for byte the one the mbedTLS-based midstate wrote before firmware/base/sha256
+ * (a reference serializer of mbedTLS's context below), in both directions, so an old web and a
+ * new keyholder (or the reverse) interoperate during an upgrade. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +12,8 @@
 
 #include <cmocka.h>
 #include <mbedtls/sha256.h>
+
+#include "firmware/base/sha256.h"
 
 #include "firmware/pades/midstate.h"
 
@@ -35,7 +40,7 @@ static void round_trip(const uint8_t *p, size_t split, size_t total)
 	assert_int_equal(b.len, MIDSTATE_FIXED + split % 64);
 	assert_int_equal(b.data[0], MIDSTATE_VERSION);
 
-	mbedtls_sha256_context c;
+	struct c2s_sha256 c;
 	uint64_t len = 0;
 	assert_int_equal(midstate_import(b.data, b.len, &c, &len), C2S_OK);
 	assert_int_equal(len, split);
@@ -47,11 +52,10 @@ static void round_trip(const uint8_t *p, size_t split, size_t total)
 	assert_memory_equal(again.data, b.data, b.len);
 
 	uint8_t got[32], want[32];
-	assert_int_equal(mbedtls_sha256_update_ret(&c, p + split, total - split), 0);
-	assert_int_equal(mbedtls_sha256_finish_ret(&c, got), 0);
+	c2s_sha256_update(&c, p + split, total - split);
+	c2s_sha256_final(&c, got);
 	assert_int_equal(mbedtls_sha256_ret(p, total, want, 0), 0);
 	assert_memory_equal(got, want, 32);
-	mbedtls_sha256_free(&c);
 	buf_free(&b);
 	buf_free(&again);
 }
@@ -85,27 +89,133 @@ static void test_known_answer(void **state)
 	static const uint8_t head[] = {1, 0, 0, 0, 0, 0, 0, 0, 1, 0x6a, 0x09, 0xe6, 0x67};
 	assert_memory_equal(b.data, head, sizeof(head));
 	assert_int_equal(b.data[b.len - 1], 'a');
-	mbedtls_sha256_context c;
+	struct c2s_sha256 c;
 	uint64_t len;
 	uint8_t got[32];
 	assert_int_equal(midstate_import(b.data, b.len, &c, &len), C2S_OK);
-	assert_int_equal(mbedtls_sha256_update_ret(&c, (const uint8_t *)"bc", 2), 0);
-	assert_int_equal(mbedtls_sha256_finish_ret(&c, got), 0);
+	c2s_sha256_update(&c, "bc", 2);
+	c2s_sha256_final(&c, got);
 	assert_memory_equal(got, abc, 32);
-	mbedtls_sha256_free(&c);
 	buf_free(&b);
+}
+
+/* ---- The form as the mbedTLS-based midstate.c wrote and read it (mbedTLS 2.28's context:
+ * total[2] bytes, state[8], buffer[64]), kept here as the reference. */
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static size_t mbed_export(const mbedtls_sha256_context *c, uint8_t t[MIDSTATE_MAX])
+{
+	uint64_t len = (uint64_t)c->total[1] << 32 | c->total[0];
+	t[0] = 1;
+	put32(t + 1, (uint32_t)(len >> 32));
+	put32(t + 5, (uint32_t)len);
+	for (int i = 0; i < 8; i++)
+		put32(t + 9 + 4 * i, c->state[i]);
+	memcpy(t + MIDSTATE_FIXED, c->buffer, len % 64);
+	return MIDSTATE_FIXED + len % 64;
+}
+
+static void mbed_import(const uint8_t *p, size_t n, mbedtls_sha256_context *c)
+{
+	mbedtls_sha256_init(c);
+	assert_int_equal(mbedtls_sha256_starts_ret(c, 0), 0);
+	assert_true(n >= MIDSTATE_FIXED && n <= MIDSTATE_MAX && p[0] == 1);
+	uint64_t len = (uint64_t)get32(p + 1) << 32 | get32(p + 5);
+	assert_int_equal(n - MIDSTATE_FIXED, len % 64);
+	c->total[0] = (uint32_t)len;
+	c->total[1] = (uint32_t)(len >> 32);
+	for (int i = 0; i < 8; i++)
+		c->state[i] = get32(p + 9 + 4 * i);
+	memcpy(c->buffer, p + MIDSTATE_FIXED, n - MIDSTATE_FIXED);
+}
+
+/* After `split` bytes (fed in pieces of `step` to both libraries): the same bytes from both
+ * exporters; each one's midstate, imported by the other, finishes to the one-shot digest. */
+static void cross_check(const uint8_t *p, size_t split, size_t total, size_t step)
+{
+	mbedtls_sha256_context m;
+	mbedtls_sha256_init(&m);
+	assert_int_equal(mbedtls_sha256_starts_ret(&m, 0), 0);
+	struct c2s_sha256 n;
+	c2s_sha256_init(&n);
+	for (size_t off = 0; off < split; off += step) {
+		size_t k = split - off < step ? split - off : step;
+		assert_int_equal(mbedtls_sha256_update_ret(&m, p + off, k), 0);
+		c2s_sha256_update(&n, p + off, k);
+	}
+	uint8_t old_form[MIDSTATE_MAX];
+	size_t old_len = mbed_export(&m, old_form);
+	mbedtls_sha256_free(&m);
+	struct buf new_form;
+	buf_init(&new_form, MIDSTATE_MAX);
+	assert_int_equal(midstate_export(&n, &new_form), C2S_OK);
+	assert_int_equal(new_form.len, old_len);
+	assert_memory_equal(new_form.data, old_form, old_len);
+
+	uint8_t want[32], got[32];
+	assert_int_equal(mbedtls_sha256_ret(p, total, want, 0), 0);
+	/* old web, new keyholder */
+	struct c2s_sha256 c;
+	uint64_t len = 0;
+	assert_int_equal(midstate_import(old_form, old_len, &c, &len), C2S_OK);
+	assert_int_equal(len, split);
+	c2s_sha256_update(&c, p + split, total - split);
+	c2s_sha256_final(&c, got);
+	assert_memory_equal(got, want, 32);
+	/* new web, old keyholder */
+	mbed_import(new_form.data, new_form.len, &m);
+	assert_int_equal(mbedtls_sha256_update_ret(&m, p + split, total - split), 0);
+	assert_int_equal(mbedtls_sha256_finish_ret(&m, got), 0);
+	mbedtls_sha256_free(&m);
+	assert_memory_equal(got, want, 32);
+	buf_free(&new_form);
+}
+
+static void test_same_as_mbedtls(void **state)
+{
+	(void)state;
+	static const size_t big[] = {4096, 65536 + 13, BIG, 3u * BIG + 61};
+	uint8_t *p = pattern(3 * BIG + 300);
+	for (size_t split = 0; split <= 200; split++) {
+		cross_check(p, split, split, 1000);     /* one piece */
+		cross_check(p, split, split + 77, 7);   /* odd pieces, more after */
+		cross_check(p, split, split + 200, 64); /* whole blocks */
+	}
+	for (size_t i = 0; i < sizeof(big) / sizeof(big[0]); i++) {
+		cross_check(p, big[i], big[i] + 100, big[i]);
+		cross_check(p, big[i], big[i] + 1, 4093);
+	}
+	free(p);
 }
 
 static void expect_refused(const uint8_t *p, size_t n)
 {
-	mbedtls_sha256_context c;
+	struct c2s_sha256 c;
+	memset(&c, 0x5a, sizeof(c));
 	uint64_t len = 77;
 	assert_int_equal(midstate_import(p, n, &c, &len), C2S_ERR_ARG);
 	assert_int_equal(len, 77); /* untouched */
 	/* the context is usable (empty), not half-imported */
-	assert_int_equal(c.total[0], 0);
-	assert_int_equal(c.total[1], 0);
-	mbedtls_sha256_free(&c);
+	assert_int_equal(c2s_sha256_length(&c), 0);
+	static const uint8_t empty[32] = {0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14,
+	                                  0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24,
+	                                  0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c,
+	                                  0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55};
+	uint8_t got[32];
+	c2s_sha256_final(&c, got);
+	assert_memory_equal(got, empty, 32);
 }
 
 static void test_refusals(void **state)
@@ -139,25 +249,27 @@ static void test_refusals(void **state)
 	t[1] = 0x20; /* 2^61 bytes and more: beyond SHA-256's 64-bit bit count */
 	expect_refused(t, n);
 	t[1] = 0x1f; /* just below: accepted */
-	mbedtls_sha256_context c;
+	struct c2s_sha256 c;
 	uint64_t len;
 	assert_int_equal(midstate_import(t, n, &c, &len), C2S_OK);
 	assert_int_equal(len >> 56, 0x1f);
-	mbedtls_sha256_free(&c);
+	assert_int_equal(c2s_sha256_length(&c), len);
+	/* and exported again unchanged */
+	struct buf huge;
+	buf_init(&huge, 1024);
+	assert_int_equal(midstate_export(&c, &huge), C2S_OK);
+	assert_int_equal(huge.len, n);
+	assert_memory_equal(huge.data, t, n);
+	buf_free(&huge);
 	expect_refused(NULL, n);
 	assert_int_equal(midstate_import(m, n, NULL, &len), C2S_ERR_ARG);
 	assert_int_equal(midstate_import(m, n, &c, NULL), C2S_ERR_ARG);
-	mbedtls_sha256_free(&c);
 
-	/* export refuses SHA-224 and a full output buffer */
-	mbedtls_sha256_context c224;
-	mbedtls_sha256_init(&c224);
-	assert_int_equal(mbedtls_sha256_starts_ret(&c224, 1), 0);
+	/* export refuses no context and a full output buffer */
 	struct buf o;
 	buf_init(&o, 1024);
-	assert_int_equal(midstate_export(&c224, &o), C2S_ERR_ARG);
+	assert_int_equal(midstate_export(NULL, &o), C2S_ERR_ARG);
 	assert_int_equal(o.len, 0);
-	mbedtls_sha256_free(&c224);
 	struct buf small;
 	buf_init(&small, MIDSTATE_FIXED);
 	assert_int_equal(midstate_of(p, 65, &small), C2S_ERR_TOO_BIG);
@@ -175,6 +287,7 @@ int main(void)
 	    cmocka_unit_test(test_round_trip),
 	    cmocka_unit_test(test_known_answer),
 	    cmocka_unit_test(test_refusals),
+	    cmocka_unit_test(test_same_as_mbedtls),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
