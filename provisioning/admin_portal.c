@@ -34,8 +34,21 @@ static c2s_err portal_dir(struct admin *a)
 {
 	struct stat st;
 	const char *d = a->cfg.portal_keys;
-	if (stat(d, &st) == 0)
-		return S_ISDIR(st.st_mode) ? C2S_OK : C2S_ERR_CONFIG;
+	if (lstat(d, &st) == 0) {
+		/* the keyholder reads keys only from a directory of root's (or its own user's) that
+		 * no one else may write (jws_keys_from_dir): one planted by another user is not
+		 * used, and not added to */
+		if (!S_ISDIR(st.st_mode) || (st.st_uid != 0 && st.st_uid != geteuid()) ||
+		    (st.st_mode & 022)) {
+			admin_fail(
+			    "%s ([keyholder] portal_keys) is not a directory of this user's that "
+			    "only it may write (owner uid %u, mode %04o): the keyholder would "
+			    "not read it; remove it and add the keys again",
+			    d, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+			return C2S_ERR_CONFIG;
+		}
+		return C2S_OK;
+	}
 	if (mkdir(d, 0755) != 0) {
 		admin_fail("cannot create %s ([keyholder] portal_keys): %s", d, strerror(errno));
 		return C2S_ERR_IO;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <linux/sched.h>
 #include <pwd.h>
 #include <seccomp.h>
@@ -244,10 +245,17 @@ static void sb_skip(struct sb_walk *w, const char *path)
 	}
 }
 
+static int sb_canon(const char *path, char *out, size_t cap);
+
 static void sb_path(struct sb_walk *w, const char *path, const struct sb_own *o)
 {
-	if (path[0])
-		sb_fix(w, AT_FDCWD, path, path, o, 0);
+	char canon[CONFIG_PATH + 8];
+	if (!path[0])
+		return;
+	/* "dir/name/" would make the kernel follow a link at name despite O_NOFOLLOW */
+	if (o->nofollow && sb_canon(path, canon, sizeof(canon)))
+		path = canon;
+	sb_fix(w, AT_FDCWD, path, path, o, 0);
 }
 
 int sandbox_token_dir(const struct config *cfg, char *out, size_t cap)
@@ -276,6 +284,24 @@ int sandbox_token_dir(const struct config *cfg, char *out, size_t cap)
 	if (f)
 		fclose(f);
 	return found;
+}
+
+/* `path` with its directory part resolved (realpath) and no trailing slash, its last name kept
+ * as it is (a link there stays a link); 0 when the directory does not resolve. */
+static int sb_canon(const char *path, char *out, size_t cap)
+{
+	char tmp[CONFIG_PATH], dir[PATH_MAX];
+	size_t n = strlen(path);
+	if (n == 0 || n >= sizeof(tmp))
+		return 0;
+	memcpy(tmp, path, n + 1);
+	while (n > 1 && tmp[n - 1] == '/')
+		tmp[--n] = 0;
+	char *slash = strrchr(tmp, '/');
+	if (!slash || slash == tmp || strcmp(slash + 1, ".") == 0 || strcmp(slash + 1, "..") == 0)
+		return realpath(tmp, dir) && snprintf(out, cap, "%s", dir) < (int)cap;
+	*slash = 0;
+	return realpath(tmp, dir) && snprintf(out, cap, "%s/%s", dir, slash + 1) < (int)cap;
 }
 
 /* Creates a missing directory (root's, as the mode says apart from its special bits, which
@@ -338,11 +364,18 @@ size_t sandbox_prepare(const struct config *cfg, const struct sandbox_ids *ids)
 	sb_path(&w, cfg->kh_state_dir, &(struct sb_own){kh, khg, 0700, 0600, 1, 1, 0});
 	/* named in the configuration: where root keeps them (links are followed) */
 	if (have_tok) {
-		/* inside the state directory (the package's default) a role could have planted
-		 * a link under its name: not followed there */
-		size_t sl = strlen(cfg->state_dir);
-		int inside = strncmp(tokdir, cfg->state_dir, sl) == 0 && tokdir[sl] == '/';
-		sb_path(&w, tokdir, &(struct sb_own){kh, khg, 0700, 0600, 1, inside, 0});
+		/* inside the state directory (the package's default) a role could have planted a
+		 * link or a directory of its own under its name: there it is created by root
+		 * before any child runs and never followed. Compared canonically: a trailing
+		 * slash or a "/./" must not make it look outside (nor make O_NOFOLLOW follow). */
+		char canon[CONFIG_PATH + 8], sd[PATH_MAX];
+		int inside = sb_canon(tokdir, canon, sizeof(canon)) &&
+		             realpath(cfg->state_dir, sd) && strncmp(canon, sd, strlen(sd)) == 0 &&
+		             canon[strlen(sd)] == '/';
+		if (inside)
+			sb_mkdir(&w, canon, 0700);
+		sb_path(&w, inside ? canon : tokdir,
+		        &(struct sb_own){kh, khg, 0700, 0600, 1, inside, 0});
 	}
 	sb_path(&w, cfg->pin_file, &(struct sb_own){kh, khg, 0700, 0400, 0, 0, 0});
 	sb_path(&w, cfg->sig_pin_file, &(struct sb_own){kh, khg, 0700, 0400, 0, 0, 0});

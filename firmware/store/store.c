@@ -308,7 +308,11 @@ c2s_err store_wal_scrub(struct store *s)
 {
 	int log = -1, done = -1;
 	pthread_mutex_lock(&s->mu);
+	/* no waiting: while a reader holds an old snapshot the checkpoint would hold the write
+	 * lock for the whole busy timeout; the caller tries again a second later */
+	sqlite3_busy_timeout(s->db, 0);
 	int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
+	sqlite3_busy_timeout(s->db, 5000);
 	pthread_mutex_unlock(&s->mu);
 	if (rc == SQLITE_BUSY || (rc == SQLITE_OK && log != 0))
 		return C2S_ERR_BUSY;

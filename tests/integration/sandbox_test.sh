@@ -149,6 +149,16 @@ ln -s "$victim2" "$d/state/click2sign.db-journal"
 "$rel/click2sign-admin" --config "$d/c2s.conf" client list >/dev/null 2>&1
 equals "the journal-name link's target kept its owner and mode" "$(stat -c %u:%a "$victim2")" 0:600
 rm -f "$d/state/click2sign.db-journal"
+# ... nor one at a token directory inside the state directory, whichever way the paths are
+# written (a trailing slash makes the kernel follow a last link despite O_NOFOLLOW)
+mkdir -m 700 "$d/victim3"
+ln -s "$d/victim3" "$d/state/tokens"
+sed -e "s|^state_dir = .*|state_dir = $d/state/|" -e "s|^\[token\]$|[token]\ndirectory = $d/state/./tokens/|" \
+	"$d/c2s.conf" >"$d/slash.conf"
+"$rel/click2sign-admin" --config "$d/slash.conf" client list >/dev/null 2>&1
+equals "a link at the token directory's name is not followed (paths with / and /./)" \
+	"$(stat -c %u:%a "$d/victim3")" 0:700
+rm -f "$d/state/tokens"
 
 # --- forbidden calls (test build: SIGUSR2 makes a process try the call) ---
 export C2S_TEST_SANDBOX_PROBE="c2s-web=execve,c2s-keyholder=socket-inet,c2s-notify=execve"
