@@ -215,6 +215,15 @@ static c2s_err rev_pem_to_der(struct buf *b, const char *url, char *why, size_t 
 	return ret;
 }
 
+c2s_err rev_crl_accept(const uint8_t *cert, size_t cert_len, struct buf *crl, const char *url,
+                       time_t *next_update, char *why, size_t cap)
+{
+	c2s_err ret = rev_pem_to_der(crl, url, why, cap);
+	if (ret != C2S_OK)
+		return ret;
+	return rev_check(cert, cert_len, crl->data, crl->len, url, next_update, why, cap);
+}
+
 /* From the cache, or fetched and cached. Copies into out. */
 static c2s_err rev_get(const char *url, const uint8_t *cert, size_t cert_len, long timeout_ms,
                        uint8_t **der, size_t *len, char *why, size_t cap)
@@ -246,9 +255,7 @@ static c2s_err rev_get(const char *url, const uint8_t *cert, size_t cert_len, lo
 	buf_init(&b, REV_CRL_MAX);
 	ret = rev_fetch(url, timeout_ms, &b, why, cap);
 	if (ret == C2S_OK)
-		ret = rev_pem_to_der(&b, url, why, cap);
-	if (ret == C2S_OK)
-		ret = rev_check(cert, cert_len, b.data, b.len, url, &next, why, cap);
+		ret = rev_crl_accept(cert, cert_len, &b, url, &next, why, cap);
 	if (ret != C2S_OK) {
 		pthread_mutex_lock(&rev_cache.mu);
 		int slot = 0;
