@@ -89,7 +89,8 @@ c2s_err rev_cdp_url(const uint8_t *cert, size_t len, char *url, size_t cap)
 	mbedtls_x509_crt_init(&c);
 	ENSURE(mbedtls_x509_crt_parse_der(&c, cert, len) == 0, C2S_ERR_X509);
 	ret = C2S_ERR_NOT_FOUND;
-	const uint8_t *p = c.v3_ext.p, *end = c.v3_ext.p + c.v3_ext.len, *exts, *ext, *oid, *v;
+	/* a certificate without extensions (v1, v2) has no v3_ext.p: no arithmetic on NULL */
+	const uint8_t *p = c.v3_ext.p, *end = p ? p + c.v3_ext.len : NULL, *exts, *ext, *oid, *v;
 	size_t n, l;
 	uint8_t tag;
 	if (!p || cms_der_get(&p, end, 0x30, &exts, &n) != C2S_OK)
