@@ -60,14 +60,17 @@ if ! command -v clang >/dev/null ||
 	bash "$src/scripts/deps.sh"
 fi
 
-if [ ! -f "$build/CMakeCache.txt" ] || ! grep -q '^C2S_FUZZ:BOOL=ON' "$build/CMakeCache.txt"; then
-	CC=clang cmake -S "$src" -B "$build" -DC2S_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug \
-		-DCMAKE_C_FLAGS="-fsanitize=address,undefined" >"$work.configure.log" 2>&1 || {
-		cat "$work.configure.log" >&2
-		exit 1
-	}
+if [ -f "$build/CMakeCache.txt" ] && ! grep -q '^C2S_FUZZ:BOOL=ON' "$build/CMakeCache.txt"; then
+	echo "fuzz: $build is not a fuzz build (C2S_FUZZ=ON); set C2S_FUZZ_BUILD" >&2
+	exit 2
 fi
 mkdir -p "$work"
+# configured every time: a new tests/fuzz/*_fuzz.c becomes a target
+CC=clang cmake -S "$src" -B "$build" -DC2S_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug \
+	-DCMAKE_C_FLAGS="-fsanitize=address,undefined" >"$work/configure.log" 2>&1 || {
+	cat "$work/configure.log" >&2
+	exit 1
+}
 nice -n "$nice_n" cmake --build "$build" -j2 --target "${targets[@]}" >"$work/build.log" 2>&1 || {
 	tail -40 "$work/build.log" >&2
 	exit 1
