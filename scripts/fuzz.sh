@@ -12,6 +12,9 @@
 # Environment: C2S_FUZZ_BUILD (build dir, default /tmp/c2s-fuzz-b), C2S_FUZZ_WORK (scratch
 # corpora, logs and findings, default /tmp/c2s-fuzz), C2S_FUZZ_NICE (default 15).
 set -euo pipefail
+# The whole script is one function, read before it runs: editing this file while a long run
+# is going (a git checkout, a merge) cannot change what the run executes.
+main() {
 src=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-60}
 [ $# -gt 0 ] && shift
@@ -80,10 +83,10 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1:allocator_ma
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$src/tests/lsan.supp:print_suppressions=0}
 
-corpus_size() { # files and KiB of a corpus directory
+corpus_size() { # files and KiB (their bytes, not disk blocks) of a corpus directory
 	local n k
 	n=$(find "$1" -maxdepth 1 -type f | wc -l)
-	k=$(du -sk "$1" | cut -f1)
+	k=$(du -sk --apparent-size "$1" | cut -f1)
 	echo "$n/${k}K"
 }
 
@@ -137,4 +140,6 @@ for r in "${rows[@]}"; do
 	printf '%-18s %7s %12s %6s %7s %14s %14s %8s\n' $r
 done
 echo "findings directory: $work/findings"
-exit "$found"
+return "$found"
+}
+main "$@"
