@@ -86,7 +86,7 @@ export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$src/tests/lsan.supp:print_supp
 corpus_size() { # files and KiB (their bytes, not disk blocks) of a corpus directory
 	local n k
 	n=$(find "$1" -maxdepth 1 -type f | wc -l)
-	k=$(du -sk --apparent-size "$1" | cut -f1)
+	k=$(find "$1" -maxdepth 1 -type f -printf '%s\n' | awk '{s += $1} END {printf "%.0f", s / 1024}')
 	echo "$n/${k}K"
 }
 
