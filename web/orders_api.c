@@ -18,39 +18,45 @@
 #include "firmware/orders/orders.h"
 #include "firmware/pades/pades.h"
 
-#define API_MAX_DOCS ORDER_MAX_DOCUMENTS
-#define API_MAX_ATTS ORDER_MAX_ATTACHMENTS
+#define API_MAX_DOCS WEB_ORDER_MAX_DOCS
+#define API_MAX_ATTS WEB_ORDER_MAX_ATTS
 
-struct api_file {
-	const char *title, *filename;
-	uint8_t *data;
-	size_t len;
-	uint8_t sha[32];
-	char hex[65];
-};
-
-struct api_order {
-	const char *reference, *locale, *jws;
-	struct order_person sub;
-	const char *acc_id, *acc_given, *acc_family;
-	json_t *account;
-	struct api_file docs[API_MAX_DOCS], atts[API_MAX_ATTS];
-	size_t ndocs, natts;
-	int64_t expires_in;
-};
-
-static enum MHD_Result api_bad(struct web_req *r, const char *path, const char *fmt, ...)
+/* 400 invalid-request naming the JSON path; always 0 (refused). */
+static int api_bad(struct web_refusal *why, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-static enum MHD_Result api_bad(struct web_req *r, const char *path, const char *fmt, ...)
+static int api_bad(struct web_refusal *why, const char *path, const char *fmt, ...)
 {
-	char detail[600], what[480];
+	char what[480];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	snprintf(detail, sizeof(detail), "%s: %s", path, what);
-	return web_problem_ex(r, 400, "invalid-request", "Invalid request", detail,
-	                      json_pack("{s:s}", "path", path));
+	*why = (struct web_refusal){.status = 400, .title = "Invalid request"};
+	snprintf(why->path, sizeof(why->path), "%s", path);
+	snprintf(why->detail, sizeof(why->detail), "%s: %s", path, what);
+	return 0;
+}
+
+/* 413 too-large for a document over [web] pdf_max; always 0. */
+static int api_too_large(struct web_refusal *why, const char *path, const char *detail,
+                         size_t limit)
+{
+	*why = (struct web_refusal){.status = 413, .title = "Document too large", .limit = limit};
+	snprintf(why->path, sizeof(why->path), "%s", path);
+	snprintf(why->detail, sizeof(why->detail), "%s", detail);
+	return 0;
+}
+
+static enum MHD_Result api_refuse(struct web_req *r, const struct web_refusal *why)
+{
+	if (why->status == 0)
+		return web_problem(r, why->e, NULL);
+	if (why->status == 413)
+		return web_problem_ex(r, 413, "too-large", why->title, why->detail,
+		                      json_pack("{s:s, s:I}", "path", why->path, "limit_bytes",
+		                                (json_int_t)why->limit));
+	return web_problem_ex(r, why->status, "invalid-request", why->title, why->detail,
+	                      json_pack("{s:s}", "path", why->path));
 }
 
 /* A string member: present (unless optional), a string, 1..max bytes, no control characters. */
@@ -124,27 +130,25 @@ static int api_phone_ok(const char *p)
 	return 1;
 }
 
-static void api_files_free(struct api_order *o)
+void web_order_body_free(struct web_order_body *o)
 {
 	for (size_t i = 0; i < o->ndocs; i++)
 		free(o->docs[i].data);
 	for (size_t i = 0; i < o->natts; i++)
 		free(o->atts[i].data);
+	json_decref(o->root);
+	memset(o, 0, sizeof(*o));
 }
 
 /* documents / attachments: [{title, filename, content_base64}] decoded and hashed. */
-static enum MHD_Result api_files(struct web_req *r, json_t *arr, const char *name, size_t min,
-                                 size_t max, struct api_file *out, size_t *n, size_t *total,
-                                 int *bad)
+static int api_files(json_t *arr, const char *name, size_t min, size_t max, size_t limit,
+                     struct web_order_file *out, size_t *n, size_t *total, struct web_refusal *r)
 {
 	static const char *const keys[] = {"title", "filename", "content_base64", NULL};
 	char path[96], why[200];
 	const char *k;
-	*bad = 1;
-	if (!arr && min == 0) {
-		*bad = 0;
-		return MHD_YES;
-	}
+	if (!arr && min == 0)
+		return 1;
 	if (!json_is_array(arr))
 		return api_bad(r, name, "must be an array of {title, filename, content_base64}");
 	if (json_array_size(arr) < min || json_array_size(arr) > max)
@@ -161,7 +165,7 @@ static enum MHD_Result api_files(struct web_req *r, json_t *arr, const char *nam
 			snprintf(path, sizeof(path), "%s.%s", base, k);
 			return api_bad(r, path, "unknown field");
 		}
-		struct api_file *af = &out[*n];
+		struct web_order_file *af = &out[*n];
 		if (!api_str(f, "title", 200, 0, &af->title, path, sizeof(path), base, why,
 		             sizeof(why)) ||
 		    !api_str(f, "filename", 200, 0, &af->filename, path, sizeof(path), base, why,
@@ -172,16 +176,15 @@ static enum MHD_Result api_files(struct web_req *r, json_t *arr, const char *nam
 		if (strchr(af->filename, '/') || strchr(af->filename, '\\'))
 			return api_bad(r, path, "a file name without a directory");
 		size_t blen = strlen(b64), dlen = 0;
-		size_t limit = r->ctx->cfg->pdf_max;
 		if (blen / 4 * 3 > limit + 3) {
 			snprintf(path, sizeof(path), "%s.content_base64", base);
-			return web_problem_ex(r, 413, "too-large", "Document too large", path,
-			                      json_pack("{s:s, s:I}", "path", path, "limit_bytes",
-			                                (json_int_t)limit));
+			return api_too_large(r, path, path, limit);
 		}
 		af->data = malloc(blen / 4 * 3 + 3);
-		if (!af->data)
-			return web_problem(r, C2S_ERR_NOMEM, NULL);
+		if (!af->data) {
+			*r = (struct web_refusal){.e = C2S_ERR_NOMEM};
+			return 0;
+		}
 		(*n)++;
 		if (b64_decode(af->data, blen / 4 * 3 + 3, &dlen, b64, blen) != 0 || dlen == 0) {
 			snprintf(path, sizeof(path), "%s.content_base64", base);
@@ -192,9 +195,7 @@ static enum MHD_Result api_files(struct web_req *r, json_t *arr, const char *nam
 			snprintf(d, sizeof(d),
 			         "%s.content_base64: %zu bytes, over the limit of %zu", base, dlen,
 			         limit);
-			return web_problem_ex(r, 413, "too-large", "Document too large", d,
-			                      json_pack("{s:s, s:I}", "path", base, "limit_bytes",
-			                                (json_int_t)limit));
+			return api_too_large(r, base, d, limit);
 		}
 		af->len = dlen;
 		*total += dlen;
@@ -202,11 +203,11 @@ static enum MHD_Result api_files(struct web_req *r, json_t *arr, const char *nam
 		for (int j = 0; j < 32; j++)
 			snprintf(af->hex + 2 * j, 3, "%02x", af->sha[j]);
 	}
-	*bad = 0;
-	return MHD_YES;
+	return 1;
 }
 
-static enum MHD_Result api_parse(struct web_req *r, json_t *root, struct api_order *o, int *bad)
+int web_order_parse(const uint8_t *body, size_t len, size_t pdf_max, struct web_order_body *o,
+                    struct web_refusal *r)
 {
 	static const char *const top[] = {"reference",  "locale",           "subscriber",
 	                                  "account",    "documents",        "attachments",
@@ -214,9 +215,23 @@ static enum MHD_Result api_parse(struct web_req *r, json_t *root, struct api_ord
 	static const char *const sub[] = {"given_name", "family_name", "email", "phone", NULL};
 	static const char *const acc[] = {"id", "given_name", "family_name", NULL};
 	char path[96], why[200];
-	const char *k, *s;
-	enum MHD_Result m;
-	*bad = 1;
+	const char *k;
+	json_error_t je;
+	memset(o, 0, sizeof(*o));
+	json_t *root = NULL;
+	if (c2s_json_parse(body, len, JSON_REJECT_DUPLICATES, &root, &je) == C2S_ERR_NOMEM) {
+		*r = (struct web_refusal){.e = C2S_ERR_NOMEM};
+		return 0;
+	}
+	o->root = root;
+	if (!root) {
+		*r = (struct web_refusal){.status = 400, .title = "Invalid JSON"};
+		snprintf(r->path, sizeof(r->path), "$");
+		snprintf(r->detail, sizeof(r->detail),
+		         "the body is not valid JSON: %s (line %d, column %d)", je.text, je.line,
+		         je.column);
+		return 0;
+	}
 	if (!json_is_object(root))
 		return api_bad(r, "$", "the body must be a JSON object");
 	if (!api_only_keys(root, top, &k)) {
@@ -281,21 +296,14 @@ static enum MHD_Result api_parse(struct web_req *r, json_t *root, struct api_ord
 		return api_bad(r, path, "%s", why);
 	o->account = ao;
 	size_t total = 0;
-	m = api_files(r, json_object_get(root, "documents"), "$.documents", 1, API_MAX_DOCS,
-	              o->docs, &o->ndocs, &total, bad);
-	if (*bad)
-		return m;
-	m = api_files(r, json_object_get(root, "attachments"), "$.attachments", 0, API_MAX_ATTS,
-	              o->atts, &o->natts, &total, bad);
-	if (*bad)
-		return m;
-	(void)s;
-	*bad = 0;
-	return MHD_YES;
+	return api_files(json_object_get(root, "documents"), "$.documents", 1, API_MAX_DOCS,
+	                 pdf_max, o->docs, &o->ndocs, &total, r) &&
+	       api_files(json_object_get(root, "attachments"), "$.attachments", 0, API_MAX_ATTS,
+	                 pdf_max, o->atts, &o->natts, &total, r);
 }
 
 /* The portal's signed claims must say what the body says. */
-static enum MHD_Result api_claims_match(struct web_req *r, const struct api_order *o, int *bad)
+static enum MHD_Result api_claims_match(struct web_req *r, const struct web_order_body *o, int *bad)
 {
 	char why[300] = "";
 	json_t *c = NULL;
@@ -349,7 +357,7 @@ out:
 }
 
 /* Identity: the contract's subscriber and the portal account must be the same person. */
-static enum MHD_Result api_identity(struct web_req *r, const struct api_order *o, int *bad)
+static enum MHD_Result api_identity(struct web_req *r, const struct web_order_body *o, int *bad)
 {
 	struct identity_name con = {o->sub.given_name, strlen(o->sub.given_name),
 	                            o->sub.family_name, strlen(o->sub.family_name)};
@@ -358,8 +366,11 @@ static enum MHD_Result api_identity(struct web_req *r, const struct api_order *o
 	struct identity_result res;
 	char why[300] = "", detail[IDENTITY_DESCRIBE_MAX];
 	*bad = 1;
-	if (identity_match(&con, &acc, &res, why, sizeof(why)) != C2S_OK)
-		return api_bad(r, res.invalid ? res.invalid : "$", "%s", why);
+	if (identity_match(&con, &acc, &res, why, sizeof(why)) != C2S_OK) {
+		struct web_refusal rf;
+		api_bad(&rf, res.invalid ? res.invalid : "$", "%s", why);
+		return api_refuse(r, &rf);
+	}
 	if (res.match) {
 		*bad = 0;
 		return MHD_YES;
@@ -382,7 +393,7 @@ static enum MHD_Result api_identity(struct web_req *r, const struct api_order *o
 }
 
 /* Every document must be signable now, not when the customer clicks. */
-static enum MHD_Result api_documents_signable(struct web_req *r, const struct api_order *o,
+static enum MHD_Result api_documents_signable(struct web_req *r, const struct web_order_body *o,
                                               int *bad)
 {
 	*bad = 1;
@@ -409,7 +420,7 @@ static enum MHD_Result api_documents_signable(struct web_req *r, const struct ap
 	return MHD_YES;
 }
 
-static json_t *api_unsigned_manifest(const struct api_order *o)
+static json_t *api_unsigned_manifest(const struct web_order_body *o)
 {
 	json_t *docs = json_array();
 	for (size_t i = 0; i < o->ndocs; i++)
@@ -438,10 +449,10 @@ static enum MHD_Result api_order_reply(struct web_req *r, unsigned status, const
 enum MHD_Result web_order_create(struct web_req *r)
 {
 	const struct config *cfg = r->ctx->cfg;
-	struct api_order o;
+	struct web_order_body o;
+	struct web_refusal refusal;
 	char why[512] = "", id[ORDER_ID_MAX], token[ORDER_LINK_TOKEN_LEN + 1];
 	uint8_t body_sha[32], link_sha[32];
-	json_error_t je;
 	enum MHD_Result m;
 	int bad = 0, existed = 0;
 	int64_t now = clock_now();
@@ -452,20 +463,10 @@ enum MHD_Result web_order_create(struct web_req *r)
 	if (!ct || strncmp(ct, "application/json", 16) != 0)
 		return web_problem(r, C2S_ERR_HTTP_MEDIA_TYPE,
 		                   "send the order as Content-Type: application/json");
-	json_t *root = NULL;
-	if (c2s_json_parse(r->body.data, r->body.len, JSON_REJECT_DUPLICATES, &root, &je) ==
-	    C2S_ERR_NOMEM)
-		return web_problem(r, C2S_ERR_NOMEM, NULL);
-	if (!root) {
-		char d[300];
-		snprintf(d, sizeof(d), "the body is not valid JSON: %s (line %d, column %d)",
-		         je.text, je.line, je.column);
-		return web_problem_ex(r, 400, "invalid-request", "Invalid JSON", d,
-		                      json_pack("{s:s}", "path", "$"));
-	}
-	m = api_parse(r, root, &o, &bad);
-	if (bad)
+	if (!web_order_parse(r->body.data, r->body.len, cfg->pdf_max, &o, &refusal)) {
+		m = api_refuse(r, &refusal);
 		goto out;
+	}
 	if (!o.jws && cfg->portal_signature) {
 		m = web_problem_ex(r, 422, "portal-signature", "Portal signature missing",
 		                   "$.portal_signature is required: the portal's compact JWS over "
@@ -518,7 +519,7 @@ enum MHD_Result web_order_create(struct web_req *r)
 	}
 	struct order_file_new docs[API_MAX_DOCS], atts[API_MAX_ATTS];
 	for (size_t i = 0; i < o.ndocs + o.natts; i++) {
-		struct api_file *f = i < o.ndocs ? &o.docs[i] : &o.atts[i - o.ndocs];
+		struct web_order_file *f = i < o.ndocs ? &o.docs[i] : &o.atts[i - o.ndocs];
 		struct order_file_new *nf = i < o.ndocs ? &docs[i] : &atts[i - o.ndocs];
 		if ((e = blob_put_hashed(cfg->state_dir, f->data, f->len, f->sha)) != C2S_OK) {
 			m = web_problem(r, e, "the document could not be stored; retry");
@@ -557,8 +558,7 @@ enum MHD_Result web_order_create(struct web_req *r)
 	m = api_order_reply(r, existed ? 200 : 201, id, existed ? NULL : token);
 out:
 	explicit_bzero(token, sizeof(token));
-	api_files_free(&o);
-	json_decref(root);
+	web_order_body_free(&o);
 	return m;
 }
 

@@ -109,6 +109,42 @@ extern int64_t web_tsa_trust_not_after;
 int web_expiry(const struct config *cfg, char *why, size_t cap);
 enum MHD_Result web_metrics(struct web_req *r);
 /* API: orders (orders_api.c) */
+#define WEB_ORDER_MAX_DOCS ORDER_MAX_DOCUMENTS
+#define WEB_ORDER_MAX_ATTS ORDER_MAX_ATTACHMENTS
+struct web_order_file {
+	const char *title, *filename;
+	uint8_t *data; /* base64-decoded, malloc'd */
+	size_t len;
+	uint8_t sha[32];
+	char hex[65];
+};
+/* The body of POST /v1/orders, parsed and checked; its strings point into `root`. */
+struct web_order_body {
+	json_t *root;
+	const char *reference, *locale, *jws;
+	struct order_person sub;
+	const char *acc_id, *acc_given, *acc_family;
+	json_t *account;
+	struct web_order_file docs[WEB_ORDER_MAX_DOCS], atts[WEB_ORDER_MAX_ATTS];
+	size_t ndocs, natts;
+	int64_t expires_in;
+};
+/* Why a request body was refused: the problem the API answers with. */
+struct web_refusal {
+	unsigned status;   /* 400 invalid-request, 413 too-large; 0: web_problem(e) */
+	c2s_err e;         /* with status 0 */
+	const char *title; /* static */
+	char path[96];     /* the JSON path, for the problem's "path" */
+	char detail[600];
+	size_t limit; /* 413: limit_bytes */
+};
+/* Parses the body of POST /v1/orders without answering: JSON syntax, the allowed fields, each
+ * string, the e-mail and phone, documents and attachments (base64-decoded into memory, hashed,
+ * each at most pdf_max bytes). 1 with `o` filled, or 0 with `why` filled; either way
+ * web_order_body_free(o) after. The web's parser of portal input, and a fuzz target. */
+int web_order_parse(const uint8_t *body, size_t len, size_t pdf_max, struct web_order_body *o,
+                    struct web_refusal *why);
+void web_order_body_free(struct web_order_body *o);
 enum MHD_Result web_order_create(struct web_req *r);
 enum MHD_Result web_order_get(struct web_req *r);
 enum MHD_Result web_order_cancel(struct web_req *r);

@@ -89,7 +89,8 @@ c2s_err rev_cdp_url(const uint8_t *cert, size_t len, char *url, size_t cap)
 	mbedtls_x509_crt_init(&c);
 	ENSURE(mbedtls_x509_crt_parse_der(&c, cert, len) == 0, C2S_ERR_X509);
 	ret = C2S_ERR_NOT_FOUND;
-	const uint8_t *p = c.v3_ext.p, *end = c.v3_ext.p + c.v3_ext.len, *exts, *ext, *oid, *v;
+	/* a certificate without extensions (v1, v2) has no v3_ext.p: no arithmetic on NULL */
+	const uint8_t *p = c.v3_ext.p, *end = p ? p + c.v3_ext.len : NULL, *exts, *ext, *oid, *v;
 	size_t n, l;
 	uint8_t tag;
 	if (!p || cms_der_get(&p, end, 0x30, &exts, &n) != C2S_OK)
@@ -215,6 +216,15 @@ static c2s_err rev_pem_to_der(struct buf *b, const char *url, char *why, size_t 
 	return ret;
 }
 
+c2s_err rev_crl_accept(const uint8_t *cert, size_t cert_len, struct buf *crl, const char *url,
+                       time_t *next_update, char *why, size_t cap)
+{
+	c2s_err ret = rev_pem_to_der(crl, url, why, cap);
+	if (ret != C2S_OK)
+		return ret;
+	return rev_check(cert, cert_len, crl->data, crl->len, url, next_update, why, cap);
+}
+
 /* From the cache, or fetched and cached. Copies into out. */
 static c2s_err rev_get(const char *url, const uint8_t *cert, size_t cert_len, long timeout_ms,
                        uint8_t **der, size_t *len, char *why, size_t cap)
@@ -246,9 +256,7 @@ static c2s_err rev_get(const char *url, const uint8_t *cert, size_t cert_len, lo
 	buf_init(&b, REV_CRL_MAX);
 	ret = rev_fetch(url, timeout_ms, &b, why, cap);
 	if (ret == C2S_OK)
-		ret = rev_pem_to_der(&b, url, why, cap);
-	if (ret == C2S_OK)
-		ret = rev_check(cert, cert_len, b.data, b.len, url, &next, why, cap);
+		ret = rev_crl_accept(cert, cert_len, &b, url, &next, why, cap);
 	if (ret != C2S_OK) {
 		pthread_mutex_lock(&rev_cache.mu);
 		int slot = 0;

@@ -6,7 +6,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
+#include "firmware/base/buf.h"
 #include "firmware/base/err.h"
 
 #define REV_MAX_CRLS 16
@@ -27,6 +29,12 @@ C2S_MUST_CHECK c2s_err rev_crls_for(const uint8_t *const *certs, const size_t *l
                                     long timeout_ms, struct rev_set *out, char *why,
                                     size_t why_cap);
 void rev_set_free(struct rev_set *s);
+/* What a distribution point answered for `cert`, as rev_crls_for takes it: PEM becomes DER (in
+ * place), which must parse as a CRL from the certificate's issuer and not be past its
+ * nextUpdate (*next_update). C2S_ERR_REVOCATION with `why` otherwise. No network: the fetched
+ * bytes' parser, and a fuzz target. */
+C2S_MUST_CHECK c2s_err rev_crl_accept(const uint8_t *cert, size_t cert_len, struct buf *crl,
+                                      const char *url, time_t *next_update, char *why, size_t cap);
 /* Forget a cached CRL (one that turned out not to be signed by its issuer). */
 void rev_cache_drop(const char *url);
 /* Drop the cache (tests). */

@@ -176,8 +176,8 @@ static void test_plain_ascii(void **state)
 	                                  " leading",
 	                                  "trailing ",
 	                                  "",
-	                                  "averyveryveryveryveryveryveryveryveryveryveryveryvery"
-	                                  "longwordwithoutanyspaceatall"};
+	                                  ("averyveryveryveryveryveryveryveryveryveryveryveryvery"
+	                                   "longwordwithoutanyspaceatall")};
 	for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
 		m.subject = odd[i];
 		build_and_check(&m, "odd.eml", &out);
