@@ -51,7 +51,7 @@ void config_defaults(struct config *cfg)
 	snprintf(cfg->cert_listen_host, sizeof(cfg->cert_listen_host), "127.0.0.1");
 	cfg->cert_listen_port = 8444;
 	cfg->max_body = 32u << 20;
-	cfg->max_connections = 256;
+	cfg->max_connections = 4096;
 	cfg->max_per_ip = 64;
 	cfg->request_timeout = 30;
 	cfg->header_timeout = 30;

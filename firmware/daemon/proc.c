@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -23,6 +24,7 @@
 #include "firmware/ipc/ipc.h"
 #include "firmware/keyholder/keyholder.h"
 #include "firmware/notify/notifyd.h"
+#include "web/server.h"
 #include "web/webd.h"
 
 static const struct proc_role proc_table[PROC_COUNT] = {
@@ -356,6 +358,22 @@ static int proc_loop(struct proc_parent *pp, int sfd)
 	}
 }
 
+/* One descriptor per connection on both listeners, and the files: raise the soft limit (which
+ * the children inherit) up to the hard one, and say so when even that is short. */
+static void proc_fd_limit(const struct config *cfg)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)2 * (cfg->max_connections + WEB_HEALTH_RESERVE) + 1024;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
+		log_warn(
+		    "open files limited to %llu: fewer than [web] max_connections (%u) on both "
+		    "listeners can be served; raise the hard limit (LimitNOFILE=)",
+		    (unsigned long long)rl.rlim_cur, cfg->max_connections);
+}
+
 int proc_parent_run(const struct config *cfg, const char *config_path)
 {
 	/* the children start in / (their users may not pass through the working directory) */
@@ -384,6 +402,7 @@ int proc_parent_run(const struct config *cfg, const char *config_path)
 		log_warn("%zu file(s) could not be given to their role's user (named above)", np);
 	if (sandbox_lock(cfg, SANDBOX_PARENT) != C2S_OK)
 		goto out;
+	proc_fd_limit(cfg);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
 	sigaddset(&mask, SIGTERM);

@@ -25,8 +25,13 @@ c2s_configure() {
 	mkdir -p "$d/state" "$d/crl"
 	chmod 700 "$d/state"
 	# started as root, each child runs as its own user (firmware/base/sandbox.h), and must
-	# pass through DIR (mktemp's 0700) to reach what the daemon gives it
+	# pass through DIR (mktemp's 0700) and the scratch directories above it to reach what the
+	# daemon gives it
 	chmod 711 "$d"
+	local up=$d
+	while up=$(dirname "$up") && [[ "$up" == /tmp/?* || "$up" == /dev/shm/?* ]]; do
+		chmod o+x "$up"
+	done
 	port=$(c2s_free_port)
 	cport=$(c2s_free_port)
 	tport=$(c2s_free_port)
