@@ -51,7 +51,9 @@ static struct {
 	pthread_t th;
 	int running;
 	atomic_int stop;
-	unsigned max_connections, header_ms, min_rate;
+	unsigned max_connections, header_ms, min_rate, max_per_ip;
+	struct sockaddr_storage proxies[CONFIG_MAX_ALLOW]; /* [web] trusted_proxies */
+	size_t n_proxies;
 	size_t body_memory;
 	atomic_size_t body_used;
 	atomic_ulong closed_slow_headers, closed_slow_body, refused_syntax, refused_memory;
@@ -108,6 +110,21 @@ c2s_err guard_start(const struct config *cfg)
 	g.header_ms = cfg->header_timeout * 1000u;
 	g.min_rate = cfg->body_min_rate;
 	g.body_memory = cfg->body_memory;
+	g.max_per_ip = cfg->max_per_ip;
+	g.n_proxies = 0;
+	for (size_t i = 0; i < cfg->n_trusted_proxies; i++) {
+		struct sockaddr_storage *ss = &g.proxies[g.n_proxies];
+		memset(ss, 0, sizeof(*ss));
+		if (inet_pton(AF_INET, cfg->trusted_proxies[i],
+		              &((struct sockaddr_in *)ss)->sin_addr) == 1)
+			ss->ss_family = AF_INET;
+		else if (inet_pton(AF_INET6, cfg->trusted_proxies[i],
+		                   &((struct sockaddr_in6 *)ss)->sin6_addr) == 1)
+			ss->ss_family = AF_INET6;
+		else
+			continue;
+		g.n_proxies++;
+	}
 	atomic_store(&g.stop, 0);
 	if (pthread_create(&g.th, NULL, guard_watchdog, NULL) != 0)
 		return C2S_ERR_INTERNAL;
@@ -122,6 +139,163 @@ void guard_stop(void)
 	atomic_store(&g.stop, 1);
 	pthread_join(g.th, NULL);
 	g.running = 0;
+}
+
+/* ---- clients behind a trusted reverse proxy ---- */
+
+/* The address as IPv4 when it is one (also when IPv4-mapped), for comparisons. */
+static int guard_addr_bytes(const struct sockaddr *sa, uint8_t out[16])
+{
+	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	if (sa->sa_family == AF_INET) {
+		memcpy(out, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		return 4;
+	}
+	if (sa->sa_family != AF_INET6)
+		return 0;
+	const uint8_t *a = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+	if (memcmp(a, mapped, 12) == 0) {
+		memcpy(out, a + 12, 4);
+		return 4;
+	}
+	memcpy(out, a, 16);
+	return 16;
+}
+
+int guard_trusted_proxy(const struct sockaddr *sa)
+{
+	uint8_t a[16], b[16];
+	int n = sa ? guard_addr_bytes(sa, a) : 0;
+	for (size_t i = 0; n && i < g.n_proxies; i++)
+		if (guard_addr_bytes((const struct sockaddr *)&g.proxies[i], b) == n &&
+		    memcmp(a, b, (size_t)n) == 0)
+			return 1;
+	return 0;
+}
+
+/* One address out of a Forwarded "for=" value or an X-Forwarded-For entry: quotes, brackets
+ * and a port taken off; 1 when it is an IP literal. */
+static int guard_parse_for(const char *p, size_t n, struct sockaddr_storage *out)
+{
+	char a[64];
+	while (n && (*p == ' ' || *p == '\t' || *p == '"'))
+		p++, n--;
+	while (n && (p[n - 1] == ' ' || p[n - 1] == '\t' || p[n - 1] == '"'))
+		n--;
+	if (n && *p == '[') { /* [v6] or [v6]:port */
+		const char *e = memchr(p, ']', n);
+		if (!e)
+			return 0;
+		n = (size_t)(e - p - 1);
+		p++;
+	} else if (n && memchr(p, ':', n) && memchr(p, '.', n)) { /* v4:port */
+		n = (size_t)((const char *)memchr(p, ':', n) - p);
+	}
+	if (!n || n >= sizeof(a))
+		return 0;
+	memcpy(a, p, n);
+	a[n] = 0;
+	memset(out, 0, sizeof(*out));
+	if (inet_pton(AF_INET, a, &((struct sockaddr_in *)out)->sin_addr) == 1) {
+		out->ss_family = AF_INET;
+		return 1;
+	}
+	if (inet_pton(AF_INET6, a, &((struct sockaddr_in6 *)out)->sin6_addr) == 1) {
+		out->ss_family = AF_INET6;
+		return 1;
+	}
+	return 0;
+}
+
+struct guard_last {
+	const char *forwarded, *xff;
+};
+
+/* the last occurrence of each: a proxy appends its own line after what the client sent */
+static enum MHD_Result guard_last_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                         const char *value)
+{
+	struct guard_last *l = cls;
+	(void)kind;
+	if (strcasecmp(key, "Forwarded") == 0)
+		l->forwarded = value;
+	else if (strcasecmp(key, "X-Forwarded-For") == 0)
+		l->xff = value;
+	return MHD_YES;
+}
+
+int guard_client_addr(struct MHD_Connection *conn, struct sockaddr_storage *out)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (!ci || !ci->client_addr)
+		return 0;
+	const struct sockaddr *peer = ci->client_addr;
+	memset(out, 0, sizeof(*out));
+	memcpy(out, peer,
+	       peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+	                                   : sizeof(struct sockaddr_in));
+	if (!guard_trusted_proxy(peer))
+		return 1;
+	/* from the right: the first hop that is not one of our proxies is the client; anything
+	 * unreadable on the way leaves the proxy's own address */
+	struct guard_last l = {0};
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, guard_last_header, &l);
+	const char *list = l.forwarded ? l.forwarded : l.xff;
+	if (!list)
+		return 1;
+	size_t end = strlen(list);
+	while (end > 0) {
+		size_t start = end;
+		while (start > 0 && list[start - 1] != ',')
+			start--;
+		const char *e = list + start;
+		size_t n = end - start;
+		if (l.forwarded) { /* for=... among ;-separated pairs */
+			const char *f = NULL;
+			for (size_t i = 0; i + 4 <= n; i++)
+				if (strncasecmp(e + i, "for=", 4) == 0 &&
+				    (i == 0 || e[i - 1] == ';' || e[i - 1] == ' '))
+					f = e + i + 4;
+			if (!f)
+				return 1;
+			n = strcspn(f, ";,");
+			if (f + n > list + end)
+				n = (size_t)(list + end - f);
+			e = f;
+		}
+		struct sockaddr_storage hop;
+		if (!guard_parse_for(e, n, &hop))
+			return 1;
+		if (!guard_trusted_proxy((const struct sockaddr *)&hop)) {
+			*out = hop;
+			return 1;
+		}
+		end = start ? start - 1 : 0;
+	}
+	return 1;
+}
+
+/* With trusted proxies, libmicrohttpd's own per-address limit is off (every customer would
+ * be the proxy) and this one counts the connections of each other address. */
+enum MHD_Result guard_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+	unsigned n = 0;
+	(void)cls;
+	(void)addrlen;
+	if (guard_trusted_proxy(addr) || !g.max_per_ip)
+		return MHD_YES;
+	if (addr->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)addr)->sin_addr, ip, sizeof(ip));
+	else if (addr->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)addr)->sin6_addr, ip,
+		          sizeof(ip));
+	pthread_mutex_lock(&g.mu);
+	for (struct guard_conn *c = g.head; c; c = c->next)
+		n += strcmp(c->ip, ip) == 0;
+	pthread_mutex_unlock(&g.mu);
+	return n < g.max_per_ip ? MHD_YES : MHD_NO;
 }
 
 static struct guard_conn *guard_of(struct MHD_Connection *conn)

@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "khclient.h"
+#include "server.h"
 #include "web.h"
 #include "firmware/base/clock.h"
 #include "firmware/base/log.h"
@@ -241,10 +242,9 @@ static enum MHD_Result page_link_ended(struct web_req *r, c2s_err e, const struc
 static c2s_err page_event(struct web_req *r, const char *order, const char *type)
 {
 	char ip[64] = "";
-	const union MHD_ConnectionInfo *ci =
-	    MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (ci && ci->client_addr) {
-		const struct sockaddr *sa = ci->client_addr;
+	struct sockaddr_storage ss; /* behind a trusted proxy: the client it names */
+	if (guard_client_addr(r->conn, &ss)) {
+		const struct sockaddr *sa = (const struct sockaddr *)&ss;
 		if (sa->sa_family == AF_INET)
 			inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, ip,
 			          sizeof(ip));

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include "ratelimit.h"
+#include "server.h"
 #include "web.h"
 #include "firmware/base/clock.h"
 #include "firmware/base/log.h"
@@ -294,10 +295,8 @@ int web_rate_admit(struct web_req *r, enum rl_kind kind, const char *name)
 		memcpy(key, name, n);
 		snprintf(text, sizeof(text), "%.*s", (int)n, name);
 	} else {
-		const union MHD_ConnectionInfo *ci =
-		    MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-		n = ci && ci->client_addr ? rl_addr_key(ci->client_addr, key, text, sizeof(text))
-		                          : 0;
+		struct sockaddr_storage ss; /* behind a trusted proxy: the client it names */
+		n = guard_client_addr(r->conn, &ss) ? rl_addr_key(&ss, key, text, sizeof(text)) : 0;
 		if (!n)
 			return 1; /* not an IP client: nothing to key on */
 	}

@@ -373,11 +373,12 @@ struct MHD_Daemon *web_server_start(struct web_listener *l, int fd, const char *
 	 * and custcert refuses it too, for other clients that get past this. */
 	const char *prio = web_tls_priorities();
 	return MHD_start_daemon(
-	    flags, 0, NULL, NULL, web_handle, l, MHD_OPTION_EXTERNAL_LOGGER, web_mhd_log, NULL,
-	    MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_HTTPS_MEM_CERT, cert_pem,
-	    MHD_OPTION_HTTPS_MEM_KEY, key_pem, MHD_OPTION_ARRAY, trust, MHD_OPTION_HTTPS_PRIORITIES,
-	    prio, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections + WEB_HEALTH_RESERVE,
-	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_per_ip,
+	    flags, 0, cfg->n_trusted_proxies ? guard_accept : NULL, NULL, web_handle, l,
+	    MHD_OPTION_EXTERNAL_LOGGER, web_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
+	    MHD_OPTION_HTTPS_MEM_CERT, cert_pem, MHD_OPTION_HTTPS_MEM_KEY, key_pem,
+	    MHD_OPTION_ARRAY, trust, MHD_OPTION_HTTPS_PRIORITIES, prio, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)cfg->max_connections + WEB_HEALTH_RESERVE, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    cfg->n_trusted_proxies ? 0u : (unsigned)cfg->max_per_ip, /* else guard_accept */
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->request_timeout,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_NOTIFY_COMPLETED,
 	    web_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, guard_notify_connection,

@@ -36,6 +36,14 @@ void guard_request_end(struct MHD_Connection *conn);
 /* Takes n bytes of the body budget: 1, or 0 when it is spent. */
 int guard_mem_take(size_t n);
 void guard_mem_give(size_t n);
+/* [web] trusted_proxies: 1 when sa is one of them. */
+int guard_trusted_proxy(const struct sockaddr *sa);
+/* The client's address: the TCP peer, or, when the peer is a trusted proxy, the rightmost
+ * address of the last Forwarded (for=) or X-Forwarded-For header that is not one of ours
+ * (the proxy's own address when that header is missing or unreadable). 0 without a peer. */
+int guard_client_addr(struct MHD_Connection *conn, struct sockaddr_storage *out);
+/* Accept policy with trusted proxies: [web] max_per_ip for every address but theirs. */
+enum MHD_Result guard_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen);
 /* 1 when the raw request target is acceptable, else 0 and why. */
 int guard_uri_ok(const char *uri, char *why, size_t cap);
 /* One header field as libmicrohttpd parsed it (sizes as it reports them). */

@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <ini.h>
 #include <limits.h>
@@ -196,6 +197,37 @@ static int config_allow_list(struct config *cfg, int line, const char *section, 
 	return 1;
 }
 
+/* "ADDR, ADDR ...": IPv4 or IPv6 literals */
+static int config_proxies(struct config *cfg, int line, const char *section, const char *key,
+                          const char *v)
+{
+	cfg->n_trusted_proxies = 0;
+	for (const char *p = v; *p;) {
+		p += strspn(p, " ,\t");
+		size_t n = strcspn(p, " ,\t");
+		if (!n)
+			break;
+		unsigned char bin[16];
+		char a[48];
+		if (n >= sizeof(a) || cfg->n_trusted_proxies >= CONFIG_MAX_ALLOW) {
+			config_problem(cfg, line, section, key, "at most %d addresses",
+			               CONFIG_MAX_ALLOW);
+			return 1;
+		}
+		memcpy(a, p, n);
+		a[n] = 0;
+		if (inet_pton(AF_INET, a, bin) != 1 && inet_pton(AF_INET6, a, bin) != 1) {
+			config_problem(cfg, line, section, key,
+			               "'%s' is not an IPv4 or IPv6 address (no names, no ranges)",
+			               a);
+			return 1;
+		}
+		memcpy(cfg->trusted_proxies[cfg->n_trusted_proxies++], a, n + 1);
+		p += n;
+	}
+	return 1;
+}
+
 static int config_kv(struct config *cfg, int line, const char *section, const char *key,
                      const char *v)
 {
@@ -247,6 +279,8 @@ static int config_kv(struct config *cfg, int line, const char *section, const ch
 	CFG_UINT("web", "body_min_rate", body_min_rate, 0, 1u << 30, " bytes per second");
 	CFG_UINT("web", "body_memory", body_memory, 1u << 20, 1ull << 40, " bytes");
 	CFG_UINT("web", "workers", workers, 1, 64, "");
+	if (strcmp(section, "web") == 0 && strcmp(key, "trusted_proxies") == 0)
+		return config_proxies(cfg, line, section, key, v);
 	CFG_UINT("web", "rate_pages", rate_pages, 0, 6000000, " requests a minute");
 	CFG_UINT("web", "rate_pages_burst", rate_pages_burst, 1, 1000000, " requests");
 	CFG_UINT("web", "rate_codes", rate_codes, 0, 6000000, " requests a minute");

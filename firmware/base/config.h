@@ -44,6 +44,9 @@ struct config {
 	unsigned body_min_rate;  /* bytes per second a body must keep up after a 10 s grace */
 	size_t body_memory;      /* bytes of request bodies buffered at once, all requests */
 	unsigned workers;        /* HTTP worker threads = IPC channels to the keyholder */
+	/* reverse proxies whose Forwarded / X-Forwarded-For name the client (limits, logs) */
+	char trusted_proxies[CONFIG_MAX_ALLOW][48];
+	size_t n_trusted_proxies;
 	/* rate limits (web/ratelimit.h): requests a minute and burst; a rate of 0 = off */
 	unsigned rate_pages, rate_pages_burst; /* per client address, customer pages /s/... */
 	unsigned rate_codes, rate_codes_burst; /* per order, code submissions and re-sends */
