@@ -57,7 +57,7 @@ struct lib {
 int main(int argc, char **argv)
 {
 	size_t mb = argc > 1 ? (size_t)strtoul(argv[1], NULL, 10) : 64;
-	int rounds = argc > 2 ? atoi(argv[2]) : 5;
+	int rounds = argc > 2 ? (int)strtol(argv[2], NULL, 10) : 5;
 	if (mb == 0 || mb > 4096 || rounds < 1 || rounds > 100) {
 		fprintf(stderr, "usage: sha_bench [MB (1..4096) [ROUNDS (1..100)]]\n");
 		return 2;

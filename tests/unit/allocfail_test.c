@@ -278,8 +278,9 @@ static void af_code(struct af_tally *t, const char *what)
 		return;
 	snprintf(item, sizeof(item), "%s%s(k=%lu%s)", t->codes[0] ? " " : "", what, af.fail_at,
 	         af.from_on ? "+" : "");
-	if (strlen(t->codes) + strlen(item) < sizeof(t->codes))
-		strcat(t->codes, item);
+	size_t used = strlen(t->codes), n = strlen(item);
+	if (used + n < sizeof(t->codes))
+		memcpy(t->codes + used, item, n + 1);
 }
 
 static struct af_tally *g_tally; /* of the path running, for af_code in the paths */

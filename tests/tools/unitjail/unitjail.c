@@ -85,7 +85,8 @@ static void load_restrictions(int mdwe, const char *families, int no_suid)
 		int allowed[AF_MAX] = {0};
 		char buf[128];
 		snprintf(buf, sizeof(buf), "%s", families);
-		for (char *t = strtok(buf, ","); t; t = strtok(NULL, ","))
+		char *save = NULL;
+		for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
 			if (strcmp(t, "unix") == 0)
 				allowed[AF_UNIX] = 1;
 			else if (strcmp(t, "inet") == 0)
