@@ -392,7 +392,6 @@ size_t sandbox_prepare(const struct config *cfg, const struct sandbox_ids *ids)
 /* ---- seccomp ---- */
 
 #define SB_ALL (1u << SANDBOX_KEYHOLDER | 1u << SANDBOX_WEB | 1u << SANDBOX_NOTIFY)
-#define SB_KH  (1u << SANDBOX_KEYHOLDER)
 #define SB_NET (1u << SANDBOX_WEB | 1u << SANDBOX_NOTIFY)
 #define SB_WEB (1u << SANDBOX_WEB)
 
