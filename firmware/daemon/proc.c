@@ -128,7 +128,7 @@ static void proc_exec_child(struct proc_parent *pp, const struct proc_role *r, i
 	/* the program by descriptor, opened while still root: the child's user need not be able
 	 * to pass through the directories it was installed or built in */
 	int exe = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
-	if (exe < 0 || dup3(exe, IPC_FD_PARENT + 3, O_CLOEXEC) < 0)
+	if (exe < 0 || (exe != IPC_FD_PARENT + 3 && dup3(exe, IPC_FD_PARENT + 3, O_CLOEXEC) < 0))
 		_exit(127);
 	close_range(IPC_FD_PARENT + 4, ~0U, 0);
 	if (chdir("/") != 0)
