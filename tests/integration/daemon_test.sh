@@ -182,6 +182,16 @@ check "token back: health ok again within 20 s, no restart" wait_for 20 bash -c 
 echo "# recovered in $(($(date +%s) - t0)) s"
 contains "the module was started over" "$(cat "$d/click2signd.log")" "starting the PKCS#11 module over"
 
+# an API client revoked while the daemon runs is refused from its next request (the token
+# lookup is a statement prepared once: it must still read the table each time)
+(umask 077 && "$C2S_BUILD_DIR/click2sign-admin" --config "$d/c2s.conf" client add revokee >"$d/revokee-token")
+rtok=$(cat "$d/revokee-token")
+v1() { curl -s -o /dev/null -w '%{http_code}' --cacert "$ca" -H "Authorization: Bearer $1" "$url/v1/orders/00000000000000000000000000"; }
+check "a new API client is accepted at once" test "$(v1 "$rtok")" != 401
+"$C2S_BUILD_DIR/click2sign-admin" --config "$d/c2s.conf" client revoke revokee >/dev/null
+equals "... and refused right after its revocation" "$(v1 "$rtok")" 401
+check "... while the other client is still accepted" test "$(v1 "$tok")" != 401
+
 # SIGTERM stops everything cleanly
 kill -TERM "$pid"
 check "daemon exits on SIGTERM" wait_for 10 bash -c "[ ! -e /proc/$pid ] || grep -q '^State:.*Z' /proc/$pid/status"
