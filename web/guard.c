@@ -162,6 +162,17 @@ static int guard_addr_bytes(const struct sockaddr *sa, uint8_t out[16])
 	return 16;
 }
 
+void guard_ip_text(const struct sockaddr *sa, char *out, size_t cap)
+{
+	snprintf(out, cap, "?");
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out,
+		          (socklen_t)cap);
+	else if (sa && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
+		          (socklen_t)cap);
+}
+
 int guard_trusted_proxy(const struct sockaddr *sa)
 {
 	uint8_t a[16], b[16];
@@ -280,17 +291,13 @@ int guard_client_addr(struct MHD_Connection *conn, struct sockaddr_storage *out)
  * be the proxy) and this one counts the connections of each other address. */
 enum MHD_Result guard_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
 {
-	char ip[INET6_ADDRSTRLEN] = "?";
+	char ip[INET6_ADDRSTRLEN];
 	unsigned n = 0;
 	(void)cls;
 	(void)addrlen;
 	if (guard_trusted_proxy(addr) || !g.max_per_ip)
 		return MHD_YES;
-	if (addr->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)addr)->sin_addr, ip, sizeof(ip));
-	else if (addr->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)addr)->sin6_addr, ip,
-		          sizeof(ip));
+	guard_ip_text(addr, ip, sizeof(ip));
 	pthread_mutex_lock(&g.mu);
 	for (struct guard_conn *c = g.head; c; c = c->next)
 		n += strcmp(c->ip, ip) == 0;
@@ -319,14 +326,7 @@ void guard_notify_connection(void *cls, struct MHD_Connection *conn, void **sock
 		const union MHD_ConnectionInfo *ai =
 		    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 		c->fd = fi ? fi->connect_fd : -1;
-		snprintf(c->ip, sizeof(c->ip), "?");
-		if (ai && ai->client_addr && ai->client_addr->sa_family == AF_INET)
-			inet_ntop(AF_INET, &((const struct sockaddr_in *)ai->client_addr)->sin_addr,
-			          c->ip, sizeof(c->ip));
-		else if (ai && ai->client_addr && ai->client_addr->sa_family == AF_INET6)
-			inet_ntop(AF_INET6,
-			          &((const struct sockaddr_in6 *)ai->client_addr)->sin6_addr, c->ip,
-			          sizeof(c->ip));
+		guard_ip_text(ai ? ai->client_addr : NULL, c->ip, sizeof(c->ip));
 		c->req_start = clock_mono_ms();
 		pthread_mutex_lock(&g.mu);
 		c->listener = listener;

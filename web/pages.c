@@ -243,15 +243,8 @@ static c2s_err page_event(struct web_req *r, const char *order, const char *type
 {
 	char ip[64] = "";
 	struct sockaddr_storage ss; /* behind a trusted proxy: the client it names */
-	if (guard_client_addr(r->conn, &ss)) {
-		const struct sockaddr *sa = (const struct sockaddr *)&ss;
-		if (sa->sa_family == AF_INET)
-			inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, ip,
-			          sizeof(ip));
-		else if (sa->sa_family == AF_INET6)
-			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, ip,
-			          sizeof(ip));
-	}
+	if (guard_client_addr(r->conn, &ss))
+		guard_ip_text((const struct sockaddr *)&ss, ip, sizeof(ip));
 	const char *ua = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "User-Agent");
 	/* printable ASCII only: a hostile header must not break the JSON or the log's encoding */
 	char uab[256];

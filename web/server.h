@@ -36,6 +36,8 @@ void guard_request_end(struct MHD_Connection *conn);
 /* Takes n bytes of the body budget: 1, or 0 when it is spent. */
 int guard_mem_take(size_t n);
 void guard_mem_give(size_t n);
+/* The address as text ("?" when it is none of IPv4, IPv6). */
+void guard_ip_text(const struct sockaddr *sa, char *out, size_t cap);
 /* [web] trusted_proxies: 1 when sa is one of them. */
 int guard_trusted_proxy(const struct sockaddr *sa);
 /* The client's address: the TCP peer, or, when the peer is a trusted proxy, the rightmost

@@ -37,22 +37,20 @@ static const char *const sandbox_names[4] = {"click2signd", "c2s-keyholder", "c2
 
 /* ---- users ---- */
 
-static c2s_err sandbox_user(const char *name, const char *key, uid_t *uid, gid_t *gid, char *why,
-                            size_t cap)
+static c2s_err sandbox_user(const char *name, uid_t *uid, gid_t *gid, char *why, size_t cap)
 {
 	struct passwd pw, *res = NULL;
 	char buf[4096];
 	if (getpwnam_r(name, &pw, buf, sizeof(buf), &res) != 0 || !res) {
 		snprintf(why, cap,
-		         "[daemon] %s: there is no user '%s'; create it (useradd --system "
+		         "there is no user '%s'; create it (useradd --system "
 		         "--no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "
 		         "--user-group %s) or install the click2sign package",
-		         key, name, name);
+		         name, name);
 		return C2S_ERR_CONFIG;
 	}
 	if (res->pw_uid == 0 || res->pw_gid == 0) {
-		snprintf(why, cap, "[daemon] %s: user '%s' is root (uid or gid 0); give it its own",
-		         key, name);
+		snprintf(why, cap, "user '%s' is root (uid or gid 0); give it its own", name);
 		return C2S_ERR_CONFIG;
 	}
 	*uid = res->pw_uid;
@@ -74,38 +72,43 @@ c2s_err sandbox_ids(const struct config *cfg, struct sandbox_ids *ids, char *why
 		return C2S_OK;
 	}
 	ids->switch_users = 1;
+	ids->bad_key = "group"; /* the failures below the users' */
 	const char *users[4] = {NULL, cfg->keyholder_user, cfg->web_user, cfg->notify_user};
 	const char *keys[4] = {NULL, "keyholder_user", "web_user", "notify_user"};
 	for (int r = 1; r < 4; r++)
-		if (sandbox_user(users[r], keys[r], &ids->uid[r], &ids->gid[r], why, why_cap) !=
-		    C2S_OK)
+		if (sandbox_user(users[r], &ids->uid[r], &ids->gid[r], why, why_cap) != C2S_OK) {
+			ids->bad_key = keys[r];
 			return C2S_ERR_CONFIG;
+		}
 	for (int a = 1; a < 4; a++)
 		for (int b = a + 1; b < 4; b++)
 			if (ids->uid[a] == ids->uid[b]) {
-				snprintf(why, why_cap,
-				         "[daemon] %s and %s name the same uid %u; each role needs "
-				         "its own user",
-				         keys[a], keys[b], (unsigned)ids->uid[a]);
+				snprintf(
+				    why, why_cap,
+				    "it names the same uid %u as [daemon] %s; each role needs its "
+				    "own user",
+				    (unsigned)ids->uid[a], keys[a]);
+				ids->bad_key = keys[b];
 				return C2S_ERR_CONFIG;
 			}
 	struct group gr, *res = NULL;
 	char buf[8192];
 	if (getgrnam_r(cfg->group, &gr, buf, sizeof(buf), &res) != 0 || !res) {
 		snprintf(why, why_cap,
-		         "[daemon] group: there is no group '%s'; create it (groupadd --system %s) "
+		         "there is no group '%s'; create it (groupadd --system %s) "
 		         "or install the click2sign package",
 		         cfg->group, cfg->group);
 		return C2S_ERR_CONFIG;
 	}
 	if (res->gr_gid == 0 || res->gr_gid == ids->gid[SANDBOX_KEYHOLDER]) {
 		snprintf(why, why_cap,
-		         "[daemon] group: '%s' must be a group of its own (not root's, not the "
+		         "'%s' must be a group of its own (not root's, not the "
 		         "keyholder's)",
 		         cfg->group);
 		return C2S_ERR_CONFIG;
 	}
 	ids->group = res->gr_gid;
+	ids->bad_key = NULL;
 	return C2S_OK;
 }
 

@@ -24,11 +24,13 @@ struct sandbox_ids {
 	int switch_users; /* started as root: each child gets its own uid */
 	uid_t uid[4];     /* by enum sandbox_role; [SANDBOX_PARENT] is the parent's own */
 	gid_t gid[4];
-	gid_t group; /* supplementary group of web and notify (the main database) */
+	gid_t group;         /* supplementary group of web and notify (the main database) */
+	const char *bad_key; /* when sandbox_ids failed: the [daemon] key `why` is about */
 };
 
 /* The configured users (only looked up when running as root). C2S_ERR_CONFIG with `why` set
- * when a user or the group does not exist or is root. */
+ * and ids->bad_key naming the [daemon] key when a user or the group does not exist, is root,
+ * or is another role's. */
 C2S_MUST_CHECK c2s_err sandbox_ids(const struct config *cfg, struct sandbox_ids *ids, char *why,
                                    size_t why_cap);
 

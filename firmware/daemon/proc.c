@@ -389,7 +389,7 @@ int proc_parent_run(const struct config *cfg, const char *config_path)
 		goto out;
 	char why[512];
 	if (sandbox_ids(cfg, &pp.ids, why, sizeof(why)) != C2S_OK) {
-		log_error("not started: %s", why);
+		log_error("not started: [daemon] %s: %s", pp.ids.bad_key, why);
 		goto out;
 	}
 	if (!pp.ids.switch_users)

@@ -219,12 +219,7 @@ static void ready_users(const struct config *cfg, struct ready *r)
 	char why[512];
 	if (sandbox_ids(cfg, &ids, why, sizeof(why)) == C2S_OK)
 		return;
-	/* "[daemon] KEY: why" -> section daemon, the key, the rest */
-	char key[48] = "group";
-	const char *k = strstr(why, "] "), *e = k ? strchr(k + 2, ':') : NULL;
-	if (k && e && (size_t)(e - k - 2) < sizeof(key))
-		snprintf(key, sizeof(key), "%.*s", (int)(e - k - 2), k + 2);
-	ready_add(r, 1, "daemon", key, "%s", e ? e + 2 : why);
+	ready_add(r, 1, "daemon", ids.bad_key, "%s", why);
 	r->no_start = 1;
 }
 

@@ -14,6 +14,9 @@
 #include "firmware/base/log.h"
 #include "firmware/base/secmem.h"
 
+/* how long a statement waits for another process's write lock */
+#define STORE_BUSY_MS 5000
+
 struct store {
 	pthread_mutex_t mu;
 	int mu_ok;
@@ -234,7 +237,7 @@ c2s_err store_open_why(const char *state_dir, struct store **out, char *why, siz
 	                    NULL) != SQLITE_OK)
 		WHY(C2S_ERR_STORE, "cannot open %s: %s", path,
 		    s->db ? sqlite3_errmsg(s->db) : "out of memory");
-	sqlite3_busy_timeout(s->db, 5000);
+	sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
 	/* web and notify both write this file: neither may rewrite the schema behind SQLite's
 	 * back (writable_schema) or corrupt it on purpose. (trusted_schema=OFF would refuse the
 	 * schema's own json_valid() checks, which this SQLite does not mark innocuous.) */
@@ -314,7 +317,7 @@ c2s_err store_wal_scrub(struct store *s)
 	 * lock for the whole busy timeout; the caller tries again a second later */
 	sqlite3_busy_timeout(s->db, 0);
 	int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
-	sqlite3_busy_timeout(s->db, 5000);
+	sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
 	pthread_mutex_unlock(&s->mu);
 	if (rc == SQLITE_BUSY || (rc == SQLITE_OK && log != 0))
 		return C2S_ERR_BUSY;
