@@ -19,12 +19,22 @@ for l in web cert; do
 	check "testssl finished against the $l listener" test -s "$d/$l.json"
 	bad=$("$PY" - "$d/$l.json" <<'PYEOF'
 import json, sys
+# secure_client_renego is judged below, by our own check: testssl 3.0.8 decides it by whether
+# openssl s_client exits 0 after asking for a renegotiation, which races with the server
+# closing the connection (seen once as "VULNERABLE" in eight clean-clone runs)
 bad = [f"{f['severity']} {f['id']}: {f.get('finding')}" for f in json.load(open(sys.argv[1]))
-       if f.get("severity") in ("LOW", "MEDIUM", "HIGH", "CRITICAL")]
+       if f.get("severity") in ("LOW", "MEDIUM", "HIGH", "CRITICAL")
+       and f["id"] != "secure_client_renego"]
 print("\n".join(bad))
 PYEOF
 )
 	equals "testssl ($l listener): nothing rated LOW or worse" "$bad" ""
+	# a client-initiated renegotiation (TLS 1.2) ends the connection: the request sent after it
+	# gets no answer (a renegotiation DoS needs the server to go along)
+	r=$( (printf 'R\n'; sleep 1; printf 'GET /v1/health HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n'; sleep 1) |
+		timeout 10 openssl s_client -tls1_2 -connect "127.0.0.1:$port" 2>&1)
+	contains "($l listener) a client-initiated renegotiation was asked for" "$r" "RENEGOTIATING"
+	check "($l listener) ... and refused: no answer after it" bash -c "! grep -q '^HTTP/1' <<<\"\$1\"" _ "$r"
 	for p in SSLv2 SSLv3 TLS1 TLS1_1; do
 		f=$("$PY" -c 'import json,sys; print([x["finding"] for x in json.load(open(sys.argv[1])) if x["id"]==sys.argv[2]][0])' "$d/$l.json" "$p" 2>&1)
 		contains "testssl ($l listener): $p not offered" "$f" "not offered"
