@@ -124,6 +124,7 @@ c2s_err pdf_prepare(const uint8_t *pdf, size_t len, size_t max_len, const struct
 	GUARD(fill_ranges(&w, &pos, p->contents_max, out));
 	out->update = w.out;
 	buf_init(&w.out, 0);
+	snprintf(out->notes, sizeof(out->notes), "%s", d.notes);
 	ret = C2S_OK;
 out:
 	if (ret != C2S_OK && why && why_cap && !why[0])

@@ -27,6 +27,8 @@ struct pdf_sig_params {
 	int no_page_annot;
 };
 
+#define PDF_NOTES_MAX 320
+
 struct pdf_prepared {
 	struct buf update; /* the appended bytes only (placeholder zero-filled) */
 	size_t orig_len;   /* length of the original file (prefix of the output) */
@@ -34,6 +36,10 @@ struct pdf_prepared {
 	size_t range[4];     /* offset1=0, len1, offset2, len2 */
 	size_t contents_off; /* offset in the whole output of the first hex digit after '<' */
 	size_t contents_max; /* bytes available for DER (hex digits = 2x) */
+	/* Harmless producer defects accepted (a duplicated key, a /Size off, startxref on the
+	 * whitespace before its section) and fields not used, "; "-separated, for the log;
+	 * empty when none. */
+	char notes[PDF_NOTES_MAX];
 };
 
 /* Checks the file (refusals: C2S_ERR_PDF_NOT_PDF, _DAMAGED, _ENCRYPTED, _CERTIFIED, _TOO_BIG,

@@ -12,6 +12,9 @@
 #define FORM_MAX_FIELDS 10000
 #define FORM_MAX_SUFFIX 100000
 
+static c2s_err walk(struct pdf_form *f, struct pdf_doc *d, qpdf_oh arr, int depth, int sig,
+                    const char *want, struct pdf_seen *seen);
+
 static c2s_err add_name(struct pdf_form *f, const char *utf8)
 {
 	if (f->n_names == f->cap_names) {
@@ -37,49 +40,108 @@ static int name_taken(const struct pdf_form *f, const char *n)
 	return 0;
 }
 
-/* An empty signature field: /FT /Sig (own or inherited), no /V, indirect, a terminal field. */
+/* An empty signature field: /FT /Sig (own or inherited), no /V, indirect, a terminal field.
+ * Looking at its kids costs from the document's budget. */
 static int is_empty_sig(struct pdf_doc *d, qpdf_oh fld, int sig)
 {
-	if (!sig || pdf_doc_get(d, fld, "/V") || !qpdf_oh_is_indirect(d->q, fld))
+	if (!sig || !qpdf_oh_is_indirect(d->q, fld))
 		return 0;
-	qpdf_oh kids = pdf_doc_get(d, fld, "/Kids");
-	if (!kids || !qpdf_oh_is_array(d->q, kids))
-		return 1;
-	int n = qpdf_oh_get_array_n_items(d->q, kids);
-	for (int i = 0; i < n && i < FORM_MAX_FIELDS; i++)
-		if (pdf_doc_get(d, qpdf_oh_get_array_item(d->q, kids, i), "/T"))
-			return 0; /* has child fields: not terminal */
-	return 1;
+	qpdf_oh v = pdf_doc_get(d, fld, "/V"), kids = pdf_doc_get(d, fld, "/Kids");
+	int empty = !v && !d->over;
+	int n = empty && kids && qpdf_oh_is_array(d->q, kids)
+	            ? qpdf_oh_get_array_n_items(d->q, kids)
+	            : 0;
+	for (int i = 0; i < n && empty && !d->over; i++) {
+		qpdf_oh k = pdf_doc_item(d, kids, i), t = pdf_doc_get(d, k, "/T");
+		if (t)
+			empty = 0; /* has child fields: not terminal */
+		pdf_doc_drop(d, t);
+		pdf_doc_drop(d, k);
+	}
+	pdf_doc_drop(d, v);
+	pdf_doc_drop(d, kids);
+	return empty && !d->over;
+}
+
+/* An empty field we do not fill: /Lock (filling it would lock fields we do not know about)
+ * or /SV (seed values may demand a filter, a digest or a reason we do not write). A new
+ * field is used instead, and the note says why. */
+static int constrained(struct pdf_doc *d, qpdf_oh fld, const char *name)
+{
+	const char *why = NULL;
+	qpdf_oh lock = pdf_doc_get(d, fld, "/Lock"), sv = pdf_doc_get(d, fld, "/SV");
+	if (lock)
+		why = "/Lock";
+	else if (sv)
+		why = "/SV";
+	if (why)
+		pdf_doc_note(d, "empty signature field \"%.60s\" has %s: a new field was added",
+		             name, why);
+	pdf_doc_drop(d, lock);
+	pdf_doc_drop(d, sv);
+	return why != NULL;
+}
+
+/* One field: its name (top level), whether it is the empty field to fill, its kids. Shared
+ * and cyclic kids are walked once (seen); the depth is bounded. */
+static c2s_err walk_field(struct pdf_form *f, struct pdf_doc *d, qpdf_oh fld, int depth, int sig,
+                          const char *want, struct pdf_seen *seen)
+{
+	c2s_err ret = C2S_ERR_INTERNAL;
+	qpdf_oh ft = 0, t = 0, kids = 0;
+	int fresh = fld ? pdf_seen_add(d, seen, fld) : 0;
+	ENSURE(fresh >= 0, C2S_ERR_NOMEM);
+	if (!fresh || !qpdf_oh_is_dictionary(d->q, fld)) {
+		ret = C2S_OK;
+		goto out;
+	}
+	if (++f->visited > FORM_MAX_FIELDS) {
+		ret = pdf_doc_fail(d, C2S_ERR_PDF_UNSUPPORTED, "the form has more than %d fields",
+		                   FORM_MAX_FIELDS);
+		goto out;
+	}
+	ft = pdf_doc_get(d, fld, "/FT");
+	t = pdf_doc_get(d, fld, "/T");
+	int fsig = ft ? pdf_doc_is_name(d, ft, "/Sig") : sig;
+	/* qpdf's returned strings live only until its next call: keep a copy */
+	const char *tn = NULL;
+	if (depth == 0 && t && qpdf_oh_is_string(d->q, t)) {
+		GUARD(add_name(f, qpdf_oh_get_utf8_value(d->q, t)));
+		tn = f->names[f->n_names - 1];
+	}
+	int named = tn && want && strcmp(tn, want) == 0;
+	if ((!f->empty || (named && !f->wanted)) && is_empty_sig(d, fld, fsig) &&
+	    !constrained(d, fld, tn ? tn : "")) {
+		pdf_doc_drop(d, f->empty);
+		f->empty = fld;
+		f->wanted = named;
+		fld = 0; /* kept */
+	}
+	kids = pdf_doc_get(d, fld ? fld : f->empty, "/Kids");
+	if (kids && qpdf_oh_is_array(d->q, kids) && depth < PDF_MAX_DEPTH / 4)
+		GUARD(walk(f, d, kids, depth + 1, fsig, want, seen));
+	ret = C2S_OK;
+out:
+	pdf_doc_drop(d, ft);
+	pdf_doc_drop(d, t);
+	pdf_doc_drop(d, kids);
+	pdf_doc_drop(d, fld);
+	return ret;
 }
 
 static c2s_err walk(struct pdf_form *f, struct pdf_doc *d, qpdf_oh arr, int depth, int sig,
-                    const char *want)
+                    const char *want, struct pdf_seen *seen)
 {
 	c2s_err ret = C2S_ERR_INTERNAL;
 	int n = qpdf_oh_get_array_n_items(d->q, arr);
-	ENSURE(n <= FORM_MAX_FIELDS, C2S_ERR_PDF_UNSUPPORTED);
-	for (int i = 0; i < n; i++) {
-		ENSURE(++f->visited <= FORM_MAX_FIELDS, C2S_ERR_PDF_UNSUPPORTED);
-		qpdf_oh fld = qpdf_oh_get_array_item(d->q, arr, i);
-		if (!qpdf_oh_is_dictionary(d->q, fld))
-			continue;
-		qpdf_oh ft = pdf_doc_get(d, fld, "/FT"), t = pdf_doc_get(d, fld, "/T");
-		int fsig = ft ? pdf_doc_is_name(d, ft, "/Sig") : sig;
-		/* qpdf's returned strings live only until its next call: keep a copy */
-		const char *tn = NULL;
-		if (depth == 0 && t && qpdf_oh_is_string(d->q, t)) {
-			GUARD(add_name(f, qpdf_oh_get_utf8_value(d->q, t)));
-			tn = f->names[f->n_names - 1];
-		}
-		int named = tn && want && strcmp(tn, want) == 0;
-		if (is_empty_sig(d, fld, fsig) && (!f->empty || (named && !f->wanted))) {
-			f->empty = fld;
-			f->wanted = named;
-		}
-		qpdf_oh kids = pdf_doc_get(d, fld, "/Kids");
-		if (kids && qpdf_oh_is_array(d->q, kids) && depth < PDF_MAX_DEPTH / 4)
-			GUARD(walk(f, d, kids, depth + 1, fsig, want));
+	if (n > FORM_MAX_FIELDS) {
+		ret = pdf_doc_fail(d, C2S_ERR_PDF_UNSUPPORTED,
+		                   "a list of form fields has %d items, at most %d are supported",
+		                   n, FORM_MAX_FIELDS);
+		goto out;
 	}
+	for (int i = 0; i < n && !d->over; i++)
+		GUARD(walk_field(f, d, pdf_doc_item(d, arr, i), depth, sig, want, seen));
 	GUARD(pdf_doc_check(d));
 	ret = C2S_OK;
 out:
@@ -133,8 +195,12 @@ c2s_err pdf_form_inspect(struct pdf_form *f, struct pdf_doc *d, const char *want
 		f->fields = pdf_doc_get(d, af, "/Fields");
 		if (f->fields && !qpdf_oh_is_array(d->q, f->fields))
 			f->fields = 0;
-		if (f->fields)
-			GUARD(walk(f, d, f->fields, 0, 0, want));
+		if (f->fields) {
+			struct pdf_seen seen = {0};
+			ret = walk(f, d, f->fields, 0, 0, want, &seen);
+			pdf_seen_free(&seen);
+			GUARD(ret);
+		}
 	}
 	if (f->empty) {
 		qpdf_oh t = pdf_doc_get(d, f->empty, "/T");
@@ -281,7 +347,14 @@ static c2s_err write_acroform(struct pdf_writer *w, struct pdf_form *f, int fnum
 	} else {
 		GUARD(write_catalog(w, f, fnum, 0));
 	}
-	if (!f->empty && !f->no_page_annot && is_ind_array(d, f->fields)) {
+	/* /Fields may be the very array that is the page's /Annots (write_page wrote its new
+	 * revision, with the field, already) */
+	qpdf_oh annots = f->page ? pdf_doc_get(d, f->page, "/Annots") : 0;
+	int same = is_ind_array(d, annots) && is_ind_array(d, f->fields) &&
+	           oh_num(d, annots) == oh_num(d, f->fields) &&
+	           oh_gen(d, annots) == oh_gen(d, f->fields);
+	pdf_doc_drop(d, annots);
+	if (!f->empty && !f->no_page_annot && is_ind_array(d, f->fields) && !same) {
 		GUARD(pdf_w_begin_obj(w, oh_num(d, f->fields), oh_gen(d, f->fields)));
 		GUARD(pdf_w_array_plus(w, f->fields, &fnum, 1));
 		GUARD(pdf_w_end_obj(w));

@@ -10,6 +10,7 @@
 
 #include "firmware/base/buf.h"
 #include "firmware/base/err.h"
+#include "pdf.h"
 
 #define PDF_HDR_WINDOW   1024          /* %PDF- must start within the first 1 KiB */
 #define PDF_TAIL_WINDOW  1024          /* startxref must be within the last 1 KiB (as qpdf) */
@@ -17,6 +18,18 @@
 #define PDF_MAX_ITEMS    100000        /* bound on array items we walk */
 #define PDF_MAX_NEW_OBJS 65536         /* objects one update may write */
 #define PDF_MAX_OFFSET   9999999999ULL /* 10 decimal digits (classic xref, /ByteRange) */
+/* One budget per document, whatever its shape: qpdf objects looked at (dictionary values
+ * and array items, each counted when fetched), and items in one object outside streams
+ * (qpdf holds a parsed object whole: about 70 bytes of memory per item). */
+#define PDF_MAX_WORK      200000
+#define PDF_MAX_OBJ_ITEMS 250000
+
+/* The indirect objects (number, generation) one walk has visited: a cycle or a shared kid is
+ * walked once. Open addressing; bounded by the work budget. */
+struct pdf_seen {
+	uint64_t *slots;
+	size_t cap, n;
+};
 
 /* The input document: qpdf's view plus what we read from the file's tail ourselves. */
 struct pdf_doc {
@@ -27,9 +40,13 @@ struct pdf_doc {
 	qpdf_oh trailer;
 	qpdf_oh root;
 	int root_num, root_gen;
-	long long size;  /* first free object number */
-	size_t prev;     /* value of the last startxref: /Prev of our section */
-	int xref_stream; /* the last section is an xref stream (else a table) */
+	long long size;            /* first free object number */
+	size_t prev;               /* value of the last startxref: /Prev of our section */
+	int xref_stream;           /* the last section is an xref stream (else a table) */
+	long long max_obj;         /* highest object number qpdf found (0: as /Size says) */
+	size_t work;               /* qpdf objects looked at (PDF_MAX_WORK) */
+	int over;                  /* the work budget ran out: every later fetch is "absent" */
+	char notes[PDF_NOTES_MAX]; /* harmless producer defects accepted, for the log */
 	char *why;
 	size_t why_cap;
 };
@@ -38,7 +55,10 @@ struct pdf_doc {
 C2S_MUST_CHECK c2s_err pdf_doc_open(struct pdf_doc *d, const uint8_t *pdf, size_t len,
                                     size_t max_len, char *why, size_t why_cap);
 void pdf_doc_close(struct pdf_doc *d);
-/* C2S_ERR_PDF_DAMAGED (with why) if qpdf recorded an error or any warning so far. */
+/* C2S_ERR_PDF_UNSUPPORTED when the work budget ran out; C2S_ERR_PDF_DAMAGED (with why) if
+ * qpdf recorded an error or a warning that makes an incremental update unsafe. Harmless
+ * warnings (a duplicated dictionary key, a /Size that is not one above the highest object,
+ * whitespace before the xref keyword) are recorded in d->notes and accepted. */
 C2S_MUST_CHECK c2s_err pdf_doc_check(struct pdf_doc *d);
 /* Sets d->why (printf-style) and returns `e`. */
 c2s_err pdf_doc_fail(struct pdf_doc *d, c2s_err e, const char *fmt, ...)
@@ -47,8 +67,20 @@ c2s_err pdf_doc_fail(struct pdf_doc *d, c2s_err e, const char *fmt, ...)
 C2S_MUST_CHECK c2s_err pdf_doc_first_page(struct pdf_doc *d, qpdf_oh *page);
 /* Refuses documents certified with DocMDP P=1. */
 C2S_MUST_CHECK c2s_err pdf_doc_check_docmdp(struct pdf_doc *d);
-/* Dictionary value or 0 when absent/null (0 is never a valid handle). */
+/* Dictionary value or 0 when absent/null (0 is never a valid handle). Counts one unit of
+ * work; once the budget is spent, returns 0 for everything. The handle is the caller's:
+ * release it with pdf_doc_drop when it is not kept. */
 qpdf_oh pdf_doc_get(struct pdf_doc *d, qpdf_oh dict, const char *key);
+/* Item i of an array (counted like pdf_doc_get), 0 when over budget. */
+qpdf_oh pdf_doc_item(struct pdf_doc *d, qpdf_oh arr, int i);
+/* Releases a handle (0 is ignored). */
+void pdf_doc_drop(struct pdf_doc *d, qpdf_oh oh);
+/* 1 when `oh` is new to `s` (direct objects always are), 0 when already visited, -1 when
+ * out of memory. */
+int pdf_seen_add(struct pdf_doc *d, struct pdf_seen *s, qpdf_oh oh);
+void pdf_seen_free(struct pdf_seen *s);
+/* Appends a note (a harmless defect accepted, a field not used and why) to d->notes. */
+void pdf_doc_note(struct pdf_doc *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int pdf_doc_is_name(struct pdf_doc *d, qpdf_oh oh, const char *name);
 
 struct pdf_xref_ent {

@@ -1,14 +1,30 @@
 /* Reading the input PDF: header and tail checks by hand, the rest through qpdf's C API.
  * Only what the update needs is resolved (trailer, catalog, first page, AcroForm, /Perms);
- * qpdf reads objects lazily, so the cost does not grow with the number of pages. */
+ * qpdf reads objects lazily, so the cost does not grow with the number of pages. One work
+ * budget per document bounds what a hostile shape (shared or cyclic kids, huge arrays) can
+ * cost: every fetch is counted, walks keep a visited set, and before qpdf parses anything
+ * a linear pass refuses an object too large for qpdf to hold. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pdf_int.h"
 
+static c2s_err over_budget(struct pdf_doc *d)
+{
+	if (d->why && d->why_cap)
+		snprintf(d->why, d->why_cap,
+		         "the PDF's structure is too large to inspect: more than %d objects "
+		         "visited (shared, cyclic or huge trees of pages or fields)",
+		         PDF_MAX_WORK);
+	return C2S_ERR_PDF_UNSUPPORTED;
+}
+
 c2s_err pdf_doc_fail(struct pdf_doc *d, c2s_err e, const char *fmt, ...)
 {
+	if (d->over) /* whatever failed next was a consequence of the budget */
+		return over_budget(d);
 	if (d->why && d->why_cap) {
 		va_list ap;
 		va_start(ap, fmt);
@@ -16,6 +32,19 @@ c2s_err pdf_doc_fail(struct pdf_doc *d, c2s_err e, const char *fmt, ...)
 		va_end(ap);
 	}
 	return e;
+}
+
+void pdf_doc_note(struct pdf_doc *d, const char *fmt, ...)
+{
+	size_t l = strlen(d->notes);
+	if (l + 8 >= sizeof(d->notes))
+		return;
+	if (l)
+		l += (size_t)snprintf(d->notes + l, sizeof(d->notes) - l, "; ");
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(d->notes + l, sizeof(d->notes) - l, fmt, ap);
+	va_end(ap);
 }
 
 static int is_ws(uint8_t c)
@@ -94,8 +123,10 @@ static c2s_err read_tail(struct pdf_doc *d)
 	unsigned long long v;
 	if (read_uint(&p, end, &v) != 0 || v >= d->len - d->hdr_off)
 		return pdf_doc_fail(d, C2S_ERR_PDF_DAMAGED, "startxref offset is invalid");
-	d->prev = (size_t)v;
+	/* Our /Prev names the section itself, also when startxref points at whitespace
+	 * before it (a harmless defect some producers write) */
 	const uint8_t *x = skip_ws(d->pdf + d->hdr_off + v, end);
+	d->prev = (size_t)(x - (d->pdf + d->hdr_off));
 	if ((size_t)(end - x) >= 4 && memcmp(x, "xref", 4) == 0) {
 		d->xref_stream = 0;
 		return C2S_OK;
@@ -119,13 +150,63 @@ static c2s_err qpdf_failure(struct pdf_doc *d)
 	return pdf_doc_fail(d, C2S_ERR_PDF_DAMAGED, "qpdf cannot read the PDF: %s", detail);
 }
 
+/* A warning that says nothing against an update appended to the file as it is: the update
+ * writes new revisions of whole objects and its own xref section. Returns 1 (and notes it)
+ * when harmless. */
+static int harmless(struct pdf_doc *d, const char *w)
+{
+	static const char dup[] = "dictionary has duplicated key ";
+	static const char size[] = "reported number of objects (";
+	static const char ws[] = "extraneous whitespace seen before xref";
+	static const char len[] = "recovered stream length: ";
+	if (strcmp(w, "expected endstream") == 0 ||
+	    strcmp(w, "attempting to recover stream length") == 0)
+		return 1; /* "recovered stream length" follows, or a refusal does */
+	if (strncmp(w, len, sizeof(len) - 1) == 0) {
+		pdf_doc_note(d, "a stream's /Length is wrong (%s)", w);
+		return 1;
+	}
+	if (strncmp(w, dup, sizeof(dup) - 1) == 0) {
+		pdf_doc_note(d, "%s", w);
+		return 1;
+	}
+	if (strcmp(w, ws) == 0) {
+		pdf_doc_note(d, "startxref points at whitespace before the xref section");
+		return 1;
+	}
+	if (strncmp(w, size, sizeof(size) - 1) == 0) {
+		/* "... (S) is not one plus the highest object number (M)": new objects are
+		 * numbered past both */
+		const char *m = strrchr(w, '(');
+		char *e = NULL;
+		long long hi = m ? strtoll(m + 1, &e, 10) : -1;
+		if (!e || *e != ')' || hi < 0 || hi > 8000000)
+			return 0;
+		if (hi > d->max_obj)
+			d->max_obj = hi;
+		pdf_doc_note(d, "trailer /Size is not one above the highest object (%lld)", hi);
+		return 1;
+	}
+	return 0;
+}
+
 c2s_err pdf_doc_check(struct pdf_doc *d)
 {
+	if (d->over)
+		return over_budget(d);
 	if (qpdf_has_error(d->q))
 		return qpdf_failure(d);
-	if (qpdf_more_warnings(d->q)) {
+	while (qpdf_more_warnings(d->q)) {
 		qpdf_error e = qpdf_next_warning(d->q);
 		const char *detail = e ? qpdf_get_error_message_detail(d->q, e) : "?";
+		if (e && harmless(d, detail))
+			continue;
+		/* "file is damaged" is followed by what was wrong */
+		if (e && strcmp(detail, "file is damaged") == 0 && qpdf_more_warnings(d->q)) {
+			qpdf_error n = qpdf_next_warning(d->q);
+			if (n)
+				detail = qpdf_get_error_message_detail(d->q, n);
+		}
 		return pdf_doc_fail(
 		    d, C2S_ERR_PDF_DAMAGED,
 		    "the PDF is damaged (qpdf had to repair it: %s); an incremental "
@@ -135,14 +216,89 @@ c2s_err pdf_doc_check(struct pdf_doc *d)
 	return C2S_OK;
 }
 
+/* One unit of work; 0 once the budget is spent. */
+static int spend(struct pdf_doc *d)
+{
+	if (d->over)
+		return 0;
+	if (++d->work > PDF_MAX_WORK) {
+		d->over = 1;
+		return 0;
+	}
+	return 1;
+}
+
 qpdf_oh pdf_doc_get(struct pdf_doc *d, qpdf_oh dict, const char *key)
 {
-	if (!dict || !qpdf_oh_is_dictionary(d->q, dict) || !qpdf_oh_has_key(d->q, dict, key))
+	if (!dict || !spend(d) || !qpdf_oh_is_dictionary(d->q, dict) ||
+	    !qpdf_oh_has_key(d->q, dict, key))
 		return 0;
 	qpdf_oh v = qpdf_oh_get_key(d->q, dict, key);
-	if (qpdf_oh_is_null(d->q, v))
+	if (qpdf_oh_is_null(d->q, v)) {
+		qpdf_oh_release(d->q, v);
 		return 0;
+	}
 	return v;
+}
+
+qpdf_oh pdf_doc_item(struct pdf_doc *d, qpdf_oh arr, int i)
+{
+	if (!arr || !spend(d))
+		return 0;
+	return qpdf_oh_get_array_item(d->q, arr, i);
+}
+
+void pdf_doc_drop(struct pdf_doc *d, qpdf_oh oh)
+{
+	if (oh)
+		qpdf_oh_release(d->q, oh);
+}
+
+static uint64_t seen_key(struct pdf_doc *d, qpdf_oh oh)
+{
+	uint64_t num = (uint64_t)(unsigned)qpdf_oh_get_object_id(d->q, oh);
+	uint64_t gen = (uint64_t)(unsigned)qpdf_oh_get_generation(d->q, oh);
+	return (num << 20 | (gen & 0xfffff)) + 1; /* 0 marks an empty slot */
+}
+
+static size_t seen_slot(const struct pdf_seen *s, uint64_t k)
+{
+	uint64_t h = k * 0x9e3779b97f4a7c15ULL;
+	size_t i = (size_t)(h >> 20) & (s->cap - 1);
+	while (s->slots[i] && s->slots[i] != k)
+		i = (i + 1) & (s->cap - 1);
+	return i;
+}
+
+int pdf_seen_add(struct pdf_doc *d, struct pdf_seen *s, qpdf_oh oh)
+{
+	if (!qpdf_oh_is_indirect(d->q, oh))
+		return 1;
+	uint64_t k = seen_key(d, oh);
+	if (2 * (s->n + 1) > s->cap) { /* grow: at most 2x the work budget */
+		size_t nc = s->cap ? 2 * s->cap : 256;
+		uint64_t *ns = calloc(nc, sizeof(*ns));
+		if (!ns)
+			return -1;
+		struct pdf_seen g = {ns, nc, 0};
+		for (size_t i = 0; i < s->cap; i++)
+			if (s->slots[i])
+				g.slots[seen_slot(&g, s->slots[i])] = s->slots[i], g.n++;
+		free(s->slots);
+		*s = g;
+	}
+	size_t i = seen_slot(s, k);
+	if (s->slots[i])
+		return 0;
+	s->slots[i] = k;
+	s->n++;
+	return 1;
+}
+
+void pdf_seen_free(struct pdf_seen *s)
+{
+	free(s->slots);
+	memset(s, 0, sizeof(*s));
 }
 
 int pdf_doc_is_name(struct pdf_doc *d, qpdf_oh oh, const char *name)
@@ -157,7 +313,12 @@ static c2s_err open_qpdf(struct pdf_doc *d)
 		return C2S_ERR_NOMEM;
 	qpdf_silence_errors(d->q);
 	qpdf_set_suppress_warnings(d->q, QPDF_TRUE);
-	qpdf_set_attempt_recovery(d->q, QPDF_FALSE);
+	/* Recovery on, and every warning judged (pdf_doc_check): qpdf reports a rebuilt xref
+	 * table as "file is damaged" (refused), and a stream whose /Length is wrong is read
+	 * to its "endstream" instead of becoming null (harmless: we only ever copy a
+	 * reference to it, and reading a dictionary's keys through the C API resolves every
+	 * value) */
+	qpdf_set_attempt_recovery(d->q, QPDF_TRUE);
 	qpdflogger_handle l = qpdflogger_create();
 	qpdflogger_set_info(l, qpdf_log_dest_discard, NULL, NULL);
 	qpdflogger_set_warn(l, qpdf_log_dest_discard, NULL, NULL);
@@ -189,10 +350,93 @@ static c2s_err read_trailer(struct pdf_doc *d)
 	    qpdf_oh_get_int_value(d->q, sz) > 8000000)
 		return pdf_doc_fail(d, C2S_ERR_PDF_DAMAGED, "the trailer has no valid /Size");
 	d->size = qpdf_oh_get_int_value(d->q, sz);
+	pdf_doc_drop(d, sz);
+	/* a /Size below the highest object (qpdf said so in a warning) is raised: our new
+	 * objects must not take the number of an existing one */
+	if (d->max_obj >= d->size)
+		d->size = d->max_obj + 1;
 	if (d->root_num >= d->size)
 		return pdf_doc_fail(d, C2S_ERR_PDF_DAMAGED,
 		                    "the catalog is beyond the trailer /Size");
 	return pdf_doc_check(d);
+}
+
+/* The PDF lexer's view of the file, as far as counting goes: the largest number of tokens
+ * in one object outside stream data. qpdf parses an object whole when it is first used, at
+ * about 70 bytes per number: a catalog holding a direct array of a million numbers (4 MB
+ * of file) costs 270 MB. Refused here, before qpdf sees it. Stream data is skipped to its
+ * "endstream"; xref tables to their "trailer". Objects inside object streams are not seen
+ * (their stream's size bounds them). */
+static const uint8_t *skip_string(const uint8_t *p, const uint8_t *end)
+{
+	int depth = 0;
+	for (; p < end; p++) {
+		if (*p == '\\')
+			p++;
+		else if (*p == '(')
+			depth++;
+		else if (*p == ')' && --depth == 0)
+			return p + 1;
+	}
+	return end;
+}
+
+static int is_delim(uint8_t c)
+{
+	return c == '(' || c == ')' || c == '<' || c == '>' || c == '[' || c == ']' || c == '{' ||
+	       c == '}' || c == '/' || c == '%';
+}
+
+static int kw(const uint8_t *t, size_t n, const char *k)
+{
+	return n == strlen(k) && memcmp(t, k, n) == 0;
+}
+
+static c2s_err check_items(struct pdf_doc *d)
+{
+	const uint8_t *p = d->pdf + d->hdr_off, *end = d->pdf + d->len;
+	size_t items = 0;
+	while (p < end) {
+		uint8_t c = *p;
+		if (is_ws(c) || c == '[' || c == ']' || c == '{' || c == '}' ||
+		    (c == '<' && p + 1 < end && p[1] == '<') ||
+		    (c == '>' && p + 1 < end && p[1] == '>')) {
+			p += (c == '<' || c == '>') ? 2 : 1;
+			continue;
+		}
+		if (c == '%') {
+			while (p < end && *p != '\n' && *p != '\r')
+				p++;
+			continue;
+		}
+		if (c == '(') {
+			p = skip_string(p, end);
+		} else if (c == '<') {
+			const uint8_t *g = memchr(p, '>', (size_t)(end - p));
+			p = g ? g + 1 : end;
+		} else {
+			const uint8_t *t = p++;
+			while (p < end && !is_ws(*p) && !is_delim(*p))
+				p++;
+			size_t n = (size_t)(p - t);
+			if (kw(t, n, "obj") || kw(t, n, "endobj") || kw(t, n, "trailer")) {
+				items = 0;
+				continue;
+			}
+			if (kw(t, n, "stream") || kw(t, n, "xref")) {
+				const char *to = n == 6 ? "endstream" : "trailer";
+				const uint8_t *e = memmem(p, (size_t)(end - p), to, strlen(to));
+				p = e ? e : end;
+				continue;
+			}
+		}
+		if (++items > PDF_MAX_OBJ_ITEMS)
+			return pdf_doc_fail(d, C2S_ERR_PDF_UNSUPPORTED,
+			                    "an object before offset %zu has more than %d items, "
+			                    "too large to inspect safely",
+			                    (size_t)(p - d->pdf), PDF_MAX_OBJ_ITEMS);
+	}
+	return C2S_OK;
 }
 
 c2s_err pdf_doc_open(struct pdf_doc *d, const uint8_t *pdf, size_t len, size_t max_len, char *why,
@@ -222,6 +466,7 @@ c2s_err pdf_doc_open(struct pdf_doc *d, const uint8_t *pdf, size_t len, size_t m
 		goto out;
 	}
 	GUARD(read_tail(d));
+	GUARD(check_items(d));
 	GUARD(open_qpdf(d));
 	GUARD(read_trailer(d));
 	ret = C2S_OK;
@@ -236,44 +481,66 @@ void pdf_doc_close(struct pdf_doc *d)
 	d->q = NULL;
 }
 
-/* One step down the pages tree: the first kid that is a page or a non-empty node. */
-static qpdf_oh first_kid(struct pdf_doc *d, qpdf_oh node)
+/* One step down the pages tree: the first kid, not visited before, that is a page or a
+ * non-empty node. Every kid looked at costs from the budget. */
+static qpdf_oh first_kid(struct pdf_doc *d, qpdf_oh node, struct pdf_seen *seen, int *nomem)
 {
-	qpdf_oh kids = pdf_doc_get(d, node, "/Kids");
-	if (!kids || !qpdf_oh_is_array(d->q, kids))
-		return 0;
-	int n = qpdf_oh_get_array_n_items(d->q, kids);
-	for (int i = 0; i < n && i < PDF_MAX_ITEMS; i++) {
-		qpdf_oh k = qpdf_oh_get_array_item(d->q, kids, i);
-		if (!qpdf_oh_is_dictionary(d->q, k))
-			continue;
-		qpdf_oh cnt = pdf_doc_get(d, k, "/Count");
-		if (pdf_doc_is_name(d, pdf_doc_get(d, k, "/Type"), "/Page") || !cnt ||
-		    !qpdf_oh_is_integer(d->q, cnt) || qpdf_oh_get_int_value(d->q, cnt) > 0)
-			return k;
+	qpdf_oh kids = pdf_doc_get(d, node, "/Kids"), found = 0;
+	int n = kids && qpdf_oh_is_array(d->q, kids) ? qpdf_oh_get_array_n_items(d->q, kids) : 0;
+	for (int i = 0; i < n && !found && !d->over; i++) {
+		qpdf_oh k = pdf_doc_item(d, kids, i);
+		int fresh = k && qpdf_oh_is_dictionary(d->q, k) ? pdf_seen_add(d, seen, k) : 0;
+		if (fresh < 0)
+			*nomem = 1;
+		if (fresh > 0) {
+			qpdf_oh cnt = pdf_doc_get(d, k, "/Count"),
+			        type = pdf_doc_get(d, k, "/Type");
+			if (pdf_doc_is_name(d, type, "/Page") || !cnt ||
+			    !qpdf_oh_is_integer(d->q, cnt) || qpdf_oh_get_int_value(d->q, cnt) > 0)
+				found = k;
+			pdf_doc_drop(d, cnt);
+			pdf_doc_drop(d, type);
+		}
+		if (k != found)
+			pdf_doc_drop(d, k);
 	}
-	return 0;
+	pdf_doc_drop(d, kids);
+	return found;
 }
 
 c2s_err pdf_doc_first_page(struct pdf_doc *d, qpdf_oh *page)
 {
+	c2s_err ret = C2S_ERR_INTERNAL;
+	struct pdf_seen seen = {0};
+	int nomem = 0;
 	qpdf_oh node = pdf_doc_get(d, d->root, "/Pages");
-	for (int depth = 0; node && depth < PDF_MAX_DEPTH; depth++) {
-		if (!qpdf_oh_is_dictionary(d->q, node))
+	for (int depth = 0; node && depth < PDF_MAX_DEPTH && !nomem; depth++) {
+		if (!qpdf_oh_is_dictionary(d->q, node) || pdf_seen_add(d, &seen, node) < 0)
 			break;
-		int is_page = pdf_doc_is_name(d, pdf_doc_get(d, node, "/Type"), "/Page") ||
-		              !pdf_doc_get(d, node, "/Kids");
+		qpdf_oh type = pdf_doc_get(d, node, "/Type"), kids = pdf_doc_get(d, node, "/Kids");
+		int is_page = pdf_doc_is_name(d, type, "/Page") || !kids;
+		pdf_doc_drop(d, type);
+		pdf_doc_drop(d, kids);
 		if (is_page && depth > 0) {
 			if (!qpdf_oh_is_indirect(d->q, node))
 				break;
 			*page = node;
-			return pdf_doc_check(d);
+			ret = pdf_doc_check(d);
+			goto out;
 		}
-		node = first_kid(d, node);
+		qpdf_oh next = first_kid(d, node, &seen, &nomem);
+		pdf_doc_drop(d, node);
+		node = next;
 	}
-	if (qpdf_has_error(d->q))
-		return qpdf_failure(d);
-	return pdf_doc_fail(d, C2S_ERR_PDF_DAMAGED, "the PDF has no usable page tree");
+	ENSURE(!nomem, C2S_ERR_NOMEM);
+	if (qpdf_has_error(d->q)) {
+		ret = qpdf_failure(d);
+		goto out;
+	}
+	ret = pdf_doc_fail(d, C2S_ERR_PDF_DAMAGED, "the PDF has no usable page tree");
+out:
+	pdf_seen_free(&seen);
+	return ret;
 }
 
 /* P of a DocMDP signature dictionary's transform (2 when absent, per ISO 32000-1 12.8.2.2). */

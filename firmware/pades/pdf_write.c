@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "firmware/base/sha256.h"
 #include "pdf_int.h"
 
 c2s_err pdf_w_init(struct pdf_writer *w, struct pdf_doc *d, size_t max)
@@ -148,11 +149,19 @@ c2s_err pdf_w_dict_body(struct pdf_writer *w, qpdf_oh dict, const char *const *s
 		if (in_list(keys[i], skip))
 			continue;
 		qpdf_oh v = qpdf_oh_get_key(q, dict, keys[i]);
-		if (qpdf_oh_is_null(q, v))
+		/* a reference is copied as it is, never resolved: the object it names may be
+		 * one qpdf would warn about (a stream with a wrong /Length), which is no
+		 * concern of an update that does not rewrite it */
+		int skip_null = !qpdf_oh_is_indirect(q, v) && qpdf_oh_is_null(q, v);
+		if (skip_null) {
+			qpdf_oh_release(q, v);
 			continue;
+		}
 		GUARD(pdf_w_name(w, keys[i]));
 		GUARD(pdf_w_str(w, " "));
-		GUARD(pdf_w_value(w, v));
+		ret = pdf_w_value(w, v);
+		qpdf_oh_release(q, v);
+		GUARD(ret);
 		GUARD(pdf_w_str(w, "\n"));
 	}
 	GUARD(pdf_doc_check(w->d));
@@ -172,7 +181,10 @@ c2s_err pdf_w_array_plus(struct pdf_writer *w, qpdf_oh arr, const int *nums, siz
 		int cnt = qpdf_oh_get_array_n_items(w->d->q, arr);
 		ENSURE(cnt <= PDF_MAX_ITEMS, C2S_ERR_PDF_UNSUPPORTED);
 		for (int i = 0; i < cnt; i++) {
-			GUARD(pdf_w_value(w, qpdf_oh_get_array_item(w->d->q, arr, i)));
+			qpdf_oh it = qpdf_oh_get_array_item(w->d->q, arr, i);
+			ret = pdf_w_value(w, it);
+			qpdf_oh_release(w->d->q, it);
+			GUARD(ret);
 			GUARD(pdf_w_str(w, " "));
 		}
 	}
@@ -206,11 +218,16 @@ static c2s_err trailer_keys(struct pdf_writer *w)
 		qpdf_oh a = qpdf_oh_get_array_item(d->q, id, 0),
 		        b = qpdf_oh_get_array_item(d->q, id, 1);
 		if (qpdf_oh_is_string(d->q, a) && qpdf_oh_is_string(d->q, b)) {
+			/* the first element stays, the second changes with every revision (ISO
+			 * 32000-1 14.4): 16 bytes of SHA-256 of this update's bytes so far */
+			uint8_t h[C2S_SHA256_LEN];
+			c2s_sha256_oneshot(w->out.data, w->out.len, h);
 			GUARD(pdf_w_str(w, "/ID ["));
 			GUARD(pdf_w_value(w, a));
-			GUARD(pdf_w_str(w, " "));
-			GUARD(pdf_w_value(w, b));
-			GUARD(pdf_w_str(w, "]\n"));
+			GUARD(pdf_w_str(w, " <"));
+			for (int i = 0; i < 16; i++)
+				GUARD(pdf_w_printf(w, "%02X", h[i]));
+			GUARD(pdf_w_str(w, ">]\n"));
 		}
 	}
 	GUARD(pdf_w_printf(w, "/Prev %zu\n", d->prev));
