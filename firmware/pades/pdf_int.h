@@ -23,6 +23,7 @@
  * (qpdf holds a parsed object whole: about 70 bytes of memory per item). */
 #define PDF_MAX_WORK      200000
 #define PDF_MAX_OBJ_ITEMS 250000
+#define PDF_MAX_OBJSTM    (16u << 20) /* inflated bytes of one object stream */
 
 /* The indirect objects (number, generation) one walk has visited: a cycle or a shared kid is
  * walked once. Open addressing; bounded by the work budget. */
@@ -51,6 +52,8 @@ struct pdf_doc {
 	size_t why_cap;
 };
 
+/* Before qpdf: refuses what qpdf would hold whole at great cost (pdf_prescan.c). */
+C2S_MUST_CHECK c2s_err pdf_doc_prescan(struct pdf_doc *d);
 /* Opens `pdf` (not copied; must outlive the doc). Refusals set `why`. */
 C2S_MUST_CHECK c2s_err pdf_doc_open(struct pdf_doc *d, const uint8_t *pdf, size_t len,
                                     size_t max_len, char *why, size_t why_cap);

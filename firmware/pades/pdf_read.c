@@ -3,7 +3,7 @@
  * qpdf reads objects lazily, so the cost does not grow with the number of pages. One work
  * budget per document bounds what a hostile shape (shared or cyclic kids, huge arrays) can
  * cost: every fetch is counted, walks keep a visited set, and before qpdf parses anything
- * a linear pass refuses an object too large for qpdf to hold. */
+ * a linear pass refuses an object too large for qpdf to hold (pdf_prescan.c). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -361,84 +361,6 @@ static c2s_err read_trailer(struct pdf_doc *d)
 	return pdf_doc_check(d);
 }
 
-/* The PDF lexer's view of the file, as far as counting goes: the largest number of tokens
- * in one object outside stream data. qpdf parses an object whole when it is first used, at
- * about 70 bytes per number: a catalog holding a direct array of a million numbers (4 MB
- * of file) costs 270 MB. Refused here, before qpdf sees it. Stream data is skipped to its
- * "endstream"; xref tables to their "trailer". Objects inside object streams are not seen
- * (their stream's size bounds them). */
-static const uint8_t *skip_string(const uint8_t *p, const uint8_t *end)
-{
-	int depth = 0;
-	for (; p < end; p++) {
-		if (*p == '\\')
-			p++;
-		else if (*p == '(')
-			depth++;
-		else if (*p == ')' && --depth == 0)
-			return p + 1;
-	}
-	return end;
-}
-
-static int is_delim(uint8_t c)
-{
-	return c == '(' || c == ')' || c == '<' || c == '>' || c == '[' || c == ']' || c == '{' ||
-	       c == '}' || c == '/' || c == '%';
-}
-
-static int kw(const uint8_t *t, size_t n, const char *k)
-{
-	return n == strlen(k) && memcmp(t, k, n) == 0;
-}
-
-static c2s_err check_items(struct pdf_doc *d)
-{
-	const uint8_t *p = d->pdf + d->hdr_off, *end = d->pdf + d->len;
-	size_t items = 0;
-	while (p < end) {
-		uint8_t c = *p;
-		if (is_ws(c) || c == '[' || c == ']' || c == '{' || c == '}' ||
-		    (c == '<' && p + 1 < end && p[1] == '<') ||
-		    (c == '>' && p + 1 < end && p[1] == '>')) {
-			p += (c == '<' || c == '>') ? 2 : 1;
-			continue;
-		}
-		if (c == '%') {
-			while (p < end && *p != '\n' && *p != '\r')
-				p++;
-			continue;
-		}
-		if (c == '(') {
-			p = skip_string(p, end);
-		} else if (c == '<') {
-			const uint8_t *g = memchr(p, '>', (size_t)(end - p));
-			p = g ? g + 1 : end;
-		} else {
-			const uint8_t *t = p++;
-			while (p < end && !is_ws(*p) && !is_delim(*p))
-				p++;
-			size_t n = (size_t)(p - t);
-			if (kw(t, n, "obj") || kw(t, n, "endobj") || kw(t, n, "trailer")) {
-				items = 0;
-				continue;
-			}
-			if (kw(t, n, "stream") || kw(t, n, "xref")) {
-				const char *to = n == 6 ? "endstream" : "trailer";
-				const uint8_t *e = memmem(p, (size_t)(end - p), to, strlen(to));
-				p = e ? e : end;
-				continue;
-			}
-		}
-		if (++items > PDF_MAX_OBJ_ITEMS)
-			return pdf_doc_fail(d, C2S_ERR_PDF_UNSUPPORTED,
-			                    "an object before offset %zu has more than %d items, "
-			                    "too large to inspect safely",
-			                    (size_t)(p - d->pdf), PDF_MAX_OBJ_ITEMS);
-	}
-	return C2S_OK;
-}
-
 c2s_err pdf_doc_open(struct pdf_doc *d, const uint8_t *pdf, size_t len, size_t max_len, char *why,
                      size_t why_cap)
 {
@@ -466,7 +388,7 @@ c2s_err pdf_doc_open(struct pdf_doc *d, const uint8_t *pdf, size_t len, size_t m
 		goto out;
 	}
 	GUARD(read_tail(d));
-	GUARD(check_items(d));
+	GUARD(pdf_doc_prescan(d));
 	GUARD(open_qpdf(d));
 	GUARD(read_trailer(d));
 	ret = C2S_OK;

@@ -1,0 +1,252 @@
+/* A linear pass over the file before qpdf reads it. qpdf parses an object whole the first
+ * time it is used, and an object stream whole (every object in it) the first time one of
+ * its objects is: about 70 bytes of memory per number, so a catalog holding a direct array
+ * of a million numbers costs 270 MB, from 4 MB of file or from 25 KB when the array sits in
+ * a Flate object stream (a million of them: 1 GB from 93 KB). Counted here, the way a PDF
+ * lexer sees the bytes:
+ * - items (numbers, names, strings, keywords) per object outside streams, at most
+ *   PDF_MAX_OBJ_ITEMS; stream data is skipped to its "endstream", xref tables to
+ *   "trailer";
+ * - object streams (/Type /ObjStm) are inflated here in 64 KiB steps, never kept: at most
+ *   PDF_MAX_OBJSTM bytes and PDF_MAX_OBJ_ITEMS words in all their objects together; only
+ *   FlateDecode (or no filter) is accepted for them, other filters are refused by name.
+ * Names are compared after #xx escapes are decoded, as qpdf decodes them. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zlib.h>
+
+#include "pdf_int.h"
+
+#define NAME_MAX_CMP  40
+#define PRESCAN_CHUNK (1u << 16)
+
+struct lex_obj {
+	size_t items;
+	int objstm;               /* /ObjStm seen in this object's dictionary */
+	int flate;                /* /FlateDecode (or /Fl) */
+	char other[NAME_MAX_CMP]; /* another filter's name, if any */
+};
+
+static int is_ws(uint8_t c)
+{
+	return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\f' || c == 0;
+}
+
+static int is_delim(uint8_t c)
+{
+	return c == '(' || c == ')' || c == '<' || c == '>' || c == '[' || c == ']' || c == '{' ||
+	       c == '}' || c == '/' || c == '%';
+}
+
+static int hexv(uint8_t c)
+{
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+	                              : -1;
+}
+
+/* The name at t (n bytes, leading '/' included) with #xx decoded, cut to fit. */
+static void name_of(const uint8_t *t, size_t n, char *out, size_t cap)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n && o + 1 < cap; i++) {
+		if (t[i] == '#' && i + 2 < n && hexv(t[i + 1]) >= 0 && hexv(t[i + 2]) >= 0) {
+			out[o++] = (char)(hexv(t[i + 1]) * 16 + hexv(t[i + 2]));
+			i += 2;
+		} else {
+			out[o++] = (char)t[i];
+		}
+	}
+	out[o] = 0;
+}
+
+static const uint8_t *skip_string(const uint8_t *p, const uint8_t *end)
+{
+	int depth = 0;
+	for (; p < end; p++) {
+		if (*p == '\\')
+			p++;
+		else if (*p == '(')
+			depth++;
+		else if (*p == ')' && --depth == 0)
+			return p + 1;
+	}
+	return end;
+}
+
+static int kw(const uint8_t *t, size_t n, const char *k)
+{
+	return n == strlen(k) && memcmp(t, k, n) == 0;
+}
+
+static void on_name(struct lex_obj *o, const uint8_t *t, size_t n)
+{
+	static const char *const filters[] = {
+	    "/LZWDecode",       "/LZW",       "/ASCII85Decode",  "/A85", "/ASCIIHexDecode", "/AHx",
+	    "/RunLengthDecode", "/RL",        "/CCITTFaxDecode", "/CCF", "/DCTDecode",      "/DCT",
+	    "/JBIG2Decode",     "/JPXDecode", "/Crypt",          NULL};
+	char nm[NAME_MAX_CMP];
+	name_of(t, n, nm, sizeof(nm));
+	if (strcmp(nm, "/ObjStm") == 0)
+		o->objstm = 1;
+	else if (strcmp(nm, "/FlateDecode") == 0 || strcmp(nm, "/Fl") == 0)
+		o->flate = 1;
+	for (const char *const *f = filters; *f; f++)
+		if (strcmp(nm, *f) == 0)
+			snprintf(o->other, sizeof(o->other), "%s", nm);
+}
+
+/* Words in inflated object-stream bytes: runs of regular characters, and each delimiter
+ * that opens a token. An over-count (words inside strings) only errs on the safe side. */
+static size_t count_words(const uint8_t *p, size_t n, int *in_word)
+{
+	size_t w = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = p[i];
+		if (is_ws(c) || c == '[' || c == ']' || c == '>' || c == ')' || c == '{' ||
+		    c == '}') {
+			*in_word = 0;
+		} else if (is_delim(c)) {
+			w++;
+			*in_word = c == '/';
+		} else if (!*in_word) {
+			w++;
+			*in_word = 1;
+		}
+	}
+	return w;
+}
+
+/* One object stream's data (between "stream" and "endstream"), inflated and counted. */
+static c2s_err objstm(struct pdf_doc *d, const struct lex_obj *o, const uint8_t *data, size_t len,
+                      size_t at)
+{
+	c2s_err ret = C2S_ERR_INTERNAL;
+	uint8_t *chunk = NULL;
+	z_stream z;
+	size_t total = 0, words = 0;
+	int in_word = 0, zr = Z_OK;
+	if (o->other[0])
+		return pdf_doc_fail(d, C2S_ERR_PDF_UNSUPPORTED,
+		                    "the object stream at offset %zu is compressed with %s; only "
+		                    "FlateDecode is supported for object streams",
+		                    at, o->other);
+	if (!o->flate) {
+		words = count_words(data, len, &in_word);
+		total = len;
+		goto check;
+	}
+	memset(&z, 0, sizeof(z));
+	if (!(chunk = malloc(PRESCAN_CHUNK)) || inflateInit(&z) != Z_OK) {
+		free(chunk);
+		return C2S_ERR_NOMEM;
+	}
+	z.next_in = (Bytef *)(uintptr_t)data;
+	while (len > 0 || zr == Z_OK) {
+		uInt in = len > (1u << 30) ? (1u << 30) : (uInt)len;
+		z.avail_in = in;
+		z.next_out = chunk;
+		z.avail_out = PRESCAN_CHUNK;
+		zr = inflate(&z, Z_NO_FLUSH);
+		len -= in - z.avail_in;
+		size_t got = PRESCAN_CHUNK - z.avail_out;
+		total += got;
+		words += count_words(chunk, got, &in_word);
+		if (total > PDF_MAX_OBJSTM || words > PDF_MAX_OBJ_ITEMS)
+			break;
+		if (zr == Z_STREAM_END || (zr == Z_BUF_ERROR && got == 0) ||
+		    (zr != Z_OK && zr != Z_BUF_ERROR))
+			break;
+	}
+	inflateEnd(&z);
+	free(chunk);
+check:
+	if (total > PDF_MAX_OBJSTM)
+		ret = pdf_doc_fail(d, C2S_ERR_PDF_UNSUPPORTED,
+		                   "the object stream at offset %zu inflates to more than %u MiB",
+		                   at, PDF_MAX_OBJSTM >> 20);
+	else if (words > PDF_MAX_OBJ_ITEMS)
+		ret = pdf_doc_fail(d, C2S_ERR_PDF_UNSUPPORTED,
+		                   "the object stream at offset %zu holds more than %d items, too "
+		                   "large to inspect safely",
+		                   at, PDF_MAX_OBJ_ITEMS);
+	else
+		ret = C2S_OK; /* a broken stream is qpdf's to report */
+	return ret;
+}
+
+/* After "stream": the data up to "endstream" (a missing one: to the end of the file). */
+static c2s_err stream(struct pdf_doc *d, struct lex_obj *o, const uint8_t **pp, const uint8_t *end)
+{
+	const uint8_t *p = *pp;
+	if (p < end && *p == '\r')
+		p++;
+	if (p < end && *p == '\n')
+		p++;
+	const uint8_t *e = memmem(p, (size_t)(end - p), "endstream", 9);
+	if (!e)
+		e = end;
+	*pp = e;
+	if (!o->objstm)
+		return C2S_OK;
+	return objstm(d, o, p, (size_t)(e - p), (size_t)(p - d->pdf));
+}
+
+c2s_err pdf_doc_prescan(struct pdf_doc *d)
+{
+	c2s_err ret = C2S_ERR_INTERNAL;
+	const uint8_t *p = d->pdf + d->hdr_off, *end = d->pdf + d->len;
+	struct lex_obj o = {0};
+	while (p < end) {
+		uint8_t c = *p;
+		if (is_ws(c) || c == '[' || c == ']' || c == '{' || c == '}' ||
+		    (c == '<' && p + 1 < end && p[1] == '<') ||
+		    (c == '>' && p + 1 < end && p[1] == '>')) {
+			p += (c == '<' || c == '>') ? 2 : 1;
+			continue;
+		}
+		if (c == '%') {
+			while (p < end && *p != '\n' && *p != '\r')
+				p++;
+			continue;
+		}
+		if (c == '(') {
+			p = skip_string(p, end);
+		} else if (c == '<') {
+			const uint8_t *g = memchr(p, '>', (size_t)(end - p));
+			p = g ? g + 1 : end;
+		} else {
+			const uint8_t *t = p++;
+			while (p < end && !is_ws(*p) && !is_delim(*p))
+				p++;
+			size_t n = (size_t)(p - t);
+			if (c == '/') {
+				on_name(&o, t, n);
+			} else if (kw(t, n, "obj") || kw(t, n, "endobj") || kw(t, n, "trailer")) {
+				memset(&o, 0, sizeof(o));
+				continue;
+			} else if (kw(t, n, "stream")) {
+				GUARD(stream(d, &o, &p, end));
+				continue;
+			} else if (kw(t, n, "xref")) {
+				const uint8_t *e = memmem(p, (size_t)(end - p), "trailer", 7);
+				p = e ? e : end;
+				continue;
+			}
+		}
+		if (++o.items > PDF_MAX_OBJ_ITEMS) {
+			ret = pdf_doc_fail(d, C2S_ERR_PDF_UNSUPPORTED,
+			                   "an object before offset %zu has more than %d items, "
+			                   "too large to inspect safely",
+			                   (size_t)(p - d->pdf), PDF_MAX_OBJ_ITEMS);
+			goto out;
+		}
+	}
+	ret = C2S_OK;
+out:
+	return ret;
+}
