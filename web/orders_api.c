@@ -406,6 +406,9 @@ static enum MHD_Result api_documents_signable(struct web_req *r, const struct we
 		char why[300] = "", path[40];
 		c2s_err e = pdf_prepare(o->docs[i].data, o->docs[i].len, r->ctx->cfg->pdf_max, &p,
 		                        &pp, why, sizeof(why));
+		if (e == C2S_OK && pp.notes[0])
+			log_info("client %s: document %zu accepted as it is: %s", r->client, i,
+			         pp.notes);
 		pdf_prepared_free(&pp);
 		if (e != C2S_OK) {
 			char d[400];

@@ -45,6 +45,9 @@ void pdf_doc_note(struct pdf_doc *d, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(d->notes + l, sizeof(d->notes) - l, fmt, ap);
 	va_end(ap);
+	for (char *c = d->notes + l; *c; c++) /* names and field titles come from the file */
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
 }
 
 static int is_ws(uint8_t c)
