@@ -17,6 +17,7 @@
 #include "firmware/orders/identity.h"
 #include "firmware/orders/orders.h"
 #include "firmware/pades/pades.h"
+#include "firmware/pades/pdf.h"
 
 #define API_MAX_DOCS WEB_ORDER_MAX_DOCS
 #define API_MAX_ATTS WEB_ORDER_MAX_ATTS
@@ -392,10 +393,36 @@ static enum MHD_Result api_identity(struct web_req *r, const struct web_order_bo
 	                      json_pack("{s:o}", "mismatches", mm));
 }
 
-/* Every document must be signable now, not when the customer clicks. */
-static enum MHD_Result api_documents_signable(struct web_req *r, const struct web_order_body *o,
-                                              int *bad)
+/* [pades] repair with orders the portal does not sign: a damaged document is rewritten
+ * once, now, and the order keeps the repaired bytes (their hash goes into the manifest the
+ * web hands the keyholder), so the customer sees and signs the repaired file. */
+static c2s_err api_repair_in_place(struct web_req *r, struct web_order_file *f, size_t i, char *why,
+                                   size_t why_cap)
 {
+	struct buf out;
+	char what[160];
+	c2s_err e = pdf_repair(f->data, f->len, r->ctx->cfg->pdf_max, &out, what, sizeof(what), why,
+	                       why_cap);
+	if (e != C2S_OK)
+		return e;
+	if (!out.len)
+		return C2S_ERR_PDF_DAMAGED; /* sound for qpdf after all: the first refusal stands */
+	log_info("client %s: document %zu repaired (%zu -> %zu bytes): %s", r->client, i, f->len,
+	         out.len, what);
+	free(f->data);
+	f->data = out.data;
+	f->len = out.len;
+	c2s_sha256_oneshot(f->data, f->len, f->sha);
+	for (int k = 0; k < 32; k++)
+		snprintf(f->hex + 2 * k, 3, "%02x", f->sha[k]);
+	return C2S_OK;
+}
+
+/* Every document must be signable now, not when the customer clicks. */
+static enum MHD_Result api_documents_signable(struct web_req *r, struct web_order_body *o, int *bad)
+{
+	const struct config *cfg = r->ctx->cfg;
+	size_t repaired = (size_t)-1; /* once per document */
 	*bad = 1;
 	for (size_t i = 0; i < o->ndocs; i++) {
 		struct pdf_sig_params p = {.name = "check",
@@ -404,16 +431,30 @@ static enum MHD_Result api_documents_signable(struct web_req *r, const struct we
 		                           .no_page_annot = 1};
 		struct pdf_prepared pp;
 		char why[300] = "", path[40];
-		c2s_err e = pdf_prepare(o->docs[i].data, o->docs[i].len, r->ctx->cfg->pdf_max, &p,
-		                        &pp, why, sizeof(why));
+		c2s_err e = pdf_prepare(o->docs[i].data, o->docs[i].len, cfg->pdf_max, &p, &pp, why,
+		                        sizeof(why));
 		if (e == C2S_OK && pp.notes[0])
 			log_info("client %s: document %zu accepted as it is: %s", r->client, i,
 			         pp.notes);
 		pdf_prepared_free(&pp);
+		if (e == C2S_ERR_PDF_DAMAGED && cfg->pdf_repair && !cfg->portal_signature &&
+		    repaired != i) {
+			char rwhy[300] = "";
+			if (api_repair_in_place(r, &o->docs[i], i, rwhy, sizeof(rwhy)) == C2S_OK) {
+				repaired = i--; /* the repaired file is checked like any other */
+				continue;
+			}
+		}
 		if (e != C2S_OK) {
-			char d[400];
+			char d[600];
 			snprintf(path, sizeof(path), "$.documents[%zu]", i);
-			snprintf(d, sizeof(d), "%s: %s", path, why[0] ? why : c2s_err_message(e));
+			snprintf(
+			    d, sizeof(d), "%s: %s%s", path, why[0] ? why : c2s_err_message(e),
+			    e == C2S_ERR_PDF_DAMAGED && cfg->pdf_repair
+			        ? "; this appliance repairs documents: POST the file to "
+			          "/v1/documents/repair and send the repaired one (its hash in "
+			          "the signed manifest)"
+			        : "");
 			return web_problem_ex(
 			    r, 422, "invalid-document", "Document cannot be signed", d,
 			    json_pack("{s:s, s:i}", "path", path, "index", (int)i));

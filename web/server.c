@@ -15,6 +15,7 @@
 static const struct web_route web_routes[] = {
     {"GET", "/v1/health", web_health, 0, 0, 0, WEB_ON_BOTH},
     {"POST", "/v1/seal", web_seal, 1, 1, 0, WEB_ON_MAIN},
+    {"POST", "/v1/documents/repair", web_document_repair, 1, 1, 0, WEB_ON_MAIN},
     {"GET", "/metrics", web_metrics, 0, 0, 0, WEB_ON_MAIN},
     {"POST", "/v1/orders", web_order_create, 1, 1, 0, WEB_ON_MAIN},
     {"GET", "/v1/orders/*", web_order_get, 1, 0, 0, WEB_ON_MAIN},

@@ -97,7 +97,8 @@ enum MHD_Result web_problem_ex(struct web_req *r, unsigned status, const char *t
 /* Routes */
 enum MHD_Result web_health(struct web_req *r);
 enum MHD_Result web_seal(struct web_req *r);
-void web_seal_init(const struct config *cfg); /* before the listeners start */
+enum MHD_Result web_document_repair(struct web_req *r); /* repair.c */
+void web_seal_init(const struct config *cfg);           /* before the listeners start */
 /* The seal certificate's notAfter (Unix s) and subject: 1, or 0 when not known yet. */
 int web_seal_cert(const struct config *cfg, int64_t *not_after, char *subject, size_t cap);
 /* The TLS certificate's notAfter, read at start (0 when unknown). */

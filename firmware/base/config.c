@@ -320,6 +320,7 @@ static int config_kv(struct config *cfg, int line, const char *section, const ch
 	CFG_UINT("tsa", "timeout_ms", tsa_timeout_ms, 100, 120000, " ms");
 	CFG_STR("tsa", "trust", tsa_trust);
 	CFG_UINT("pades", "pdf_max", pdf_max, 1024, 1ull << 31, " bytes");
+	CFG_BOOL("pades", "repair", pdf_repair);
 	CFG_STR("keyholder", "state_dir", kh_state_dir);
 	CFG_STR("keyholder", "portal_keys", portal_keys);
 	if (strcmp(section, "orders") == 0 && strcmp(key, "portal_signature") == 0) {

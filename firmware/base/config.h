@@ -81,6 +81,8 @@ struct config {
 	    tsa_trust[CONFIG_PATH]; /* PEM anchors for the TSA's certificate; empty = not checked */
 	/* [pades] */
 	size_t pdf_max; /* bytes */
+	int pdf_repair; /* [pades] repair: POST /v1/documents/repair, and orders without the
+	                 * portal's signature repair damaged documents in place */
 	/* [keyholder] */
 	char kh_state_dir[CONFIG_PATH]; /* the keyholder's own store; default <state_dir>/keyholder
 	                                 */

@@ -68,6 +68,18 @@ typedef void (*pdf_chunk_cb)(void *ctx, const uint8_t *p, size_t n);
 void pdf_signed_ranges(const struct pdf_prepared *pp, const uint8_t *orig, pdf_chunk_cb cb,
                        void *ctx);
 
+/* `[pades] repair`: a damaged PDF that carries no signature, rewritten whole by qpdf (the
+ * xref rebuilt, wrong stream lengths fixed, deterministic /ID), so that signatures can be
+ * appended to it. `out` is initialised here; free it with buf_free. C2S_OK with out->len == 0
+ * when the file needs no repair (pdf_prepare accepts it as it is); C2S_OK with the repaired
+ * bytes and `what` (the damage, e.g. "expected n n obj") otherwise. Refusals, with `why`:
+ * C2S_ERR_PDF_UNSUPPORTED for a file that carries a signature or a certification (a
+ * rewrite would invalidate them) or that the hostile-shape bounds refuse, _ENCRYPTED,
+ * _NOT_PDF, _TOO_BIG, and C2S_ERR_PDF_DAMAGED when qpdf cannot read it at all or its output
+ * would still need repair. */
+C2S_MUST_CHECK c2s_err pdf_repair(const uint8_t *pdf, size_t len, size_t max_len, struct buf *out,
+                                  char *what, size_t what_cap, char *why, size_t why_cap);
+
 /* PAdES B-LT: an incremental update over `pdf` (a complete signed file) that adds or extends
  * the catalog's /DSS with /Certs, /CRLs and /OCSPs (DER blobs). `update` is initialised here
  * (any previous content is not freed) and holds only the appended bytes: output = pdf ||

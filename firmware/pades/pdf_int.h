@@ -48,6 +48,8 @@ struct pdf_doc {
 	size_t work;               /* qpdf objects looked at (PDF_MAX_WORK) */
 	int over;                  /* the work budget ran out: every later fetch is "absent" */
 	char notes[PDF_NOTES_MAX]; /* harmless producer defects accepted, for the log */
+	int lenient;               /* pdf_repair: damage is recorded in `damage`, not refused */
+	char damage[160];          /* the first damage found (lenient) */
 	char *why;
 	size_t why_cap;
 };
@@ -57,6 +59,11 @@ C2S_MUST_CHECK c2s_err pdf_doc_prescan(struct pdf_doc *d);
 /* Opens `pdf` (not copied; must outlive the doc). Refusals set `why`. */
 C2S_MUST_CHECK c2s_err pdf_doc_open(struct pdf_doc *d, const uint8_t *pdf, size_t len,
                                     size_t max_len, char *why, size_t why_cap);
+/* The same for a file that may need repair: what would refuse it as damaged (no startxref,
+ * an xref qpdf rebuilt, an unrecoverable stream) is recorded in d->damage instead; the
+ * budget, the prescan, encryption and qpdf errors still refuse. */
+C2S_MUST_CHECK c2s_err pdf_doc_open_damaged(struct pdf_doc *d, const uint8_t *pdf, size_t len,
+                                            size_t max_len, char *why, size_t why_cap);
 void pdf_doc_close(struct pdf_doc *d);
 /* C2S_ERR_PDF_UNSUPPORTED when the work budget ran out; C2S_ERR_PDF_DAMAGED (with why) if
  * qpdf recorded an error or a warning that makes an incremental update unsafe. Harmless

@@ -210,6 +210,11 @@ c2s_err pdf_doc_check(struct pdf_doc *d)
 			if (n)
 				detail = qpdf_get_error_message_detail(d->q, n);
 		}
+		if (d->lenient) {
+			if (!d->damage[0])
+				snprintf(d->damage, sizeof(d->damage), "%s", detail);
+			continue;
+		}
 		return pdf_doc_fail(
 		    d, C2S_ERR_PDF_DAMAGED,
 		    "the PDF is damaged (qpdf had to repair it: %s); an incremental "
@@ -364,11 +369,12 @@ static c2s_err read_trailer(struct pdf_doc *d)
 	return pdf_doc_check(d);
 }
 
-c2s_err pdf_doc_open(struct pdf_doc *d, const uint8_t *pdf, size_t len, size_t max_len, char *why,
-                     size_t why_cap)
+static c2s_err doc_open(struct pdf_doc *d, const uint8_t *pdf, size_t len, size_t max_len,
+                        int lenient, char *why, size_t why_cap)
 {
 	c2s_err ret = C2S_ERR_INTERNAL;
 	memset(d, 0, sizeof(*d));
+	d->lenient = lenient;
 	d->pdf = pdf;
 	d->len = len;
 	d->why = why;
@@ -390,13 +396,32 @@ c2s_err pdf_doc_open(struct pdf_doc *d, const uint8_t *pdf, size_t len, size_t m
 		                   "not a PDF file: no %%PDF- header in the first 1024 bytes");
 		goto out;
 	}
-	GUARD(read_tail(d));
+	ret = read_tail(d);
+	if (ret == C2S_ERR_PDF_DAMAGED && d->lenient) {
+		snprintf(d->damage, sizeof(d->damage), "%s", why && why_cap ? why : "no startxref");
+		if (why && why_cap)
+			why[0] = 0;
+		ret = C2S_OK;
+	}
+	GUARD(ret);
 	GUARD(pdf_doc_prescan(d));
 	GUARD(open_qpdf(d));
 	GUARD(read_trailer(d));
 	ret = C2S_OK;
 out:
 	return ret;
+}
+
+c2s_err pdf_doc_open(struct pdf_doc *d, const uint8_t *pdf, size_t len, size_t max_len, char *why,
+                     size_t why_cap)
+{
+	return doc_open(d, pdf, len, max_len, 0, why, why_cap);
+}
+
+c2s_err pdf_doc_open_damaged(struct pdf_doc *d, const uint8_t *pdf, size_t len, size_t max_len,
+                             char *why, size_t why_cap)
+{
+	return doc_open(d, pdf, len, max_len, 1, why, why_cap);
 }
 
 void pdf_doc_close(struct pdf_doc *d)
