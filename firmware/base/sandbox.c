@@ -552,23 +552,23 @@ static c2s_err sb_filter(const struct config *cfg, enum sandbox_role role)
 	/* threads name themselves */
 	if (rc == 0)
 		rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
-		                      SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME));
+		                      SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME, 0));
 	if (rc == 0)
 		rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
-		                      SCMP_A0(SCMP_CMP_EQ, PR_GET_NAME));
+		                      SCMP_A0(SCMP_CMP_EQ, PR_GET_NAME, 0));
 	/* abort() and raise() signal the process itself */
 	if (rc == 0)
 		rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
-		                      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid()));
+		                      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid(), 0));
 	/* sockets: the keyholder only reaches pcscd; web and notify also the network */
 	if (rc == 0)
 		rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-		                      SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
+		                      SCMP_A0(SCMP_CMP_EQ, AF_UNIX, 0));
 	if (role != SANDBOX_KEYHOLDER) {
 		static const int fam[] = {AF_INET, AF_INET6, AF_NETLINK};
 		for (size_t i = 0; rc == 0 && i < 3; i++)
 			rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-			                      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)fam[i]));
+			                      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)fam[i], 0));
 	}
 	if (SANDBOX_SANITIZER)
 		for (size_t i = 0; rc == 0 && i < sizeof(sb_sanitizer_calls) / sizeof(char *); i++)
