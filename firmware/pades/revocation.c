@@ -482,7 +482,23 @@ static int rev_issuer_of(const uint8_t *const *certs, const size_t *lens, size_t
 	return found;
 }
 
-/* strict: the issuer must be among certs[] and verify the CRL; listed certificates refused;
+/* 1 the first time `url` is passed (of the last REV_CACHE URLs): a warning per URL, not per
+ * signature. */
+static int rev_warn_once(const char *url)
+{
+	static char seen[REV_CACHE][512];
+	static unsigned next;
+	int first = 1;
+	pthread_mutex_lock(&rev_cache.mu);
+	for (int i = 0; i < REV_CACHE && first; i++)
+		first = strcmp(seen[i], url) != 0;
+	if (first)
+		snprintf(seen[next++ % REV_CACHE], sizeof(seen[0]), "%s", url);
+	pthread_mutex_unlock(&rev_cache.mu);
+	return first;
+}
+
+/* strict: the issuer, when among certs[], must verify the CRL; listed certificates refused;
  * CRLs are appended to `out` (no duplicates). */
 static c2s_err rev_collect(const uint8_t *const *certs, const size_t *lens, size_t n,
                            long timeout_ms, int strict, struct rev_set *out, char *why,
@@ -498,10 +514,15 @@ static c2s_err rev_collect(const uint8_t *const *certs, const size_t *lens, size
 			continue;
 		ENSURE(r == C2S_OK, r);
 		int is = strict ? rev_issuer_of(certs, lens, n, i) : -1;
-		if (strict && is < 0)
-			WHY(C2S_ERR_REVOCATION,
-			    "the issuer of a certificate naming CRL %s is not in its chain: its "
-			    "CRL cannot be verified",
+		/* The chain's last certificate usually names a CRL of the root, which the chain
+		 * may leave out ([seal] chain: the root is optional). Such a CRL is taken on its
+		 * issuer name and nextUpdate only, as before, and said so: refusing it would stop
+		 * B-LT for every appliance configured without the root. */
+		if (strict && is < 0 && rev_warn_once(url))
+			log_warn(
+			    "revocation: CRL %s is not verified: the issuer of the certificate "
+			    "naming it is not in the chain (add the root to the chain to have it "
+			    "verified)",
 			    url);
 		GUARD(rev_get(url, certs[i], lens[i], is >= 0 ? certs[is] : NULL,
 		              is >= 0 ? lens[is] : 0, timeout_ms, &der, &len, why, why_cap));

@@ -32,8 +32,10 @@ C2S_MUST_CHECK c2s_err rev_crls_for(const uint8_t *const *certs, const size_t *l
 /* PAdES B-LT: the CRLs of a chain (leaf first; or a time-stamp token's unordered
  * certificates), APPENDED to `out` (initialise it to {0}; a CRL already there is not added
  * twice; on failure what was added stays, free it with rev_set_free). Strict: each CRL's
- * signature must verify with its issuer's certificate, which must be in certs[] (else
- * C2S_ERR_REVOCATION, and a cached CRL that does not verify is dropped from the cache);
+ * signature must verify with its issuer's certificate when that is in certs[] (else
+ * C2S_ERR_REVOCATION, and a cached CRL that does not verify is dropped from the cache; when
+ * the issuer is not in certs[], typically the root a chain leaves out, the CRL is checked by
+ * name and nextUpdate only and a warning logged);
  * a certificate listed on its issuer's CRL is C2S_ERR_CERT_REVOKED with its name, serial and
  * revocation date in `why`. */
 C2S_MUST_CHECK c2s_err rev_chain_crls(const uint8_t *const *certs, const size_t *lens, size_t n,
