@@ -231,11 +231,13 @@ static c2s_err tst_budget(const struct pades_request *r, size_t *budget, char *w
 		    "the TSA's time-stamp tokens are %zu bytes, more than the %zu bytes reserved "
 		    "for one; raise the token budget",
 		    seen.token_len, *budget);
-	if (r->level == PADES_B_LT && 1 + r->signer->n_chain + seen.n > PADES_MAX_DSS_CERTS)
+	if (r->level == PADES_B_LT &&
+	    (seen.too_many || 1 + r->signer->n_chain + seen.n > PADES_MAX_DSS_CERTS))
 		WHY(C2S_ERR_TOO_BIG,
-		    "the signer's chain (%zu) and the TSA's certificates (%zu) are more than "
+		    "the signer's chain (%zu) and the TSA's certificates (%s%zu) are more than "
 		    "/DSS takes (%d)",
-		    1 + r->signer->n_chain, seen.n, PADES_MAX_DSS_CERTS);
+		    1 + r->signer->n_chain, seen.too_many ? "over " : "",
+		    seen.too_many ? (size_t)TSA_SEEN_CERTS : seen.n, PADES_MAX_DSS_CERTS);
 	ret = C2S_OK;
 out:
 	tsa_seen_free(&seen);

@@ -328,6 +328,7 @@ static c2s_err seen_copy(const struct tsa_seen *in, struct tsa_seen *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->token_len = in->token_len;
+	out->too_many = in->too_many;
 	for (size_t i = 0; i < in->n; i++, out->n++) {
 		out->cert[i] = malloc(in->len[i]);
 		if (out->cert[i] == NULL) {
@@ -346,10 +347,13 @@ static void seen_record(const char *url, const uint8_t *tok, size_t tok_len)
 	const uint8_t *certs[TSA_SEEN_CERTS];
 	size_t lens[TSA_SEEN_CERTS], n = 0;
 	struct tsa_seen s = {0};
-	if (strlen(url) >= sizeof(tsa_seen_tab.e[0].url) ||
-	    tsa_token_certs(tok, tok_len, certs, lens, TSA_SEEN_CERTS, &n) != C2S_OK)
-		return; /* too many certificates: pades refuses such a token for /DSS anyway */
-	struct tsa_seen view = {.token_len = tok_len, .n = n};
+	if (strlen(url) >= sizeof(tsa_seen_tab.e[0].url))
+		return;
+	c2s_err e = tsa_token_certs(tok, tok_len, certs, lens, TSA_SEEN_CERTS, &n);
+	if (e != C2S_OK && e != C2S_ERR_TOO_BIG)
+		return;
+	struct tsa_seen view = {.token_len = tok_len, .too_many = e == C2S_ERR_TOO_BIG};
+	view.n = view.too_many ? 0 : n;
 	for (size_t i = 0; i < n; i++)
 		view.cert[i] = (uint8_t *)certs[i], view.len[i] = lens[i];
 	if (seen_copy(&view, &s) != C2S_OK)
@@ -400,8 +404,7 @@ c2s_err tsa_seen(const struct tsa_config *c, struct tsa_seen *out, char *why, si
 	GUARD(tsa_timestamp(c, CMS_SHA256, imprint, sizeof(imprint), &tok, why, why_cap));
 	ret = seen_get(c->url, out);
 	if (ret == C2S_ERR_NOT_FOUND)
-		WHY(C2S_ERR_TSA_BAD_REPLY, "the TSA's token carries more than %d certificates",
-		    TSA_SEEN_CERTS);
+		WHY(C2S_ERR_TSA_BAD_REPLY, "the TSA's token could not be read back");
 out:
 	buf_free(&tok);
 	return ret;

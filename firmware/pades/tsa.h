@@ -51,6 +51,7 @@ C2S_MUST_CHECK c2s_err tsa_token_verify(const uint8_t *token, size_t token_len,
 #define TSA_SEEN_URLS  4
 struct tsa_seen {
 	size_t token_len; /* the largest token seen from this URL */
+	int too_many;     /* the last token carried more than TSA_SEEN_CERTS (n = 0 then) */
 	size_t n;         /* certificates of the last token, malloc'd copies */
 	uint8_t *cert[TSA_SEEN_CERTS];
 	size_t len[TSA_SEEN_CERTS];
