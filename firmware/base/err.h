@@ -75,6 +75,8 @@
 	X(C2S_ERR_TSA_NONE, 708, 400, "invalid-request",                                           \
 	  "levels B-T and B-LT need a time-stamping authority; this appliance has no [tsa] url "   \
 	  "configured")                                                                            \
+	X(C2S_ERR_CERT_REVOKED, 709, 503, "certificate-revoked",                                   \
+	  "a certificate of the signing chain is revoked; install a new certificate")              \
 	/* 8xx store */                                                                            \
 	X(C2S_ERR_STORE, 800, 500, "store", "database error; see the appliance log")               \
 	X(C2S_ERR_STORE_FULL, 801, 507, "storage-full", "storage is full")                         \

@@ -9,9 +9,8 @@
 
 #include <mbedtls/md.h>
 
+#include "revocation.h"
 #include "firmware/base/sha256.h"
-
-#define PADES_MAX_DSS_CERTS (CMS_MAX_CHAIN + 1 + 8)
 
 int pades_level_parse(const char *s)
 {
@@ -93,22 +92,75 @@ out:
 	return ret;
 }
 
-/* B-LT: /DSS with the signer's chain, the TSA's certificates and the caller's CRLs. */
+/* /VRI key of the signature in `pp`: uppercase hex SHA-1 of the whole /Contents string. */
+static c2s_err vri_key(const struct pdf_prepared *pp, const struct buf *update, char key[41])
+{
+	c2s_err ret = C2S_ERR_INTERNAL;
+	static const char hex[] = "0123456789ABCDEF";
+	const mbedtls_md_info_t *sha1 = mbedtls_md_info_from_type(MBEDTLS_MD_SHA1);
+	size_t off = pp->contents_off - pp->orig_len, n = pp->contents_max;
+	uint8_t *der = malloc(n ? n : 1), h[20];
+	ENSURE(der && sha1, C2S_ERR_NOMEM);
+	ENSURE(pp->contents_off >= pp->orig_len && off + 2 * n <= update->len, C2S_ERR_INTERNAL);
+	for (size_t i = 0; i < n; i++) {
+		int v = 0;
+		for (int k = 0; k < 2; k++) {
+			char c = (char)update->data[off + 2 * i + (size_t)k];
+			int d = c >= '0' && c <= '9'   ? c - '0'
+			        : c >= 'a' && c <= 'f' ? c - 'a' + 10
+			        : c >= 'A' && c <= 'F' ? c - 'A' + 10
+			                               : -1;
+			ENSURE(d >= 0, C2S_ERR_INTERNAL);
+			v = v * 16 + d;
+		}
+		der[i] = (uint8_t)v;
+	}
+	ENSURE(mbedtls_md(sha1, der, n, h) == 0, C2S_ERR_INTERNAL);
+	for (int i = 0; i < 20; i++) {
+		key[2 * i] = hex[h[i] >> 4];
+		key[2 * i + 1] = hex[h[i] & 15];
+	}
+	key[40] = 0;
+	ret = C2S_OK;
+out:
+	free(der);
+	return ret;
+}
+
+/* B-LT: /DSS with the signer's chain, the TSA's certificates, the caller's CRLs and (with
+ * tsa_rev_timeout_ms) those of the TSA's chain; /VRI for this signature. */
 static c2s_err add_dss(const uint8_t *pdf, size_t len, const struct pades_request *r,
-                       const struct buf *tok, struct pades_result *res, char *why, size_t why_cap)
+                       const struct buf *tok, const struct pdf_prepared *pp,
+                       struct pades_result *res, char *why, size_t why_cap)
 {
 	c2s_err ret = C2S_ERR_INTERNAL;
 	const uint8_t *certs[PADES_MAX_DSS_CERTS];
-	size_t lens[PADES_MAX_DSS_CERTS], n = 0, nt = 0;
+	const uint8_t *crls[64 + REV_MAX_CRLS];
+	size_t lens[PADES_MAX_DSS_CERTS], crl_lens[64 + REV_MAX_CRLS], n = 0, nt = 0, nc = 0;
 	uint8_t *full = NULL;
 	const struct cms_signer *s = r->signer;
+	struct rev_set tsa_crls = {0};
+	char key[41];
 
 	certs[n] = s->cert, lens[n++] = s->cert_len;
 	for (size_t i = 0; i < s->n_chain && i < CMS_MAX_CHAIN; i++)
 		certs[n] = s->chain[i], lens[n++] = s->chain_len[i];
-	GUARD(tsa_token_certs(tok->data, tok->len, certs + n, lens + n, PADES_MAX_DSS_CERTS - n,
-	                      &nt));
+	ret =
+	    tsa_token_certs(tok->data, tok->len, certs + n, lens + n, PADES_MAX_DSS_CERTS - n, &nt);
+	if (ret == C2S_ERR_TOO_BIG)
+		WHY(ret, "the time-stamp token carries more certificates than /DSS takes (%d)",
+		    PADES_MAX_DSS_CERTS);
+	GUARD(ret);
+	for (size_t i = 0; i < r->n_crls; i++)
+		crls[nc] = r->crls[i], crl_lens[nc++] = r->crl_lens[i];
+	if (r->tsa_rev_timeout_ms > 0) {
+		GUARD(rev_chain_crls(certs + n, lens + n, nt, r->tsa_rev_timeout_ms, &tsa_crls, why,
+		                     why_cap));
+		for (size_t i = 0; i < tsa_crls.n; i++)
+			crls[nc] = tsa_crls.crl[i], crl_lens[nc++] = tsa_crls.len[i];
+	}
 	n += nt;
+	GUARD(vri_key(pp, &res->update, key));
 	size_t total = len + res->update.len;
 	full = malloc(total);
 	ENSURE(full != NULL, C2S_ERR_NOMEM);
@@ -117,12 +169,14 @@ static c2s_err add_dss(const uint8_t *pdf, size_t len, const struct pades_reques
 	struct pdf_dss dss = {.certs = certs,
 	                      .cert_lens = lens,
 	                      .n_certs = n,
-	                      .crls = r->crls,
-	                      .crl_lens = r->crl_lens,
-	                      .n_crls = r->n_crls};
+	                      .crls = crls,
+	                      .crl_lens = crl_lens,
+	                      .n_crls = nc,
+	                      .vri_key = key};
 	GUARD(pdf_append_dss(full, total, &dss, &res->dss_update, why, why_cap));
 	ret = C2S_OK;
 out:
+	rev_set_free(&tsa_crls);
 	free(full);
 	return ret;
 }
@@ -158,6 +212,54 @@ c2s_err pades_fill(const struct cms_signer *s, enum pades_level level, const str
 	ret = C2S_OK;
 out:
 	buf_free(&cms);
+	return ret;
+}
+
+/* The time-stamp token's room in /Contents, and the limits the token puts on the signature,
+ * from what the TSA gave before (tsa_seen): decided before anything is signed. */
+static c2s_err tst_budget(const struct pades_request *r, size_t *budget, char *why, size_t why_cap)
+{
+	c2s_err ret = C2S_ERR_INTERNAL;
+	struct tsa_seen seen;
+	GUARD(tsa_seen(r->tsa, &seen, why, why_cap));
+	*budget = r->tst_max ? r->tst_max
+	          : seen.token_len + PADES_TST_SLACK > PADES_TST_BUDGET
+	              ? seen.token_len + PADES_TST_SLACK
+	              : PADES_TST_BUDGET;
+	if (seen.token_len > *budget)
+		WHY(C2S_ERR_TOO_BIG,
+		    "the TSA's time-stamp tokens are %zu bytes, more than the %zu bytes reserved "
+		    "for one; raise the token budget",
+		    seen.token_len, *budget);
+	if (r->level == PADES_B_LT &&
+	    (seen.too_many || 1 + r->signer->n_chain + seen.n > PADES_MAX_DSS_CERTS))
+		WHY(C2S_ERR_TOO_BIG,
+		    "the signer's chain (%zu) and the TSA's certificates (%s%zu) are more than "
+		    "/DSS takes (%d)",
+		    1 + r->signer->n_chain, seen.too_many ? "over " : "",
+		    seen.too_many ? (size_t)TSA_SEEN_CERTS : seen.n, PADES_MAX_DSS_CERTS);
+	ret = C2S_OK;
+out:
+	tsa_seen_free(&seen);
+	return ret;
+}
+
+/* B-LT: no certificate of the signer's chain on the CRLs given (they go into /DSS: a
+ * validator would find the signature's certificate revoked at its own time-stamp). */
+static c2s_err check_revoked(const struct pades_request *r, char *why, size_t why_cap)
+{
+	c2s_err ret = C2S_OK;
+	const struct cms_signer *s = r->signer;
+	for (size_t c = 0; c <= s->n_chain && c <= CMS_MAX_CHAIN; c++)
+		for (size_t i = 0; i < r->n_crls; i++) {
+			ret = rev_listed(c ? s->chain[c - 1] : s->cert,
+			                 c ? s->chain_len[c - 1] : s->cert_len, r->crls[i],
+			                 r->crl_lens[i], why, why_cap);
+			if (ret == C2S_ERR_X509)
+				WHY(C2S_ERR_REVOCATION, "revocation data %zu is not a CRL", i + 1);
+			GUARD(ret);
+		}
+out:
 	return ret;
 }
 
@@ -200,10 +302,12 @@ c2s_err pades_sign(const uint8_t *pdf, size_t len, const struct pades_request *r
 	buf_init(&out->dss_update, 0);
 	GUARD(check_request(r, why, why_cap));
 	struct pdf_sig_params params = r->params;
+	size_t budget = 0;
+	if (r->level == PADES_B_LT)
+		GUARD(check_revoked(r, why, why_cap));
+	if (r->level != PADES_B_B)
+		GUARD(tst_budget(r, &budget, why, why_cap));
 	if (params.contents_max == 0) {
-		size_t budget = r->level == PADES_B_B ? 0
-		                : r->tst_max          ? r->tst_max
-		                                      : PADES_TST_BUDGET;
 		params.contents_max = cms_max_size(r->signer, r->sig_max, budget);
 		if (params.contents_max == 0)
 			WHY(C2S_ERR_X509, "signer certificate could not be parsed");
@@ -216,7 +320,7 @@ c2s_err pades_sign(const uint8_t *pdf, size_t len, const struct pades_request *r
 	out->orig_len = pp.orig_len;
 	buf_init(&pp.update, 0);
 	if (r->level == PADES_B_LT)
-		GUARD(add_dss(pdf, len, r, &tok, out, why, why_cap));
+		GUARD(add_dss(pdf, len, r, &tok, &pp, out, why, why_cap));
 	ret = C2S_OK;
 out:
 	if (ret != C2S_OK && out != NULL)

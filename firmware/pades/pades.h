@@ -37,15 +37,28 @@ struct pades_request {
 	const uint8_t *const *crls;
 	const size_t *crl_lens;
 	size_t n_crls;
-	/* Bytes reserved in /Contents for the time-stamp token (B-T, B-LT); 0 = default
-	 * PADES_TST_BUDGET. The token only exists after the signature, so it cannot be measured
-	 * before the placeholder is fixed: too small a budget fails with C2S_ERR_TOO_BIG. */
+	/* Bytes reserved in /Contents for the time-stamp token (B-T, B-LT); 0 = the larger of
+	 * PADES_TST_BUDGET and the largest token the TSA gave so far plus PADES_TST_SLACK. The
+	 * token only exists after the signature, so its size is learnt from the TSA's previous
+	 * tokens (tsa_seen: the first B-T or B-LT signature of the process asks the TSA once over
+	 * a random imprint): a budget smaller than the TSA's tokens is refused with
+	 * C2S_ERR_TOO_BIG before anything is signed. */
 	size_t tst_max;
+	/* B-LT: also fetch the CRLs of the time-stamp token's certificates (strict, see
+	 * rev_chain_crls) with this timeout, and put them in /DSS. 0: only `crls`. pades_run
+	 * fetches them before signing too, from the certificates the TSA's last token carried,
+	 * so that here they come from the cache. */
+	long tsa_rev_timeout_ms;
 };
 
 /* Default token budget: the test TSA's tokens are ~2.1 KB (RSA-2048 TSA key, certificate
  * and P-384 root included); public TSAs with RSA-4096 and 3-certificate chains reach ~7 KB. */
 #define PADES_TST_BUDGET 8192
+/* Room kept over the largest token seen: tokens of one TSA differ by a few bytes (serial
+ * number, nonce, ECDSA signature lengths). */
+#define PADES_TST_SLACK 256
+/* Certificates one B-LT /DSS update may add: the signer's chain and the TSA's. */
+#define PADES_MAX_DSS_CERTS (CMS_MAX_CHAIN + 1 + TSA_SEEN_CERTS)
 
 /* Result: output = original || update (|| dss_update for B-LT). */
 struct pades_result {

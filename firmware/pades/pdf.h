@@ -83,7 +83,11 @@ C2S_MUST_CHECK c2s_err pdf_repair(const uint8_t *pdf, size_t len, size_t max_len
 /* PAdES B-LT: an incremental update over `pdf` (a complete signed file) that adds or extends
  * the catalog's /DSS with /Certs, /CRLs and /OCSPs (DER blobs). `update` is initialised here
  * (any previous content is not freed) and holds only the appended bytes: output = pdf ||
- * update; free it with buf_free. Existing /DSS entries are kept, new streams appended. */
+ * update; free it with buf_free. Existing /DSS entries are kept, new streams appended; a blob
+ * whose bytes equal an unfiltered stream the /DSS already lists (at most 4096 streams and
+ * 64 MiB read), or an earlier blob of the same call, is referenced, not written again. With
+ * `vri_key`, /VRI gets (or replaces) the entry of that key naming the streams of every blob
+ * given here. */
 struct pdf_dss {
 	const uint8_t *const *certs;
 	const size_t *cert_lens;
@@ -94,6 +98,9 @@ struct pdf_dss {
 	const uint8_t *const *ocsps;
 	const size_t *ocsp_lens;
 	size_t n_ocsps;
+	/* The signature these validate: 40 uppercase hex digits of the SHA-1 of its /Contents
+	 * string (all of it, padding included, as EU DSS and pyHanko hash it); NULL: no /VRI. */
+	const char *vri_key;
 };
 C2S_MUST_CHECK c2s_err pdf_append_dss(const uint8_t *pdf, size_t len, const struct pdf_dss *dss,
                                       struct buf *update, char *why, size_t why_cap);

@@ -2,7 +2,9 @@
  * reply (status, token structure, TSTInfo imprint and nonce, the token's own signature). */
 #include "tsa.h"
 
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <strings.h>
 #include <string.h>
 #include <sys/random.h>
@@ -296,6 +298,118 @@ out:
 	return ret;
 }
 
+static struct {
+	pthread_mutex_t mu;
+	struct {
+		char url[512];
+		struct tsa_seen s;
+	} e[TSA_SEEN_URLS];
+	unsigned next;
+} tsa_seen_tab = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+void tsa_seen_free(struct tsa_seen *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->cert[i]);
+	memset(s, 0, sizeof(*s));
+}
+
+void tsa_seen_clear(void)
+{
+	pthread_mutex_lock(&tsa_seen_tab.mu);
+	for (int i = 0; i < TSA_SEEN_URLS; i++) {
+		tsa_seen_free(&tsa_seen_tab.e[i].s);
+		tsa_seen_tab.e[i].url[0] = 0;
+	}
+	pthread_mutex_unlock(&tsa_seen_tab.mu);
+}
+
+static c2s_err seen_copy(const struct tsa_seen *in, struct tsa_seen *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->token_len = in->token_len;
+	out->too_many = in->too_many;
+	for (size_t i = 0; i < in->n; i++, out->n++) {
+		out->cert[i] = malloc(in->len[i]);
+		if (out->cert[i] == NULL) {
+			tsa_seen_free(out);
+			return C2S_ERR_NOMEM;
+		}
+		memcpy(out->cert[i], in->cert[i], in->len[i]);
+		out->len[i] = in->len[i];
+	}
+	return C2S_OK;
+}
+
+/* Remember a good token's size and certificates for `url`. */
+static void seen_record(const char *url, const uint8_t *tok, size_t tok_len)
+{
+	const uint8_t *certs[TSA_SEEN_CERTS];
+	size_t lens[TSA_SEEN_CERTS], n = 0;
+	struct tsa_seen s = {0};
+	if (strlen(url) >= sizeof(tsa_seen_tab.e[0].url))
+		return;
+	c2s_err e = tsa_token_certs(tok, tok_len, certs, lens, TSA_SEEN_CERTS, &n);
+	if (e != C2S_OK && e != C2S_ERR_TOO_BIG)
+		return;
+	struct tsa_seen view = {.token_len = tok_len, .too_many = e == C2S_ERR_TOO_BIG};
+	view.n = view.too_many ? 0 : n;
+	for (size_t i = 0; i < n; i++)
+		view.cert[i] = (uint8_t *)certs[i], view.len[i] = lens[i];
+	if (seen_copy(&view, &s) != C2S_OK)
+		return;
+	pthread_mutex_lock(&tsa_seen_tab.mu);
+	int slot = -1;
+	for (int i = 0; i < TSA_SEEN_URLS && slot < 0; i++)
+		if (strcmp(tsa_seen_tab.e[i].url, url) == 0)
+			slot = i;
+	if (slot < 0) {
+		slot = (int)(tsa_seen_tab.next++ % TSA_SEEN_URLS);
+		tsa_seen_tab.e[slot].s.token_len = 0;
+	}
+	if (s.token_len < tsa_seen_tab.e[slot].s.token_len)
+		s.token_len = tsa_seen_tab.e[slot].s.token_len;
+	tsa_seen_free(&tsa_seen_tab.e[slot].s);
+	snprintf(tsa_seen_tab.e[slot].url, sizeof(tsa_seen_tab.e[slot].url), "%s", url);
+	tsa_seen_tab.e[slot].s = s;
+	pthread_mutex_unlock(&tsa_seen_tab.mu);
+}
+
+static c2s_err seen_get(const char *url, struct tsa_seen *out)
+{
+	c2s_err ret = C2S_ERR_NOT_FOUND;
+	pthread_mutex_lock(&tsa_seen_tab.mu);
+	for (int i = 0; i < TSA_SEEN_URLS && ret == C2S_ERR_NOT_FOUND; i++)
+		if (tsa_seen_tab.e[i].url[0] && strcmp(tsa_seen_tab.e[i].url, url) == 0)
+			ret = seen_copy(&tsa_seen_tab.e[i].s, out);
+	pthread_mutex_unlock(&tsa_seen_tab.mu);
+	return ret;
+}
+
+c2s_err tsa_seen(const struct tsa_config *c, struct tsa_seen *out, char *why, size_t why_cap)
+{
+	c2s_err ret = C2S_ERR_INTERNAL;
+	uint8_t imprint[32];
+	struct buf tok;
+	buf_init(&tok, TSA_REPLY_MAX);
+	memset(out, 0, sizeof(*out));
+	ENSURE(c != NULL && c->url != NULL, C2S_ERR_ARG);
+	ret = seen_get(c->url, out);
+	if (ret != C2S_ERR_NOT_FOUND)
+		goto out;
+	if (getrandom(imprint, sizeof(imprint), 0) != (ssize_t)sizeof(imprint))
+		WHY(C2S_ERR_INTERNAL, "getrandom failed");
+	log_info("time-stamp: first request to %s, to learn its token size and certificates",
+	         c->url);
+	GUARD(tsa_timestamp(c, CMS_SHA256, imprint, sizeof(imprint), &tok, why, why_cap));
+	ret = seen_get(c->url, out);
+	if (ret == C2S_ERR_NOT_FOUND)
+		WHY(C2S_ERR_TSA_BAD_REPLY, "the TSA's token could not be read back");
+out:
+	buf_free(&tok);
+	return ret;
+}
+
 c2s_err tsa_timestamp(const struct tsa_config *c, enum cms_hash h, const uint8_t *imprint,
                       size_t len, struct buf *token, char *why, size_t why_cap)
 {
@@ -319,6 +433,7 @@ c2s_err tsa_timestamp(const struct tsa_config *c, enum cms_hash h, const uint8_t
 	GUARD(tsa_token_verify(tok, tok_len, c->trust_file, why, why_cap));
 	buf_reset(token);
 	GUARD(buf_put(token, tok, tok_len));
+	seen_record(c->url, tok, tok_len);
 	ret = C2S_OK;
 out:
 	if (ret != C2S_OK)

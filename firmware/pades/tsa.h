@@ -44,6 +44,27 @@ C2S_MUST_CHECK c2s_err tsa_timestamp(const struct tsa_config *c, enum cms_hash h
  * C2S_ERR_TSA_BAD_REPLY with a `why` otherwise. */
 C2S_MUST_CHECK c2s_err tsa_token_verify(const uint8_t *token, size_t token_len,
                                         const char *trust_file, char *why, size_t why_cap);
+/* What the last good token from a TSA was like, so that a signature's limits (the token's room
+ * in /Contents, the /DSS certificate count) and the TSA chain's revocation are known before
+ * the next signature is made. Kept per URL for the life of the process (TSA_SEEN_URLS URLs). */
+#define TSA_SEEN_CERTS 8
+#define TSA_SEEN_URLS  4
+struct tsa_seen {
+	size_t token_len; /* the largest token seen from this URL */
+	int too_many;     /* the last token carried more than TSA_SEEN_CERTS (n = 0 then) */
+	size_t n;         /* certificates of the last token, malloc'd copies */
+	uint8_t *cert[TSA_SEEN_CERTS];
+	size_t len[TSA_SEEN_CERTS];
+};
+/* A copy of what `c->url` gave last; when nothing yet, a time-stamp over a random imprint is
+ * asked for first (one TSA request, made before anything is signed). Free with
+ * tsa_seen_free (also after a failure). */
+C2S_MUST_CHECK c2s_err tsa_seen(const struct tsa_config *c, struct tsa_seen *out, char *why,
+                                size_t why_cap);
+void tsa_seen_free(struct tsa_seen *s);
+/* Forget everything seen (tests). */
+void tsa_seen_clear(void);
+
 /* The certificates a token carries (pointers into token), for PAdES B-LT's /DSS. */
 C2S_MUST_CHECK c2s_err tsa_token_certs(const uint8_t *token, size_t token_len,
                                        const uint8_t **certs, size_t *lens, size_t max, size_t *n);

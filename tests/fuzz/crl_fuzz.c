@@ -1,6 +1,7 @@
 /* Fuzz target: CRLs as the appliance takes them from a distribution point or from the operator.
  *   - firmware/pades/revocation.c: rev_cdp_url on the certificate (the URL it would fetch), then
- *     rev_crl_accept on the answer (PEM to DER, parse, issuer, nextUpdate), as rev_crls_for does;
+ *     rev_crl_accept on the answer (PEM to DER, parse, issuer, its signature by the issuer's
+ *     key, nextUpdate), as rev_chain_crls does;
  *   - firmware/certs/custcert.c: `crl add`'s cc_crl_check (parse, signature by the provisioned
  *     issuer) and cc_trust_add_crl, as cc_trust_load does for the CRL directory.
  * Input: [u16 n][certificate the CRL is for][u16 n][its issuer][the CRL bytes] (big-endian).
@@ -46,8 +47,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	buf_init(&b, REV_CRL_MAX);
 	time_t next = 0;
 	if (buf_put(&b, p, left) == C2S_OK &&
-	    rev_crl_accept(cert, cert_len, &b, e == C2S_OK ? url : "http://fuzz.invalid/ca.crl",
-	                   &next, why, sizeof(why)) == C2S_OK &&
+	    rev_crl_accept(cert, cert_len, issuer_len ? issuer : NULL, issuer_len, &b,
+	                   e == C2S_OK ? url : "http://fuzz.invalid/ca.crl", &next, why,
+	                   sizeof(why)) == C2S_OK &&
 	    (b.len > left || next <= 0))
 		abort();
 	buf_free(&b);

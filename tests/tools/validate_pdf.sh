@@ -8,7 +8,10 @@
 # is one update adding /DSS); `openssl cms -verify` of the last /Contents over its
 # /ByteRange; EN 319 142-1 attributes (content-type, message-digest, one
 # signing-certificate-v2, no signing-time); B-T/B-LT: the signature time-stamp verifies
-# with `openssl ts -verify` over the signature value; B-LT: /DSS holds the certificates.
+# with `openssl ts -verify` over the signature value; B-LT: /DSS holds the certificates, no
+# stream twice, each CRL signed by its issuer, a CRL for every certificate of the signer's and
+# the TSA's chains that names a distribution point, and a /VRI entry only naming /DSS streams.
+# B-LT over B-LT: the last update may be a new revision of the /DSS object alone.
 set -uo pipefail
 
 LEVEL=B-B
@@ -81,6 +84,7 @@ a, b, c, d = (int(x) for x in brs[-1].groups())
 if a != 0 or c + d > len(data) or data[b:b + 1] != b"<" or data[c - 1:c] != b">":
     sys.exit("validate_pdf.sh: /ByteRange %r does not bracket /Contents" % ((a, b, c, d),))
 der = bytes.fromhex(data[b + 1:c - 1].decode())
+open(out + "/contents.bin", "wb").write(der)
 if der[0] != 0x30:
     sys.exit("validate_pdf.sh: /Contents is not DER")
 l = der[1]
@@ -93,7 +97,13 @@ if c + d != len(data):
     rest = data[c + d:]
     if level != "B-LT":
         sys.exit("validate_pdf.sh: %d bytes after the signed range" % len(rest))
-    if b"/DSS" not in rest or b"/ByteRange" in rest:
+    # a /DSS update: it adds /DSS to the catalog, or (B-LT over B-LT) writes a new revision
+    # of the indirect /DSS dictionary the catalog already names; never another signature
+    dss_obj = None
+    m = re.search(rb"/DSS\s+(\d+)\s+(\d+)\s+R", data)
+    if m:
+        dss_obj = rb"%d %d obj" % (int(m.group(1)), int(m.group(2)))
+    if b"/ByteRange" in rest or not (b"/DSS" in rest or (dss_obj and dss_obj in rest)):
         sys.exit("validate_pdf.sh: bytes after the signed range are not a /DSS update")
 open(out + "/sig.der", "wb").write(der)
 open(out + "/signed.bin", "wb").write(data[a:a + b] + data[c:c + d])
@@ -149,19 +159,79 @@ if [ "$LEVEL" != B-B ]; then
 		>"$T/ts.txt" 2>&1 || fail "openssl ts -verify over the signature value failed: $(tail -2 "$T/ts.txt")"
 fi
 
-# 6. B-LT: /DSS with certificates
+# 6. B-LT: /DSS with the certificates, no stream twice, every CRL signed by its issuer (a
+# certificate of the /DSS), and a CRL from the issuer of every certificate of the signer's and
+# the time-stamp token's chains that names a CRL distribution point; /VRI of our signature,
+# when there is one, names streams of the /DSS.
 if [ "$LEVEL" = B-LT ]; then
-	/usr/bin/python3 - "$SIGNED" <<'PY' || exit 1
-import sys
+	/usr/bin/python3 - "$SIGNED" "$T" <<'PY' || exit 1
+import hashlib, os, sys
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import pkcs7
 from pypdf import PdfReader
-r = PdfReader(sys.argv[1])
+path, tmp = sys.argv[1:3]
+def die(msg):
+    sys.exit("validate_pdf.sh: " + msg)
+r = PdfReader(path)
 dss = r.trailer["/Root"].get("/DSS")
 if dss is None:
-    sys.exit("validate_pdf.sh: no /DSS in the catalog")
+    die("no /DSS in the catalog")
 dss = dss.get_object()
 certs = dss.get("/Certs")
 if certs is None or len(certs.get_object()) < 2:
-    sys.exit("validate_pdf.sh: /DSS /Certs missing or too short")
+    die("/DSS /Certs missing or too short")
+blobs = {}
+for key in ("/Certs", "/CRLs", "/OCSPs"):
+    arr = dss.get(key)
+    seen = {}
+    for ref in (arr.get_object() if arr is not None else []):
+        data = ref.get_object().get_data()
+        h = hashlib.sha256(data).hexdigest()
+        if h in seen:
+            die("/DSS %s holds the same %d bytes twice (objects %s and %s)" % (
+                key, len(data), seen[h], getattr(ref, "idnum", "?")))
+        seen[h] = getattr(ref, "idnum", "?")
+        blobs.setdefault(key, []).append(data)
+dss_certs = [x509.load_der_x509_certificate(d) for d in blobs.get("/Certs", [])]
+dss_crls = [x509.load_der_x509_crl(d) for d in blobs.get("/CRLs", [])]
+for crl in dss_crls:
+    iss = [c for c in dss_certs if c.subject == crl.issuer]
+    if not any(crl.is_signature_valid(c.public_key()) for c in iss):
+        die("the /DSS CRL of %s is not signed by an issuer certificate in /DSS" %
+            crl.issuer.rfc4514_string())
+def cdp(c):
+    try:
+        ext = c.extensions.get_extension_for_class(x509.CRLDistributionPoints)
+    except x509.ExtensionNotFound:
+        return None
+    for dp in ext.value:
+        for n in dp.full_name or []:
+            if isinstance(n, x509.UniformResourceIdentifier) and n.value.lower().startswith("http"):
+                return n.value
+    return None
+def need_crls(der, what):
+    for c in pkcs7.load_der_pkcs7_certificates(der):
+        url = cdp(c)
+        if url and not any(crl.issuer == c.issuer for crl in dss_crls):
+            die("/DSS has no CRL for %s's certificate %s (its CDP is %s)" % (
+                what, c.subject.rfc4514_string(), url))
+need_crls(open(os.path.join(tmp, "sig.der"), "rb").read(), "the signer")
+if os.path.exists(os.path.join(tmp, "token.der")):
+    need_crls(open(os.path.join(tmp, "token.der"), "rb").read(), "the TSA")
+vri = dss.get("/VRI")
+if vri is not None:
+    vri = vri.get_object()
+    contents = open(os.path.join(tmp, "contents.bin"), "rb").read()
+    key = "/" + hashlib.sha1(contents).hexdigest().upper()
+    if key not in vri:
+        die("/VRI has no entry %s for the last signature" % key)
+    else:
+        ids = {getattr(x, "idnum", None) for k in ("/Certs", "/CRLs")
+               for x in (dss[k].get_object() if k in dss else [])}
+        for k in ("/Cert", "/CRL"):
+            for x in (vri[key].get_object()[k].get_object() if k in vri[key].get_object() else []):
+                if getattr(x, "idnum", None) not in ids:
+                    die("/VRI %s %s names object %s, which /DSS does not list" % (key, k, x))
 PY
 fi
 echo "validate_pdf.sh: $SIGNED: OK ($LEVEL, $n signature(s))$CERT_NOTE"

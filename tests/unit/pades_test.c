@@ -375,9 +375,11 @@ static void test_refusals(void **state)
 
 	req_init(&r, &g_p256, PADES_B_T, &good); /* token budget smaller than the token */
 	r.tst_max = 200;
+	int calls = g_p256.calls;
 	assert_int_equal(pades_sign(pdf, n, &r, &res, why, sizeof(why)), C2S_ERR_TOO_BIG);
 	assert_non_null(strstr(why, "reserved"));
 	assert_int_equal(res.update.len, 0);
+	assert_int_equal(g_p256.calls, calls); /* refused before signing (tsa_seen) */
 
 	req_init(&r, &g_p256, PADES_B_T, NULL); /* B-T without a TSA */
 	assert_int_equal(pades_sign(pdf, n, &r, &res, why, sizeof(why)), C2S_ERR_CONFIG);
