@@ -129,15 +129,14 @@ out:
 
 /* B-LT: /DSS with the signer's chain, the TSA's certificates, the caller's CRLs and (with
  * tsa_rev_timeout_ms) those of the TSA's chain; /VRI for this signature. */
-static c2s_err add_dss(const uint8_t *pdf, size_t len, const struct pades_request *r,
-                       const struct buf *tok, const struct pdf_prepared *pp,
-                       struct pades_result *res, char *why, size_t why_cap)
+static c2s_err add_dss(const struct pades_request *r, const struct buf *tok,
+                       const struct pdf_prepared *pp, struct pades_result *res, char *why,
+                       size_t why_cap)
 {
 	c2s_err ret = C2S_ERR_INTERNAL;
 	const uint8_t *certs[PADES_MAX_DSS_CERTS];
 	const uint8_t *crls[64 + REV_MAX_CRLS];
 	size_t lens[PADES_MAX_DSS_CERTS], crl_lens[64 + REV_MAX_CRLS], n = 0, nt = 0, nc = 0;
-	uint8_t *full = NULL;
 	const struct cms_signer *s = r->signer;
 	struct rev_set tsa_crls = {0};
 	char key[41];
@@ -161,11 +160,6 @@ static c2s_err add_dss(const uint8_t *pdf, size_t len, const struct pades_reques
 	}
 	n += nt;
 	GUARD(vri_key(pp, &res->update, key));
-	size_t total = len + res->update.len;
-	full = malloc(total);
-	ENSURE(full != NULL, C2S_ERR_NOMEM);
-	memcpy(full, pdf, len);
-	memcpy(full + len, res->update.data, res->update.len);
 	struct pdf_dss dss = {.certs = certs,
 	                      .cert_lens = lens,
 	                      .n_certs = n,
@@ -173,11 +167,11 @@ static c2s_err add_dss(const uint8_t *pdf, size_t len, const struct pades_reques
 	                      .crl_lens = crl_lens,
 	                      .n_crls = nc,
 	                      .vri_key = key};
-	GUARD(pdf_append_dss(full, total, &dss, &res->dss_update, why, why_cap));
+	/* from the parse pdf_prepare kept: no second parse, no copy of the signed file */
+	GUARD(pdf_append_dss_after(pp, &res->update, &dss, &res->dss_update, why, why_cap));
 	ret = C2S_OK;
 out:
 	rev_set_free(&tsa_crls);
-	free(full);
 	return ret;
 }
 
@@ -302,6 +296,7 @@ c2s_err pades_sign(const uint8_t *pdf, size_t len, const struct pades_request *r
 	buf_init(&out->dss_update, 0);
 	GUARD(check_request(r, why, why_cap));
 	struct pdf_sig_params params = r->params;
+	params.keep_for_dss = r->level == PADES_B_LT;
 	size_t budget = 0;
 	if (r->level == PADES_B_LT)
 		GUARD(check_revoked(r, why, why_cap));
@@ -320,7 +315,7 @@ c2s_err pades_sign(const uint8_t *pdf, size_t len, const struct pades_request *r
 	out->orig_len = pp.orig_len;
 	buf_init(&pp.update, 0);
 	if (r->level == PADES_B_LT)
-		GUARD(add_dss(pdf, len, r, &tok, &pp, out, why, why_cap));
+		GUARD(add_dss(r, &tok, &pp, out, why, why_cap));
 	ret = C2S_OK;
 out:
 	if (ret != C2S_OK && out != NULL)

@@ -3,6 +3,7 @@
 #include "pdf.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pdf_int.h"
@@ -98,11 +99,35 @@ static c2s_err check_params(struct pdf_doc *d, const struct pdf_sig_params *p)
 	return C2S_OK;
 }
 
+/* The parse and what the update changed, for pdf_append_dss_after. */
+static c2s_err keep_session(struct pdf_session *s, const struct pdf_writer *w,
+                            const struct pdf_form *f)
+{
+	s->sig_xref = w->xref_off;
+	s->next_num = w->next_num;
+	if (f->af_len) {
+		s->acroform = strndup((const char *)w->out.data + f->af_off, f->af_len);
+		if (!s->acroform)
+			return C2S_ERR_NOMEM;
+	}
+	return C2S_OK;
+}
+
+static void session_free(struct pdf_session *s)
+{
+	if (!s)
+		return;
+	pdf_doc_close(&s->d);
+	free(s->acroform);
+	free(s);
+}
+
 c2s_err pdf_prepare(const uint8_t *pdf, size_t len, size_t max_len, const struct pdf_sig_params *p,
                     struct pdf_prepared *out, char *why, size_t why_cap)
 {
 	c2s_err ret = C2S_ERR_INTERNAL;
-	struct pdf_doc d;
+	struct pdf_session *s = NULL;
+	struct pdf_doc local, *d = &local;
 	struct pdf_writer w = {0};
 	struct pdf_form f = {0};
 	struct sig_pos pos;
@@ -110,28 +135,44 @@ c2s_err pdf_prepare(const uint8_t *pdf, size_t len, size_t max_len, const struct
 	if (!out)
 		return C2S_ERR_ARG;
 	memset(out, 0, sizeof(*out));
+	memset(&local, 0, sizeof(local));
 	buf_init(&out->update, 0);
-	GUARD(pdf_doc_open(&d, pdf, len, max_len, why, why_cap));
-	GUARD(check_params(&d, p));
-	GUARD(pdf_doc_check_docmdp(&d));
-	GUARD(pdf_form_inspect(&f, &d, p->field_name));
-	GUARD(pdf_w_init(&w, &d, 2 * p->contents_max + PDF_UPDATE_EXTRA));
+	if (p && p->keep_for_dss) {
+		ENSURE((s = calloc(1, sizeof(*s))), C2S_ERR_NOMEM);
+		d = &s->d;
+	}
+	GUARD(pdf_doc_open(d, pdf, len, max_len, why, why_cap));
+	GUARD(check_params(d, p));
+	GUARD(pdf_doc_check_docmdp(d));
+	GUARD(pdf_form_inspect(&f, d, p->field_name));
+	GUARD(pdf_w_init(&w, d, 2 * p->contents_max + PDF_UPDATE_EXTRA));
 	GUARD(pdf_w_new_num(&w, &sig));
 	GUARD(write_sig_dict(&w, sig, p, &pos));
 	GUARD(pdf_form_write(&w, &f, sig, p->no_page_annot));
 	GUARD(pdf_w_finish(&w));
-	GUARD(pdf_doc_check(&d));
+	GUARD(pdf_doc_check(d));
 	GUARD(fill_ranges(&w, &pos, p->contents_max, out));
+	if (s)
+		GUARD(keep_session(s, &w, &f));
 	out->update = w.out;
 	buf_init(&w.out, 0);
-	snprintf(out->notes, sizeof(out->notes), "%s", d.notes);
+	snprintf(out->notes, sizeof(out->notes), "%s", d->notes);
+	if (s) {
+		s->d.why = NULL; /* the caller's buffer ends with this call */
+		s->d.why_cap = 0;
+	}
+	out->session = s;
+	s = NULL;
 	ret = C2S_OK;
 out:
 	if (ret != C2S_OK && why && why_cap && !why[0])
 		snprintf(why, why_cap, "%s", c2s_err_message(ret));
 	pdf_form_free(&f);
 	pdf_w_free(&w);
-	pdf_doc_close(&d);
+	if (s)
+		session_free(s);
+	else if (d == &local)
+		pdf_doc_close(&local);
 	return ret;
 }
 
@@ -140,7 +181,24 @@ void pdf_prepared_free(struct pdf_prepared *pp)
 	if (!pp)
 		return;
 	buf_free(&pp->update);
+	session_free(pp->session);
 	memset(pp, 0, sizeof(*pp));
+}
+
+c2s_err pdf_append_dss_after(const struct pdf_prepared *pp, const struct buf *sig_update,
+                             const struct pdf_dss *dss, struct buf *update, char *why,
+                             size_t why_cap)
+{
+	buf_init(update, 0);
+	if (!pp || !pp->session || !sig_update || !dss)
+		return C2S_ERR_ARG;
+	struct pdf_session *s = pp->session;
+	s->d.why = why; /* refusals from here on are this call's */
+	s->d.why_cap = why_cap;
+	if (why && why_cap)
+		why[0] = 0;
+	struct pdf_after after = {.base = pp->orig_len + sig_update->len, .s = s};
+	return pdf_dss_update(&s->d, dss, &after, update, why, why_cap);
 }
 
 c2s_err pdf_set_contents(struct pdf_prepared *pp, const uint8_t *der, size_t len)

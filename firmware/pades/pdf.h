@@ -25,7 +25,12 @@ struct pdf_sig_params {
 	 * a direct /Fields array (copied, plus the new field) instead of a new revision of an
 	 * indirect one. 0 (seals): the widget goes into the first page's /Annots. */
 	int no_page_annot;
+	/* B-LT: keep this parse (and what the update wrote) for pdf_append_dss_after, so that
+	 * the /DSS revision is written without reading the signed file again. */
+	int keep_for_dss;
 };
+
+struct pdf_session; /* pdf.c: the original's parse kept for the /DSS revision */
 
 #define PDF_NOTES_MAX 320
 
@@ -40,6 +45,7 @@ struct pdf_prepared {
 	 * whitespace before its section) and fields not used, "; "-separated, for the log;
 	 * empty when none. */
 	char notes[PDF_NOTES_MAX];
+	struct pdf_session *session; /* with keep_for_dss; freed by pdf_prepared_free */
 };
 
 /* Checks the file (refusals: C2S_ERR_PDF_NOT_PDF, _DAMAGED, _ENCRYPTED, _CERTIFIED, _TOO_BIG,
@@ -104,5 +110,11 @@ struct pdf_dss {
 };
 C2S_MUST_CHECK c2s_err pdf_append_dss(const uint8_t *pdf, size_t len, const struct pdf_dss *dss,
                                       struct buf *update, char *why, size_t why_cap);
+/* The same /DSS revision, written from the parse pdf_prepare kept (keep_for_dss): no second
+ * parse and no copy of the signed file. `sig_update` is the signature's update as filled
+ * (its length places the new revision; pdf_prepare's pp->update may have been moved out). */
+C2S_MUST_CHECK c2s_err pdf_append_dss_after(const struct pdf_prepared *pp,
+                                            const struct buf *sig_update, const struct pdf_dss *dss,
+                                            struct buf *update, char *why, size_t why_cap);
 
 #endif

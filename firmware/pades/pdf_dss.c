@@ -236,14 +236,22 @@ out:
 	return ret;
 }
 
-static c2s_err write_catalog(struct pdf_writer *w, int dss_num)
+/* The catalog with /DSS; after our signature's update, with the /AcroForm that update wrote
+ * (the original's parse does not know it). */
+static c2s_err write_catalog(struct pdf_writer *w, int dss_num, const char *acroform)
 {
-	static const char *const skip[] = {"/DSS", NULL};
+	static const char *const skip[] = {"/DSS", NULL}, *const skip_af[] = {"/DSS", "/AcroForm",
+	                                                                      NULL};
 	c2s_err ret = C2S_ERR_INTERNAL;
 	struct pdf_doc *d = w->d;
 	GUARD(pdf_w_begin_obj(w, d->root_num, d->root_gen));
 	GUARD(pdf_w_str(w, "<<\n"));
-	GUARD(pdf_w_dict_body(w, d->root, skip));
+	GUARD(pdf_w_dict_body(w, d->root, acroform ? skip_af : skip));
+	if (acroform) {
+		GUARD(pdf_w_str(w, "/AcroForm "));
+		GUARD(pdf_w_str(w, acroform));
+		GUARD(pdf_w_str(w, "\n"));
+	}
 	GUARD(pdf_w_printf(w, "/DSS %d 0 R\n>>", dss_num));
 	GUARD(pdf_w_end_obj(w));
 	ret = C2S_OK;
@@ -280,18 +288,26 @@ static c2s_err check_dss(const struct pdf_dss *dss, size_t *bytes)
 	return C2S_OK;
 }
 
-static c2s_err dss_update(struct pdf_doc *d, const struct pdf_dss *dss, size_t bytes,
-                          struct buf *update)
+c2s_err pdf_dss_update(struct pdf_doc *d, const struct pdf_dss *dss, const struct pdf_after *after,
+                       struct buf *update, char *why, size_t why_cap)
 {
 	c2s_err ret = C2S_ERR_INTERNAL;
-	struct pdf_writer w;
+	struct pdf_writer w = {0};
+	size_t bytes = 0;
 	struct dss_budget b = {0, 0};
 	struct dss_list l[3] = {
 	    {.key = "/Certs", .p = dss->certs, .n = dss->cert_lens, .count = dss->n_certs},
 	    {.key = "/CRLs", .p = dss->crls, .n = dss->crl_lens, .count = dss->n_crls},
 	    {.key = "/OCSPs", .p = dss->ocsps, .n = dss->ocsp_lens, .count = dss->n_ocsps},
 	};
-	GUARD(pdf_w_init(&w, d, bytes + (16u << 20)));
+	buf_init(update, 0);
+	ENSURE(dss, C2S_ERR_ARG);
+	GUARD(check_dss(dss, &bytes));
+	if (after)
+		pdf_w_init_after(&w, d, bytes + (16u << 20), after->base, after->s->sig_xref,
+		                 after->s->next_num);
+	else
+		GUARD(pdf_w_init(&w, d, bytes + (16u << 20)));
 	qpdf_oh old = pdf_doc_get(d, d->root, "/DSS");
 	if (old && !qpdf_oh_is_dictionary(d->q, old))
 		old = 0;
@@ -307,7 +323,7 @@ static c2s_err dss_update(struct pdf_doc *d, const struct pdf_dss *dss, size_t b
 		int num;
 		GUARD(pdf_w_new_num(&w, &num));
 		GUARD(write_dss(&w, old, num, 0, l, dss->vri_key));
-		GUARD(write_catalog(&w, num));
+		GUARD(write_catalog(&w, num, after ? after->s->acroform : NULL));
 	}
 	GUARD(pdf_w_finish(&w));
 	GUARD(pdf_doc_check(d));
@@ -320,6 +336,8 @@ out:
 		free(l[i].ref);
 		free(l[i].fresh);
 	}
+	if (ret != C2S_OK && why && why_cap && !why[0])
+		snprintf(why, why_cap, "%s", c2s_err_message(ret));
 	pdf_w_free(&w);
 	return ret;
 }
@@ -334,9 +352,9 @@ c2s_err pdf_append_dss(const uint8_t *pdf, size_t len, const struct pdf_dss *dss
 	if (why && why_cap)
 		why[0] = 0;
 	ENSURE(dss, C2S_ERR_ARG);
-	GUARD(check_dss(dss, &bytes));
+	GUARD(check_dss(dss, &bytes)); /* before the parse */
 	GUARD(pdf_doc_open(&d, pdf, len, 0, why, why_cap));
-	GUARD(dss_update(&d, dss, bytes, update));
+	GUARD(pdf_dss_update(&d, dss, NULL, update, why, why_cap));
 	ret = C2S_OK;
 out:
 	if (ret != C2S_OK && why && why_cap && !why[0])

@@ -316,12 +316,13 @@ static c2s_err write_catalog(struct pdf_writer *w, struct pdf_form *f, int fnum,
 	GUARD(pdf_w_begin_obj(w, d->root_num, d->root_gen));
 	GUARD(pdf_w_str(w, "<<\n"));
 	GUARD(pdf_w_dict_body(w, d->root, skip));
-	if (af_num) {
-		GUARD(pdf_w_printf(w, "/AcroForm %d 0 R", af_num));
-	} else {
-		GUARD(pdf_w_str(w, "/AcroForm "));
+	GUARD(pdf_w_str(w, "/AcroForm "));
+	f->af_off = w->out.len;
+	if (af_num)
+		GUARD(pdf_w_printf(w, "%d 0 R", af_num));
+	else
 		GUARD(write_af_body(w, f, fnum));
-	}
+	f->af_len = w->out.len - f->af_off;
 	GUARD(pdf_w_str(w, "\n>>"));
 	GUARD(pdf_w_end_obj(w));
 	ret = C2S_OK;

@@ -107,9 +107,15 @@ struct pdf_writer {
 	struct pdf_xref_ent *ents;
 	size_t n_ents, cap_ents;
 	long long next_num; /* next new object number */
+	size_t prev;        /* /Prev: the section before this one (from the header) */
+	size_t xref_off;    /* set by pdf_w_finish: this section's offset (from the header) */
 };
 
 C2S_MUST_CHECK c2s_err pdf_w_init(struct pdf_writer *w, struct pdf_doc *d, size_t max);
+/* A writer for a revision after one of ours: at absolute offset `base`, /Prev `prev`, new
+ * objects from `next_num` (the earlier revision ended with a newline). */
+void pdf_w_init_after(struct pdf_writer *w, struct pdf_doc *d, size_t max, size_t base, size_t prev,
+                      long long next_num);
 void pdf_w_free(struct pdf_writer *w);
 C2S_MUST_CHECK c2s_err pdf_w_new_num(struct pdf_writer *w, int *num);
 C2S_MUST_CHECK c2s_err pdf_w_begin_obj(struct pdf_writer *w, int num, int gen);
@@ -143,6 +149,9 @@ struct pdf_form {
 	char **names;     /* top-level field names seen */
 	size_t n_names, cap_names;
 	int no_page_annot; /* set by pdf_form_write: no page, no array revisions */
+	/* where pdf_form_write put the catalog's /AcroForm value in w->out (len 0: the catalog
+	 * was not rewritten) */
+	size_t af_off, af_len;
 };
 
 C2S_MUST_CHECK c2s_err pdf_form_inspect(struct pdf_form *f, struct pdf_doc *d, const char *want);
@@ -151,6 +160,24 @@ C2S_MUST_CHECK c2s_err pdf_form_inspect(struct pdf_form *f, struct pdf_doc *d, c
 C2S_MUST_CHECK c2s_err pdf_form_write(struct pdf_writer *w, struct pdf_form *f, int sig,
                                       int no_page_annot);
 void pdf_form_free(struct pdf_form *f);
+
+/* What the /DSS revision after a signature needs from pdf_prepare (pdf.c). */
+struct pdf_session {
+	struct pdf_doc d;   /* the original's parse, still open */
+	size_t sig_xref;    /* the signature update's xref section (from the header) */
+	long long next_num; /* first object number after the signature update */
+	char *acroform;     /* the catalog's /AcroForm as the signature update wrote it, or
+	                     * NULL when that update did not rewrite the catalog */
+};
+/* The /DSS revision (pdf_dss.c) for pdf_append_dss (after == NULL: `d` is the signed file)
+ * and pdf_append_dss_after (`d` is the original, `after` what our update changed). */
+struct pdf_after {
+	size_t base; /* absolute offset of the new revision */
+	const struct pdf_session *s;
+};
+C2S_MUST_CHECK c2s_err pdf_dss_update(struct pdf_doc *d, const struct pdf_dss *dss,
+                                      const struct pdf_after *after, struct buf *update, char *why,
+                                      size_t why_cap);
 
 /* UTF-8 -> text string bytes into `b` (used by the writer; exposed for tests via pdf.c). */
 C2S_MUST_CHECK c2s_err pdf_text_string(struct buf *b, const char *utf8);

@@ -15,6 +15,7 @@ c2s_err pdf_w_init(struct pdf_writer *w, struct pdf_doc *d, size_t max)
 	w->d = d;
 	w->base = d->len;
 	w->next_num = d->size;
+	w->prev = d->prev;
 	buf_init(&w->out, max);
 	/* The update must start on a new line, whatever the original ends with. */
 	if (d->len && d->pdf[d->len - 1] != '\n' && d->pdf[d->len - 1] != '\r')
@@ -22,6 +23,17 @@ c2s_err pdf_w_init(struct pdf_writer *w, struct pdf_doc *d, size_t max)
 	ret = C2S_OK;
 out:
 	return ret;
+}
+
+void pdf_w_init_after(struct pdf_writer *w, struct pdf_doc *d, size_t max, size_t base, size_t prev,
+                      long long next_num)
+{
+	memset(w, 0, sizeof(*w));
+	w->d = d;
+	w->base = base;
+	w->next_num = next_num;
+	w->prev = prev;
+	buf_init(&w->out, max);
 }
 
 void pdf_w_free(struct pdf_writer *w)
@@ -230,7 +242,7 @@ static c2s_err trailer_keys(struct pdf_writer *w)
 			GUARD(pdf_w_str(w, ">]\n"));
 		}
 	}
-	GUARD(pdf_w_printf(w, "/Prev %zu\n", d->prev));
+	GUARD(pdf_w_printf(w, "/Prev %zu\n", w->prev));
 	GUARD(pdf_doc_check(d));
 	ret = C2S_OK;
 out:
@@ -303,6 +315,7 @@ c2s_err pdf_w_finish(struct pdf_writer *w)
 	c2s_err ret = C2S_ERR_INTERNAL;
 	size_t xref_off = w->base + w->out.len - w->d->hdr_off;
 	ENSURE(xref_off <= PDF_MAX_OFFSET, C2S_ERR_PDF_TOO_BIG);
+	w->xref_off = xref_off;
 	if (w->d->xref_stream) {
 		int num;
 		GUARD(pdf_w_new_num(w, &num));
