@@ -219,5 +219,7 @@ enum MHD_Result web_seal(struct web_req *r)
 		log_info("seal refused: %s: %s", c2s_err_name(e), detail);
 		return seal_fail(r, o, e, detail);
 	}
+	if (o->res.notes[0])
+		log_info("client %s: sealed as it is: %s", r->client, o->res.notes);
 	return seal_respond(r, o);
 }

@@ -313,6 +313,7 @@ c2s_err pades_sign(const uint8_t *pdf, size_t len, const struct pades_request *r
 	GUARD(sign_and_fill(r, &attrs, &pp, &tok, why, why_cap));
 	out->update = pp.update;
 	out->orig_len = pp.orig_len;
+	memcpy(out->notes, pp.notes, sizeof(out->notes));
 	buf_init(&pp.update, 0);
 	if (r->level == PADES_B_LT)
 		GUARD(add_dss(r, &tok, &pp, out, why, why_cap));

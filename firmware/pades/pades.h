@@ -65,7 +65,8 @@ struct pades_result {
 	struct buf update;
 	struct buf dss_update;
 	size_t orig_len;
-	enum pades_level level; /* the level reached (pades_run_remote may fall back to B-B) */
+	enum pades_level level;    /* the level reached (pades_run_remote may fall back to B-B) */
+	char notes[PDF_NOTES_MAX]; /* harmless defects of the input accepted (pdf_prepared) */
 };
 
 C2S_MUST_CHECK c2s_err pades_sign(const uint8_t *pdf, size_t len, const struct pades_request *r,

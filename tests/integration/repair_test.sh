@@ -21,7 +21,7 @@ url=https://127.0.0.1:$(cat "$d/web.port")
 ca=$d/pki/root.pem
 tok=$(cat "$d/api-token")
 validate="$C2S_SOURCE_DIR/tests/tools/validate_pdf.sh"
-for k in xref signed hostile; do "$PY" "$C2S_SOURCE_DIR/tests/tools/damaged_pdf.py" "$d/$k.pdf" $k; done
+for k in xref signed hostile dupkey; do "$PY" "$C2S_SOURCE_DIR/tests/tools/damaged_pdf.py" "$d/$k.pdf" $k; done
 ps2pdf <(printf '%%!PS\n/Helvetica findfont 14 scalefont setfont 72 720 moveto (Dokument) show showpage\n') "$d/sound.pdf"
 repair() { # IN OUT -> "status repaired-header"
 	curl -s --cacert "$ca" -H "Authorization: Bearer $tok" -H 'Content-Type: application/pdf' \
@@ -47,6 +47,17 @@ if [ "$code" = 200 ] && out=$("$validate" --level B-B "$d/xref.sealed.pdf" "$d/x
 else
 	fail "sealing the repaired file: HTTP $code ${out:-}"
 fi
+code=$(seal "$d/dupkey.pdf" "$d/dupkey.sealed.pdf")
+if [ "$code" = 200 ] && out=$("$validate" --level B-B "$d/dupkey.sealed.pdf" "$d/dupkey.pdf" "$ca" 2>&1); then
+	ok "harmless defects (duplicated key, startxref on the newline): sealed as it is, validators accept"
+else
+	fail "dupkey seal: HTTP $code ${out:-}"
+fi
+l=$(grep 'sealed as it is:' "$d/click2signd.log")
+contains "... and the log names the duplicated key" "$l" "dictionary has duplicated key /Type"
+contains "... and the startxref" "$l" "startxref points at whitespace before the xref section"
+r=$(repair "$d/dupkey.pdf" "$d/dupkey.rep.pdf")
+equals "harmless defects need no repair" "$r" "200 none"
 r=$(repair "$d/xref.rep.pdf" "$d/xref.rep2.pdf")
 equals "repairing the repaired file: nothing to do" "$r" "200 none"
 r=$(repair "$d/sound.pdf" "$d/sound.rep.pdf")

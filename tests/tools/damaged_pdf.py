@@ -3,6 +3,8 @@
   xref      - one xref entry points into the header (qpdf must rebuild the table)
   signed    - the same damage in a file holding a signature dictionary (/ByteRange)
   hostile   - a Flate object stream holding a catalog with a million-number array
+  dupkey    - harmless: the catalog has /Type twice and startxref points at the newline
+              before "xref" (accepted as it is, and logged)
 Deterministic; standard library only."""
 import sys
 import zlib
@@ -38,6 +40,11 @@ elif kind == "signed":
                  [(6, b"<< /FT /Sig /T (S1) /V 7 0 R /Rect [0 0 0 0] /Type /Annot /Subtype /Widget >>"),
                   (7, b"<< /Type /Sig /Filter /Adobe.PPKLite /ByteRange [0 10 20 30] /Contents <00> >>")],
                  bad_entry=1)
+elif kind == "dupkey":
+    data = build([(1, b"<< /Type /Catalog /Pages 2 0 R /Type /Catalog >>")] + page)
+    i = data.rindex(b"startxref\n") + len(b"startxref\n")
+    j = data.index(b"\n", i)
+    data = data[:i] + b"%d" % (int(data[i:j]) - 1) + data[j:]
 elif kind == "hostile":
     arr = b"[" + b" ".join(b"%d" % (i % 1000) for i in range(1000000)) + b"]"
     cat = b"<< /Type /Catalog /Pages 2 0 R /Big " + arr + b" >>"
