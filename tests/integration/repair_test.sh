@@ -101,8 +101,8 @@ C() { curl -s --cacert "$ca" -b "$jar" -c "$jar" "$@"; }
 C "$link" -o "$d/start.html"
 csrf=$(grep -o 'name="csrf" value="[^"]*"' "$d/start.html" | head -1 | sed 's/.*value="//;s/"//')
 C -X POST --data "csrf=$csrf" "$link/otp" -o /dev/null
-check "code SMS delivered" wait_for 20 grep -q '[0-9]\{6\}' "$d/sms.log"
-otp=$(grep -o '[0-9]\{6\}' "$d/sms.log" | tail -1)
+check "code SMS delivered" wait_for 20 grep -q 'koda' "$d/sms.log"
+otp=$(grep 'koda' "$d/sms.log" | tail -1 | cut -f2 | grep -o '[0-9]\{6\}')
 loc=$(C -X POST --data "csrf=$csrf&code=$otp" "$link/otp/verify" -o /dev/null -w '%{http_code}')
 equals "code accepted" "$loc" 303
 C "$link/documents/0.pdf" -o "$d/shown.pdf"
