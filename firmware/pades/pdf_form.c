@@ -10,6 +10,7 @@
 #include "pdf_int.h"
 
 #define FORM_MAX_FIELDS 10000
+#define FORM_MAX_DEPTH  16
 #define FORM_MAX_SUFFIX 100000
 
 static c2s_err walk(struct pdf_form *f, struct pdf_doc *d, qpdf_oh arr, int depth, int sig,
@@ -91,7 +92,14 @@ static c2s_err walk_field(struct pdf_form *f, struct pdf_doc *d, qpdf_oh fld, in
 	qpdf_oh ft = 0, t = 0, kids = 0;
 	int fresh = fld ? pdf_seen_add(d, seen, fld) : 0;
 	ENSURE(fresh >= 0, C2S_ERR_NOMEM);
-	if (!fresh || !qpdf_oh_is_dictionary(d->q, fld)) {
+	if (fld && !fresh && depth > 0) { /* a field has one parent: validators would loop */
+		ret = pdf_doc_fail(d, C2S_ERR_PDF_UNSUPPORTED,
+		                   "the form's field tree reaches object %d twice through /Kids (a "
+		                   "cycle or a shared kid; each field has one parent)",
+		                   qpdf_oh_get_object_id(d->q, fld));
+		goto out;
+	}
+	if (!fresh || !qpdf_oh_is_dictionary(d->q, fld)) { /* listed twice in /Fields: once */
 		ret = C2S_OK;
 		goto out;
 	}
@@ -118,8 +126,15 @@ static c2s_err walk_field(struct pdf_form *f, struct pdf_doc *d, qpdf_oh fld, in
 		fld = 0; /* kept */
 	}
 	kids = pdf_doc_get(d, fld ? fld : f->empty, "/Kids");
-	if (kids && qpdf_oh_is_array(d->q, kids) && depth < PDF_MAX_DEPTH / 4)
+	if (kids && qpdf_oh_is_array(d->q, kids) && qpdf_oh_get_array_n_items(d->q, kids) > 0) {
+		if (depth + 1 >= FORM_MAX_DEPTH) {
+			ret = pdf_doc_fail(d, C2S_ERR_PDF_UNSUPPORTED,
+			                   "the form's field tree is deeper than %d levels",
+			                   FORM_MAX_DEPTH);
+			goto out;
+		}
 		GUARD(walk(f, d, kids, depth + 1, fsig, want, seen));
+	}
 	ret = C2S_OK;
 out:
 	pdf_doc_drop(d, ft);

@@ -433,15 +433,18 @@ void pdf_doc_close(struct pdf_doc *d)
 
 /* One step down the pages tree: the first kid, not visited before, that is a page or a
  * non-empty node. Every kid looked at costs from the budget. */
-static qpdf_oh first_kid(struct pdf_doc *d, qpdf_oh node, struct pdf_seen *seen, int *nomem)
+static qpdf_oh first_kid(struct pdf_doc *d, qpdf_oh node, struct pdf_seen *seen, int *nomem,
+                         int *twice)
 {
 	qpdf_oh kids = pdf_doc_get(d, node, "/Kids"), found = 0;
 	int n = kids && qpdf_oh_is_array(d->q, kids) ? qpdf_oh_get_array_n_items(d->q, kids) : 0;
-	for (int i = 0; i < n && !found && !d->over; i++) {
+	for (int i = 0; i < n && !found && !d->over && !*twice; i++) {
 		qpdf_oh k = pdf_doc_item(d, kids, i);
-		int fresh = k && qpdf_oh_is_dictionary(d->q, k) ? pdf_seen_add(d, seen, k) : 0;
-		if (fresh < 0)
+		int fresh = k && qpdf_oh_is_dictionary(d->q, k) ? pdf_seen_add(d, seen, k) : -2;
+		if (fresh == -1)
 			*nomem = 1;
+		if (fresh == 0) /* each node has one /Parent: a cycle, or a shared node */
+			*twice = qpdf_oh_get_object_id(d->q, k);
 		if (fresh > 0) {
 			qpdf_oh cnt = pdf_doc_get(d, k, "/Count"),
 			        type = pdf_doc_get(d, k, "/Type");
@@ -462,9 +465,9 @@ c2s_err pdf_doc_first_page(struct pdf_doc *d, qpdf_oh *page)
 {
 	c2s_err ret = C2S_ERR_INTERNAL;
 	struct pdf_seen seen = {0};
-	int nomem = 0;
+	int nomem = 0, twice = 0, depth = 0;
 	qpdf_oh node = pdf_doc_get(d, d->root, "/Pages");
-	for (int depth = 0; node && depth < PDF_MAX_DEPTH && !nomem; depth++) {
+	for (; node && depth < PDF_MAX_DEPTH && !nomem && !twice; depth++) {
 		if (!qpdf_oh_is_dictionary(d->q, node) || pdf_seen_add(d, &seen, node) < 0)
 			break;
 		qpdf_oh type = pdf_doc_get(d, node, "/Type"), kids = pdf_doc_get(d, node, "/Kids");
@@ -478,11 +481,24 @@ c2s_err pdf_doc_first_page(struct pdf_doc *d, qpdf_oh *page)
 			ret = pdf_doc_check(d);
 			goto out;
 		}
-		qpdf_oh next = first_kid(d, node, &seen, &nomem);
+		qpdf_oh next = first_kid(d, node, &seen, &nomem, &twice);
 		pdf_doc_drop(d, node);
 		node = next;
 	}
 	ENSURE(!nomem, C2S_ERR_NOMEM);
+	if (twice) {
+		ret =
+		    pdf_doc_fail(d, C2S_ERR_PDF_UNSUPPORTED,
+		                 "the page tree reaches object %d twice (a cycle or a shared node; "
+		                 "each node has one parent)",
+		                 twice);
+		goto out;
+	}
+	if (node && depth >= PDF_MAX_DEPTH) {
+		ret = pdf_doc_fail(d, C2S_ERR_PDF_UNSUPPORTED,
+		                   "the page tree is deeper than %d levels", PDF_MAX_DEPTH);
+		goto out;
+	}
 	if (qpdf_has_error(d->q)) {
 		ret = qpdf_failure(d);
 		goto out;
