@@ -342,6 +342,31 @@ static void test_blt_twice(void **state)
 	                 0);
 }
 
+/* A file another signer made (@signpdf/signpdf 3.3: its startxref points at the newline before
+ * "xref", a harmless defect), sealed at B-LT twice: three signatures, all valid, the /DSS of the
+ * first seal extended by the second. */
+static void test_signpdf_blt_twice(void **state)
+{
+	(void)state;
+	struct pades_result res;
+	char in[400], once[400], twice[400], why[300];
+	snprintf(in, sizeof(in), "%s/tests/tools/fixtures/signpdf-signed.pdf", g_src);
+	snprintf(once, sizeof(once), "%s/signpdf-blt1.pdf", g_dir);
+	snprintf(twice, sizeof(twice), "%s/signpdf-blt2.pdf", g_dir);
+	publish_issuing("issuing-good");
+	c2s_err rc = run_job(in, once, &res, why, sizeof(why));
+	if (rc != C2S_OK)
+		fail_msg("B-LT over @signpdf: %s: %s", c2s_err_name(rc), why);
+	assert_non_null(strstr(res.notes, "startxref points at whitespace"));
+	pades_result_free(&res);
+	validate(once, in, 2);
+	rc = run_job(once, twice, &res, why, sizeof(why));
+	if (rc != C2S_OK)
+		fail_msg("second B-LT over @signpdf: %s: %s", c2s_err_name(rc), why);
+	pades_result_free(&res);
+	validate(twice, once, 3);
+}
+
 /* The TSA's tokens are known from the jobs before: a budget under their size is refused
  * before anything is signed. */
 static void test_budget_before_signing(void **state)
@@ -458,9 +483,9 @@ static void test_revoked_seal(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_other_tsa_ca),          cmocka_unit_test(test_blt_twice),
-	    cmocka_unit_test(test_budget_before_signing), cmocka_unit_test(test_crl_wrong_key),
-	    cmocka_unit_test(test_revoked_seal),
+	    cmocka_unit_test(test_other_tsa_ca),      cmocka_unit_test(test_blt_twice),
+	    cmocka_unit_test(test_signpdf_blt_twice), cmocka_unit_test(test_budget_before_signing),
+	    cmocka_unit_test(test_crl_wrong_key),     cmocka_unit_test(test_revoked_seal),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
