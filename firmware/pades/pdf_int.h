@@ -47,6 +47,8 @@ struct pdf_doc {
 	long long max_obj;         /* highest object number qpdf found (0: as /Size says) */
 	size_t work;               /* qpdf objects looked at (PDF_MAX_WORK) */
 	int over;                  /* the work budget ran out: every later fetch is "absent" */
+	int byterange;             /* the prescan saw the name /ByteRange (#xx decoded), in an
+	                            * object or in an inflated object stream */
 	char notes[PDF_NOTES_MAX]; /* harmless producer defects accepted, for the log */
 	int lenient;               /* pdf_repair: damage is recorded in `damage`, not refused */
 	char damage[160];          /* the first damage found (lenient) */

@@ -83,7 +83,7 @@ static int kw(const uint8_t *t, size_t n, const char *k)
 	return n == strlen(k) && memcmp(t, k, n) == 0;
 }
 
-static void on_name(struct lex_obj *o, const uint8_t *t, size_t n)
+static void on_name(struct pdf_doc *d, struct lex_obj *o, const uint8_t *t, size_t n)
 {
 	static const char *const filters[] = {
 	    "/LZWDecode",       "/LZW",       "/ASCII85Decode",  "/A85", "/ASCIIHexDecode", "/AHx",
@@ -91,6 +91,8 @@ static void on_name(struct lex_obj *o, const uint8_t *t, size_t n)
 	    "/JBIG2Decode",     "/JPXDecode", "/Crypt",          NULL};
 	char nm[NAME_MAX_CMP];
 	name_of(t, n, nm, sizeof(nm));
+	if (strcmp(nm, "/ByteRange") == 0)
+		d->byterange = 1; /* a signature dictionary, however its name is escaped */
 	if (strcmp(nm, "/ObjStm") == 0)
 		o->objstm = 1;
 	else if (strcmp(nm, "/FlateDecode") == 0 || strcmp(nm, "/Fl") == 0)
@@ -100,22 +102,47 @@ static void on_name(struct lex_obj *o, const uint8_t *t, size_t n)
 			snprintf(o->other, sizeof(o->other), "%s", nm);
 }
 
+/* The lexer state over an object stream's inflated bytes, kept across chunks. */
+struct words {
+	int in_word;
+	size_t nlen; /* bytes of the name being read (in_word == 2), '/' included */
+	uint8_t name[NAME_MAX_CMP];
+};
+
+/* A name in inflated data has ended: the same check as on_name for /ByteRange. */
+static void name_end(struct pdf_doc *d, struct words *s)
+{
+	char nm[NAME_MAX_CMP];
+	if (s->in_word == 2 && s->nlen < sizeof(s->name)) {
+		name_of(s->name, s->nlen, nm, sizeof(nm));
+		if (strcmp(nm, "/ByteRange") == 0)
+			d->byterange = 1;
+	}
+	s->nlen = 0;
+}
+
 /* Words in inflated object-stream bytes: runs of regular characters, and each delimiter
  * that opens a token. An over-count (words inside strings) only errs on the safe side. */
-static size_t count_words(const uint8_t *p, size_t n, int *in_word)
+static size_t count_words(struct pdf_doc *d, const uint8_t *p, size_t n, struct words *s)
 {
 	size_t w = 0;
 	for (size_t i = 0; i < n; i++) {
 		uint8_t c = p[i];
 		if (is_ws(c) || c == '[' || c == ']' || c == '>' || c == ')' || c == '{' ||
 		    c == '}') {
-			*in_word = 0;
+			name_end(d, s);
+			s->in_word = 0;
 		} else if (is_delim(c)) {
+			name_end(d, s);
 			w++;
-			*in_word = c == '/';
-		} else if (!*in_word) {
+			s->in_word = c == '/' ? 2 : 0;
+			if (c == '/')
+				s->name[s->nlen++] = c;
+		} else if (!s->in_word) {
 			w++;
-			*in_word = 1;
+			s->in_word = 1;
+		} else if (s->in_word == 2 && s->nlen < sizeof(s->name)) {
+			s->name[s->nlen++] = c;
 		}
 	}
 	return w;
@@ -129,14 +156,15 @@ static c2s_err objstm(struct pdf_doc *d, const struct lex_obj *o, const uint8_t 
 	uint8_t *chunk = NULL;
 	z_stream z;
 	size_t total = 0, words = 0;
-	int in_word = 0, zr = Z_OK;
+	struct words st = {0};
+	int zr = Z_OK;
 	if (o->other[0])
 		return pdf_doc_fail(d, C2S_ERR_PDF_UNSUPPORTED,
 		                    "the object stream at offset %zu is compressed with %s; only "
 		                    "FlateDecode is supported for object streams",
 		                    at, o->other);
 	if (!o->flate) {
-		words = count_words(data, len, &in_word);
+		words = count_words(d, data, len, &st);
 		total = len;
 		goto check;
 	}
@@ -155,7 +183,7 @@ static c2s_err objstm(struct pdf_doc *d, const struct lex_obj *o, const uint8_t 
 		len -= in - z.avail_in;
 		size_t got = PRESCAN_CHUNK - z.avail_out;
 		total += got;
-		words += count_words(chunk, got, &in_word);
+		words += count_words(d, chunk, got, &st);
 		if (total > PDF_MAX_OBJSTM || words > PDF_MAX_OBJ_ITEMS)
 			break;
 		if (zr == Z_STREAM_END || (zr == Z_BUF_ERROR && got == 0) ||
@@ -165,6 +193,7 @@ static c2s_err objstm(struct pdf_doc *d, const struct lex_obj *o, const uint8_t 
 	inflateEnd(&z);
 	free(chunk);
 check:
+	name_end(d, &st);
 	if (total > PDF_MAX_OBJSTM)
 		ret = pdf_doc_fail(d, C2S_ERR_PDF_UNSUPPORTED,
 		                   "the object stream at offset %zu inflates to more than %u MiB",
@@ -225,7 +254,7 @@ c2s_err pdf_doc_prescan(struct pdf_doc *d)
 				p++;
 			size_t n = (size_t)(p - t);
 			if (c == '/') {
-				on_name(&o, t, n);
+				on_name(d, &o, t, n);
 			} else if (kw(t, n, "obj") || kw(t, n, "endobj") || kw(t, n, "trailer")) {
 				memset(&o, 0, sizeof(o));
 				continue;

@@ -9,10 +9,11 @@
 #include "pdf_int.h"
 
 /* Signed or certified: a /ByteRange anywhere in the bytes (a signature dictionary, also one
- * an xref rebuild would find), or /Perms or /DSS in the catalog. */
+ * an xref rebuild would find), as the prescan decodes names (/Byte#52ange is the same name)
+ * and in object streams, or /Perms or /DSS in the catalog. */
 static int carries_signature(struct pdf_doc *d)
 {
-	if (memmem(d->pdf, d->len, "/ByteRange", 10))
+	if (d->byterange || memmem(d->pdf, d->len, "/ByteRange", 10))
 		return 1;
 	qpdf_oh perms = pdf_doc_get(d, d->root, "/Perms"), dss = pdf_doc_get(d, d->root, "/DSS");
 	int yes = perms || dss;
