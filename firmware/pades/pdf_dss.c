@@ -246,7 +246,7 @@ static c2s_err write_catalog(struct pdf_writer *w, int dss_num, const char *acro
 	struct pdf_doc *d = w->d;
 	GUARD(pdf_w_begin_obj(w, d->root_num, d->root_gen));
 	GUARD(pdf_w_str(w, "<<\n"));
-	GUARD(pdf_w_dict_body(w, d->root, acroform ? skip_af : skip));
+	GUARD(pdf_w_catalog_body(w, acroform ? skip_af : skip));
 	if (acroform) {
 		GUARD(pdf_w_str(w, "/AcroForm "));
 		GUARD(pdf_w_str(w, acroform));

@@ -323,18 +323,23 @@ out:
 	return ret;
 }
 
-static c2s_err write_catalog(struct pdf_writer *w, struct pdf_form *f, int fnum, int af_num)
+/* The catalog with the new /AcroForm: `af_num` (a new object), `keep` (the indirect one,
+ * rewritten in its own object) or a direct body; and the ESIC extension when missing. */
+static c2s_err write_catalog(struct pdf_writer *w, struct pdf_form *f, int fnum, int af_num,
+                             int keep)
 {
 	static const char *const skip[] = {"/AcroForm", NULL};
 	c2s_err ret = C2S_ERR_INTERNAL;
 	struct pdf_doc *d = w->d;
 	GUARD(pdf_w_begin_obj(w, d->root_num, d->root_gen));
 	GUARD(pdf_w_str(w, "<<\n"));
-	GUARD(pdf_w_dict_body(w, d->root, skip));
+	GUARD(pdf_w_catalog_body(w, skip));
 	GUARD(pdf_w_str(w, "/AcroForm "));
 	f->af_off = w->out.len;
 	if (af_num)
 		GUARD(pdf_w_printf(w, "%d 0 R", af_num));
+	else if (keep)
+		GUARD(pdf_w_printf(w, "%d %d R", oh_num(d, f->acroform), oh_gen(d, f->acroform)));
 	else
 		GUARD(write_af_body(w, f, fnum));
 	f->af_len = w->out.len - f->af_off;
@@ -354,14 +359,16 @@ static c2s_err write_acroform(struct pdf_writer *w, struct pdf_form *f, int fnum
 		GUARD(pdf_w_begin_obj(w, oh_num(d, f->acroform), oh_gen(d, f->acroform)));
 		GUARD(write_af_body(w, f, fnum));
 		GUARD(pdf_w_end_obj(w));
+		if (pdf_doc_needs_esic(d)) /* a catalog revision only to declare PAdES */
+			GUARD(write_catalog(w, f, fnum, 0, 1));
 	} else if (!f->acroform) {
 		GUARD(pdf_w_new_num(w, &af_num));
 		GUARD(pdf_w_begin_obj(w, af_num, 0));
 		GUARD(write_af_body(w, f, fnum));
 		GUARD(pdf_w_end_obj(w));
-		GUARD(write_catalog(w, f, fnum, af_num));
+		GUARD(write_catalog(w, f, fnum, af_num, 0));
 	} else {
-		GUARD(write_catalog(w, f, fnum, 0));
+		GUARD(write_catalog(w, f, fnum, 0, 0));
 	}
 	/* /Fields may be the very array that is the page's /Annots (write_page wrote its new
 	 * revision, with the field, already) */

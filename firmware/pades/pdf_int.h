@@ -136,6 +136,12 @@ C2S_MUST_CHECK c2s_err pdf_w_dict_body(struct pdf_writer *w, qpdf_oh dict, const
 /* "[items... extra_num extra_gen R]"; arr may be 0 (absent), direct or indirect. */
 C2S_MUST_CHECK c2s_err pdf_w_array_plus(struct pdf_writer *w, qpdf_oh arr, const int *nums,
                                         size_t n);
+/* 1 when the catalog does not declare PAdES for a PDF below 2.0: no /Extensions /ESIC of
+ * level 1 or more (EN 319 142-1, ISO 32000-1 7.12), or a version below 1.7. */
+int pdf_doc_needs_esic(struct pdf_doc *d);
+/* The catalog's keys (no << >>) except `skip` (NULL-terminated), with /Extensions /ESIC
+ * (the old extensions kept) and /Version /1.7 (when below) when pdf_doc_needs_esic. */
+C2S_MUST_CHECK c2s_err pdf_w_catalog_body(struct pdf_writer *w, const char *const *skip);
 /* Writes the xref section (table or stream, like the file's last one), trailer, %%EOF. */
 C2S_MUST_CHECK c2s_err pdf_w_finish(struct pdf_writer *w);
 

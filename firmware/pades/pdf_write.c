@@ -330,3 +330,78 @@ c2s_err pdf_w_finish(struct pdf_writer *w)
 out:
 	return ret;
 }
+
+/* "1.7" / "/1.7" -> 17; -1 when not a version. */
+static int version_of(const char *v)
+{
+	if (v && *v == '/')
+		v++;
+	if (!v || v[0] < '1' || v[0] > '9' || v[1] != '.' || v[2] < '0' || v[2] > '9')
+		return -1;
+	return (v[0] - '0') * 10 + (v[2] - '0');
+}
+
+static int doc_version(struct pdf_doc *d)
+{
+	char hdr[4] = {0};
+	if (d->hdr_off + 8 <= d->len)
+		memcpy(hdr, d->pdf + d->hdr_off + 5, 3);
+	int v = version_of(hdr);
+	qpdf_oh cv = pdf_doc_get(d, d->root, "/Version");
+	if (cv && qpdf_oh_is_name(d->q, cv)) {
+		int c = version_of(qpdf_oh_get_name(d->q, cv));
+		if (c > v)
+			v = c;
+	}
+	pdf_doc_drop(d, cv);
+	return v;
+}
+
+int pdf_doc_needs_esic(struct pdf_doc *d)
+{
+	int v = doc_version(d);
+	if (v >= 20)
+		return 0;
+	if (v < 17)
+		return 1;
+	qpdf_oh ext = pdf_doc_get(d, d->root, "/Extensions");
+	qpdf_oh esic = pdf_doc_get(d, ext, "/ESIC");
+	qpdf_oh lvl = pdf_doc_get(d, esic, "/ExtensionLevel");
+	int has = lvl && qpdf_oh_is_integer(d->q, lvl) && qpdf_oh_get_int_value(d->q, lvl) >= 1;
+	pdf_doc_drop(d, lvl);
+	pdf_doc_drop(d, esic);
+	pdf_doc_drop(d, ext);
+	return !has;
+}
+
+c2s_err pdf_w_catalog_body(struct pdf_writer *w, const char *const *skip)
+{
+	c2s_err ret = C2S_ERR_INTERNAL;
+	struct pdf_doc *d = w->d;
+	const char *all[16];
+	size_t n = 0;
+	qpdf_oh ext = 0;
+	int esic = pdf_doc_needs_esic(d), version = esic && doc_version(d) < 17;
+	for (; skip && skip[n] && n < 12; n++)
+		all[n] = skip[n];
+	if (esic)
+		all[n++] = "/Extensions";
+	if (version)
+		all[n++] = "/Version";
+	all[n] = NULL;
+	GUARD(pdf_w_dict_body(w, d->root, all));
+	if (esic) { /* the old extensions (an indirect dictionary is copied in), ours added */
+		static const char *const skip_esic[] = {"/ESIC", NULL};
+		ext = pdf_doc_get(d, d->root, "/Extensions");
+		GUARD(pdf_w_str(w, "/Extensions <<\n"));
+		if (ext && qpdf_oh_is_dictionary(d->q, ext))
+			GUARD(pdf_w_dict_body(w, ext, skip_esic));
+		GUARD(pdf_w_str(w, "/ESIC << /BaseVersion /1.7 /ExtensionLevel 1 >>\n>>\n"));
+	}
+	if (version)
+		GUARD(pdf_w_str(w, "/Version /1.7\n"));
+	ret = C2S_OK;
+out:
+	pdf_doc_drop(d, ext);
+	return ret;
+}

@@ -52,6 +52,27 @@ else
 	fail "second seal: HTTP $code ${out:-}"
 fi
 
+# the generated corpus's files with harmless producer defects (tests/tools/hostile_pdfs.py): each
+# sealed as it is and validated; its hostile ones refused
+/usr/bin/python3 "$C2S_SOURCE_DIR/tests/tools/hostile_pdfs.py" "$d/hostile" >/dev/null ||
+	fail "hostile corpus not generated"
+while IFS=$'\t' read -r f want what; do
+	n=${f%.pdf}
+	code=$(seal "$d/hostile/$f" "$d/hostile/$n.sealed" B-B)
+	case $want in
+	ok)
+		sigs=1
+		[ "$n" = ok-signpdf ] && sigs=2
+		if [ "$code" = 200 ] && out=$("$validate" --level B-B --sigs $sigs "$d/hostile/$n.sealed" "$d/hostile/$f" "$ca" 2>&1); then
+			ok "corpus $n ($what): sealed as it is, validators accept"
+		else
+			fail "corpus $n: HTTP $code: ${out:-$(head -c 300 "$d/hostile/$n.sealed")}"
+		fi
+		;;
+	*) equals "corpus $n: refused ($what)" "$code" 422 ;;
+	esac
+done <"$d/hostile/expect.tsv"
+
 # refusals: exact reason, 422, nothing signed
 for n in refuse-encrypted-user:encrypted refuse-encrypted-owner:encrypted \
 	refuse-certified-docmdp:"no changes allowed" refuse-damaged-truncated:damaged \
