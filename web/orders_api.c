@@ -399,10 +399,14 @@ static enum MHD_Result api_identity(struct web_req *r, const struct web_order_bo
 static c2s_err api_repair_in_place(struct web_req *r, struct web_order_file *f, size_t i, char *why,
                                    size_t why_cap)
 {
+	const struct config *cfg = r->ctx->cfg;
 	struct buf out;
 	char what[160];
-	c2s_err e = pdf_repair(f->data, f->len, r->ctx->cfg->pdf_max, &out, what, sizeof(what), why,
-	                       why_cap);
+	struct pdf_probe_limits lim = {.mem = cfg->pdf_parse_mem, .cpu_s = cfg->pdf_parse_cpu};
+	c2s_err e = pdf_probe(f->data, f->len, cfg->pdf_max, 1, &lim, why, why_cap);
+	if (e != C2S_OK)
+		return e;
+	e = pdf_repair(f->data, f->len, cfg->pdf_max, &out, what, sizeof(what), why, why_cap);
 	if (e != C2S_OK)
 		return e;
 	if (!out.len)
@@ -431,8 +435,14 @@ static enum MHD_Result api_documents_signable(struct web_req *r, struct web_orde
 		                           .no_page_annot = 1};
 		struct pdf_prepared pp;
 		char why[300] = "", path[40];
-		c2s_err e = pdf_prepare(o->docs[i].data, o->docs[i].len, cfg->pdf_max, &p, &pp, why,
-		                        sizeof(why));
+		struct pdf_probe_limits lim = {.mem = cfg->pdf_parse_mem,
+		                               .cpu_s = cfg->pdf_parse_cpu};
+		c2s_err e = pdf_probe(o->docs[i].data, o->docs[i].len, cfg->pdf_max, 0, &lim, why,
+		                      sizeof(why));
+		memset(&pp, 0, sizeof(pp));
+		if (e == C2S_OK)
+			e = pdf_prepare(o->docs[i].data, o->docs[i].len, cfg->pdf_max, &p, &pp, why,
+			                sizeof(why));
 		if (e == C2S_OK && pp.notes[0])
 			log_info("client %s: document %zu accepted as it is: %s", r->client, i,
 			         pp.notes);

@@ -47,8 +47,12 @@ enum MHD_Result web_document_repair(struct web_req *r)
 		                   "send the document as Content-Type: application/pdf");
 	struct buf out;
 	char what[160], why[400];
-	c2s_err e = pdf_repair(r->body.data, r->body.len, cfg->pdf_max, &out, what, sizeof(what),
-	                       why, sizeof(why));
+	struct pdf_probe_limits lim = {.mem = cfg->pdf_parse_mem, .cpu_s = cfg->pdf_parse_cpu};
+	buf_init(&out, 0);
+	c2s_err e = pdf_probe(r->body.data, r->body.len, cfg->pdf_max, 1, &lim, why, sizeof(why));
+	if (e == C2S_OK)
+		e = pdf_repair(r->body.data, r->body.len, cfg->pdf_max, &out, what, sizeof(what),
+		               why, sizeof(why));
 	if (e != C2S_OK) {
 		log_info("client %s: repair refused: %s: %s", r->client, c2s_err_name(e), why);
 		return web_problem(r, e, why);

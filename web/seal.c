@@ -208,8 +208,13 @@ enum MHD_Result web_seal(struct web_req *r)
 	job.params.when = time(NULL);
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* read once in a child under the kernel's limits, then here (bounded by what it took) */
+	struct pdf_probe_limits lim = {.mem = cfg->pdf_parse_mem, .cpu_s = cfg->pdf_parse_cpu};
 	c2s_err e =
-	    pades_run(&seal_key, &job, o->orig.data, o->orig.len, &o->res, detail, sizeof(detail));
+	    pdf_probe(o->orig.data, o->orig.len, cfg->pdf_max, 0, &lim, detail, sizeof(detail));
+	if (e == C2S_OK)
+		e = pades_run(&seal_key, &job, o->orig.data, o->orig.len, &o->res, detail,
+		              sizeof(detail));
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (e == C2S_OK)
 		web_histogram_observe(&web_stats.seal_latency,

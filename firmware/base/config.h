@@ -81,6 +81,10 @@ struct config {
 	    tsa_trust[CONFIG_PATH]; /* PEM anchors for the TSA's certificate; empty = not checked */
 	/* [pades] */
 	size_t pdf_max; /* bytes */
+	/* [pades] parse_memory, parse_cpu: the limits of the child that reads a document first
+	 * (pdf_probe); parse_cpu 0: no child */
+	size_t pdf_parse_mem;
+	unsigned pdf_parse_cpu;
 	int pdf_repair; /* [pades] repair: POST /v1/documents/repair, and orders without the
 	                 * portal's signature repair damaged documents in place */
 	/* [keyholder] */

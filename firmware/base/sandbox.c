@@ -549,6 +549,16 @@ static c2s_err sb_filter(const struct config *cfg, enum sandbox_role role)
 	if (rc == 0)
 		rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
 		                      SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
+	/* web reads each untrusted PDF first in a forked child under the kernel's limits
+	 * (pdf_probe): fork exactly as glibc does it, and wait for it; never exec */
+	if (rc == 0 && role == SANDBOX_WEB)
+		rc = seccomp_rule_add(
+		    f, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+		    SCMP_A0(SCMP_CMP_EQ, CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD, 0));
+	if (rc == 0 && role == SANDBOX_WEB)
+		rc = sb_rule(f, "wait4", 0, NULL);
+	if (rc == 0 && role == SANDBOX_WEB) /* the child's own deadline (SIGALRM) */
+		rc = sb_rule(f, "setitimer", 0, NULL);
 	/* threads name themselves */
 	if (rc == 0)
 		rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,

@@ -86,6 +86,19 @@ void pdf_signed_ranges(const struct pdf_prepared *pp, const uint8_t *orig, pdf_c
 C2S_MUST_CHECK c2s_err pdf_repair(const uint8_t *pdf, size_t len, size_t max_len, struct buf *out,
                                   char *what, size_t what_cap, char *why, size_t why_cap);
 
+/* pdf_probe (pdf_probe.c): pdf_prepare (or, with `repair`, pdf_repair) run once in a forked
+ * child whose address space may grow by `mem` bytes (not under AddressSanitizer) and which may
+ * use `cpu_s` seconds of CPU, before the caller reads the same bytes in-process: a document
+ * that qpdf cannot read within those limits is refused (C2S_ERR_PDF_UNSUPPORTED, `why` names
+ * the limit), and the child's own refusal is returned as it is. `lim` NULL or cpu_s 0: no
+ * probe (C2S_OK). */
+struct pdf_probe_limits {
+	size_t mem;
+	unsigned cpu_s;
+};
+C2S_MUST_CHECK c2s_err pdf_probe(const uint8_t *pdf, size_t len, size_t max_len, int repair,
+                                 const struct pdf_probe_limits *lim, char *why, size_t why_cap);
+
 /* PAdES B-LT: an incremental update over `pdf` (a complete signed file) that adds or extends
  * the catalog's /DSS with /Certs, /CRLs and /OCSPs (DER blobs). `update` is initialised here
  * (any previous content is not freed) and holds only the appended bytes: output = pdf ||

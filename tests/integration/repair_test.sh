@@ -56,6 +56,25 @@ fi
 l=$(grep 'sealed as it is:' "$d/click2signd.log")
 contains "... and the log names the duplicated key" "$l" "dictionary has duplicated key /Type"
 contains "... and the startxref" "$l" "startxref points at whitespace before the xref section"
+# shapes the prescan cannot see (tests/tools/attack: a second Flate layer, an unclosed string
+# before a huge catalog, 40 object streams each under the per-object bound, a shared 15 MB /T):
+# read first in a child under the kernel's limits ([pades] parse_memory 64M, parse_cpu 1 s)
+mkdir -p "$d/attack"
+N=2000000 "$PY" "$C2S_SOURCE_DIR/tests/tools/attack/gen_objstm.py" "$d/attack" &&
+	N=2000000 "$PY" "$C2S_SOURCE_DIR/tests/tools/attack/gen_desync.py" "$d/attack" &&
+	"$PY" "$C2S_SOURCE_DIR/tests/tools/attack/gen_shape.py" "$d/attack" || fail "attack files not generated"
+web_pid=$(pgrep -f 'c2s-web' | head -1)
+for f in B2_flate2 B3_filter_ref A5_objstm_paren C1_many_objstm D1_shared_T; do
+	t0=$(date +%s%N)
+	code=$(seal "$d/attack/$f.pdf" "$d/attack/$f.out")
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	if [ "$code" = 422 ] && [ "$ms" -lt 5000 ]; then
+		ok "attack $f ($(stat -c %s "$d/attack/$f.pdf") bytes): 422 in $ms ms: $(grep -o '"detail":"[^"]*' "$d/attack/$f.out" | cut -c11-90)"
+	else
+		fail "attack $f: HTTP $code in $ms ms: $(head -c 300 "$d/attack/$f.out")"
+	fi
+done
+equals "c2s-web survived the attack files (same process)" "$(pgrep -f 'c2s-web' | head -1)" "$web_pid"
 r=$(repair "$d/dupkey.pdf" "$d/dupkey.rep.pdf")
 equals "harmless defects need no repair" "$r" "200 none"
 r=$(repair "$d/xref.rep.pdf" "$d/xref.rep2.pdf")
