@@ -16,6 +16,7 @@
 #include "web.h"
 #include "webd.h"
 #include "firmware/base/log.h"
+#include "firmware/pades/pdf.h"
 #include "firmware/base/sandbox.h"
 #include "firmware/base/clock.h"
 #include "firmware/ipc/ipc.h"
@@ -183,6 +184,11 @@ int webd_main(const struct config *cfg)
 	web_seal_init(cfg);
 	pthread_mutex_init(&ctx.store_mu, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* the PDF probe's server: forked while this process is one thread and holds no secret */
+	if (cfg->pdf_parse_cpu && pdf_probe_start() != C2S_OK) {
+		log_error("cannot start the PDF reader process");
+		goto out;
+	}
 	if (!rx || curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || web_session_init() != C2S_OK)
 		goto out;
 	if (store_open(cfg->state_dir, &ctx.store) != C2S_OK)

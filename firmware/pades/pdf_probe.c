@@ -4,18 +4,31 @@
  * qpdf (an unclosed string, a second Flate layer, an indirect /Filter) or spreads the cost over
  * many small objects still made qpdf spend gigabytes. The child's address space may grow by
  * `mem` bytes and it may use `cpu` seconds; then the kernel ends it. Not under AddressSanitizer
- * (its shadow reserves terabytes of address space): there only the CPU limit applies. */
+ * (its shadow reserves terabytes of address space): there only the CPU limit applies.
+ *
+ * Forking a multi-threaded process is safe only for what the child does not share with the
+ * other threads: a lock another thread held at the fork stays held in the child (AddressSanitizer's
+ * allocator of GCC 12 has no fork handler: 4 of 300 concurrent seals waited for ever). So
+ * c2s-web starts a probe server (pdf_probe_start) while it is still one thread, before it reads
+ * its TLS key or opens anything; the server stays single-threaded and forks one child per
+ * document, which receives the document over its own socket. Without a server (tools, tests)
+ * pdf_probe forks the caller directly. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "pdf.h"
+
+#define PDF_MAX_PROBE_LEN (1ull << 34)
 
 #if defined(__SANITIZE_ADDRESS__)
 #define PROBE_ASAN 1
@@ -106,6 +119,194 @@ static void probe_child(int fd, const uint8_t *pdf, size_t len, size_t max_len, 
 	_exit(w == (ssize_t)sizeof(r) ? 0 : 1); /* no atexit handlers, no leak check */
 }
 
+/* ---- the probe server -------------------------------------------------------------- */
+
+struct probe_req {
+	uint64_t len, max_len, mem;
+	uint32_t cpu_s;
+	int32_t repair;
+};
+
+static int g_server = -1; /* the control socket to the server */
+static pthread_mutex_t g_server_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int io_full(int fd, void *p, size_t n, int writing)
+{
+	uint8_t *b = p;
+	while (n) {
+		ssize_t k = writing ? write(fd, b, n) : read(fd, b, n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -1;
+		b += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+static int send_fd(int ctl, int fd)
+{
+	char byte = 'p';
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	struct msghdr m = {.msg_iov = &iov,
+	                   .msg_iovlen = 1,
+	                   .msg_control = u.buf,
+	                   .msg_controllen = sizeof(u.buf)};
+	memset(u.buf, 0, sizeof(u.buf));
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(ctl, &m, MSG_NOSIGNAL) == 1 ? 0 : -1;
+}
+
+static int recv_fd(int ctl)
+{
+	char byte;
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	struct msghdr m = {.msg_iov = &iov,
+	                   .msg_iovlen = 1,
+	                   .msg_control = u.buf,
+	                   .msg_controllen = sizeof(u.buf)};
+	ssize_t n;
+	do
+		n = recvmsg(ctl, &m, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	struct cmsghdr *c = n == 1 ? CMSG_FIRSTHDR(&m) : NULL;
+	if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
+		return -1;
+	int fd;
+	memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
+/* One document: the request, the bytes, then probe_child (which answers and exits). */
+static void serve_one(int fd)
+{
+	struct probe_req q;
+	if (io_full(fd, &q, sizeof(q), 0) != 0 || q.len == 0 || q.len > PDF_MAX_PROBE_LEN ||
+	    q.cpu_s == 0)
+		_exit(1);
+	uint8_t *doc = malloc(q.len);
+	if (!doc || io_full(fd, doc, q.len, 0) != 0)
+		_exit(1);
+	struct pdf_probe_limits lim = {.mem = q.mem, .cpu_s = q.cpu_s};
+	probe_child(fd, doc, q.len, q.max_len, q.repair, &lim);
+}
+
+static void server_loop(int ctl)
+{
+	signal(SIGCHLD, SIG_IGN); /* children reap themselves */
+	for (;;) {
+		int fd = recv_fd(ctl);
+		if (fd < 0)
+			_exit(0); /* c2s-web is gone */
+		pid_t pid = fork();
+		if (pid == 0) {
+			close(ctl);
+			serve_one(fd);
+		}
+		close(fd);
+	}
+}
+
+c2s_err pdf_probe_start(void)
+{
+	int sv[2];
+	if (g_server >= 0)
+		return C2S_OK;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+		return C2S_ERR_NOMEM;
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return C2S_ERR_NOMEM;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		server_loop(sv[1]);
+	}
+	close(sv[1]);
+	g_server = sv[0];
+	return C2S_OK;
+}
+
+/* The child's answer, or why there is none. */
+static c2s_err verdict(int answered, const struct probe_reply *r, int sig,
+                       const struct pdf_probe_limits *lim, char *why, size_t why_cap)
+{
+	if (answered) {
+		if (r->code == C2S_ERR_NOMEM) {
+			if (why && why_cap)
+				snprintf(
+				    why, why_cap,
+				    "reading the PDF needs more than %zu MiB of memory; refused",
+				    lim->mem >> 20);
+			return C2S_ERR_PDF_UNSUPPORTED;
+		}
+		if (why && why_cap)
+			snprintf(why, why_cap, "%s", r->why);
+		return (c2s_err)r->code;
+	}
+	if (why && why_cap) {
+		if (sig == SIGXCPU || sig == SIGKILL)
+			snprintf(why, why_cap,
+			         "reading the PDF takes more than %u s of CPU; refused",
+			         lim->cpu_s);
+		else if (sig == SIGALRM)
+			snprintf(why, why_cap,
+			         "reading the PDF did not finish within %u s; refused",
+			         3 * lim->cpu_s + 2);
+		else
+			snprintf(why, why_cap,
+			         "reading the PDF exceeded its limits (%zu MiB of memory, %u s of "
+			         "CPU); refused",
+			         lim->mem >> 20, lim->cpu_s);
+	}
+	return C2S_ERR_PDF_UNSUPPORTED;
+}
+
+static c2s_err probe_via_server(const uint8_t *pdf, size_t len, size_t max_len, int repair,
+                                const struct pdf_probe_limits *lim, char *why, size_t why_cap)
+{
+	int sp[2];
+	struct probe_reply r;
+	struct probe_req q = {
+	    .len = len, .max_len = max_len, .mem = lim->mem, .cpu_s = lim->cpu_s, .repair = repair};
+	if (len == 0 || len > PDF_MAX_PROBE_LEN)
+		return C2S_OK; /* nothing qpdf reads: the caller's pdf_prepare refuses it */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) != 0)
+		return C2S_ERR_NOMEM;
+	pthread_mutex_lock(&g_server_mu);
+	int sent = send_fd(g_server, sp[1]);
+	pthread_mutex_unlock(&g_server_mu);
+	close(sp[1]);
+	if (sent != 0) {
+		close(sp[0]);
+		if (why && why_cap)
+			snprintf(why, why_cap, "the PDF reader process is not running");
+		return C2S_ERR_INTERNAL;
+	}
+	/* a child that dies while it reads leaves a broken pipe: its answer (none) tells */
+	int ok = io_full(sp[0], &q, sizeof(q), 1) == 0 && io_full(sp[0], (void *)pdf, len, 1) == 0;
+	(void)ok;
+	int answered = io_full(sp[0], &r, sizeof(r), 0) == 0;
+	close(sp[0]);
+	r.why[sizeof(r.why) - 1] = 0;
+	return verdict(answered, &r, 0, lim, why, why_cap);
+}
+
 c2s_err pdf_probe(const uint8_t *pdf, size_t len, size_t max_len, int repair,
                   const struct pdf_probe_limits *lim, char *why, size_t why_cap)
 {
@@ -114,7 +315,9 @@ c2s_err pdf_probe(const uint8_t *pdf, size_t len, size_t max_len, int repair,
 	if (why && why_cap)
 		why[0] = 0;
 	if (!lim || !lim->cpu_s)
-		return C2S_OK; /* not isolated ([pades] isolate = no) */
+		return C2S_OK; /* not isolated ([pades] parse_cpu = 0) */
+	if (g_server >= 0)
+		return probe_via_server(pdf, len, max_len, repair, lim, why, why_cap);
 	if (pipe2(fds, O_CLOEXEC) != 0)
 		return C2S_ERR_NOMEM;
 	pid_t pid = fork();
@@ -141,35 +344,7 @@ c2s_err pdf_probe(const uint8_t *pdf, size_t len, size_t max_len, int repair,
 	int st = 0;
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
-	if (got == sizeof(r) && WIFEXITED(st) && WEXITSTATUS(st) == 0) {
-		r.why[sizeof(r.why) - 1] = 0;
-		if (r.code == C2S_ERR_NOMEM) {
-			if (why && why_cap)
-				snprintf(
-				    why, why_cap,
-				    "reading the PDF needs more than %zu MiB of memory; refused",
-				    lim->mem >> 20);
-			return C2S_ERR_PDF_UNSUPPORTED;
-		}
-		if (why && why_cap)
-			snprintf(why, why_cap, "%s", r.why);
-		return (c2s_err)r.code;
-	}
-	int sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
-	if (why && why_cap) {
-		if (sig == SIGXCPU || sig == SIGKILL)
-			snprintf(why, why_cap,
-			         "reading the PDF takes more than %u s of CPU; refused",
-			         lim->cpu_s);
-		else if (sig == SIGALRM)
-			snprintf(why, why_cap,
-			         "reading the PDF did not finish within %u s; refused",
-			         3 * lim->cpu_s + 2);
-		else
-			snprintf(why, why_cap,
-			         "reading the PDF exceeded its limits (%zu MiB, %u s: signal %d); "
-			         "refused",
-			         lim->mem >> 20, lim->cpu_s, sig);
-	}
-	return C2S_ERR_PDF_UNSUPPORTED;
+	r.why[sizeof(r.why) - 1] = 0;
+	int answered = got == sizeof(r) && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+	return verdict(answered, &r, WIFSIGNALED(st) ? WTERMSIG(st) : 0, lim, why, why_cap);
 }

@@ -144,7 +144,10 @@ good=0 clear=0 bad=0
 for c in "$d"/burst/*.code; do
 	o=${c%.code}.out
 	case $(cat "$c") in
-	200) if pdfsig "$o" 2>/dev/null | grep -q "Signature is Valid"; then good=$((good + 1)); else bad=$((bad + 1)); fi ;;
+	200) if pdfsig "$o" 2>/dev/null | grep -q "Signature is Valid"; then good=$((good + 1)); else
+		bad=$((bad + 1))
+		echo "burst: a 200 that is not a valid seal: $(pdfsig "$o" 2>&1 | head -3)"
+	fi ;;
 	503) # a removal, said as such (not, say, a refused PIN)
 		if grep -q '"status":503' "$o" && grep -Eq '/(card-removed|token-removed|token-missing|card-error)"' "$o"; then
 			clear=$((clear + 1))
@@ -153,7 +156,10 @@ for c in "$d"/burst/*.code; do
 			echo "burst: unexpected 503: $(head -c 300 "$o")"
 		fi
 		;;
-	*) bad=$((bad + 1)) ;;
+	*)
+		bad=$((bad + 1))
+		echo "burst: HTTP $(cat "$c"): $(head -c 300 "$o")"
+		;;
 	esac
 done
 echo "burst: $good valid seals, $clear clear 503s, $bad other"
