@@ -156,16 +156,24 @@ static c2s_err qpdf_failure(struct pdf_doc *d)
 /* A warning that says nothing against an update appended to the file as it is: the update
  * writes new revisions of whole objects and its own xref section. Returns 1 (and notes it)
  * when harmless. */
-static int harmless(struct pdf_doc *d, const char *w)
+static int harmless(struct pdf_doc *d, qpdf_error e, const char *w)
 {
 	static const char dup[] = "dictionary has duplicated key ";
 	static const char size[] = "reported number of objects (";
 	static const char ws[] = "extraneous whitespace seen before xref";
 	static const char len[] = "recovered stream length: ";
-	if (strcmp(w, "expected endstream") == 0 ||
-	    strcmp(w, "attempting to recover stream length") == 0)
+	int stream = strcmp(w, "expected endstream") == 0 ||
+	             strcmp(w, "attempting to recover stream length") == 0 ||
+	             strncmp(w, len, sizeof(len) - 1) == 0;
+	/* not the section our /Prev names (the last xref stream): validators would complain
+	 * about the signed file's own chain */
+	/* not an xref stream's (qpdf says "xref stream: object N"): the signed file's own chain
+	 * of sections would carry it, and validators complain about it */
+	if (stream && strstr(qpdf_get_error_full_text(d->q, e), "xref stream:"))
+		return 0;
+	if (stream && strncmp(w, len, sizeof(len) - 1) != 0)
 		return 1; /* "recovered stream length" follows, or a refusal does */
-	if (strncmp(w, len, sizeof(len) - 1) == 0) {
+	if (stream) {
 		pdf_doc_note(d, "a stream's /Length is wrong (%s)", w);
 		return 1;
 	}
@@ -181,9 +189,9 @@ static int harmless(struct pdf_doc *d, const char *w)
 		/* "... (S) is not one plus the highest object number (M)": new objects are
 		 * numbered past both */
 		const char *m = strrchr(w, '(');
-		char *e = NULL;
-		long long hi = m ? strtoll(m + 1, &e, 10) : -1;
-		if (!e || *e != ')' || hi < 0 || hi > 8000000)
+		char *end = NULL;
+		long long hi = m ? strtoll(m + 1, &end, 10) : -1;
+		if (!end || *end != ')' || hi < 0 || hi > 8000000)
 			return 0;
 		if (hi > d->max_obj)
 			d->max_obj = hi;
@@ -202,7 +210,7 @@ c2s_err pdf_doc_check(struct pdf_doc *d)
 	while (qpdf_more_warnings(d->q)) {
 		qpdf_error e = qpdf_next_warning(d->q);
 		const char *detail = e ? qpdf_get_error_message_detail(d->q, e) : "?";
-		if (e && harmless(d, detail))
+		if (e && harmless(d, e, detail))
 			continue;
 		/* "file is damaged" is followed by what was wrong */
 		if (e && strcmp(detail, "file is damaged") == 0 && qpdf_more_warnings(d->q)) {

@@ -96,7 +96,7 @@ def objstm(members):
 
 
 def xrefstream(objs, packed=None, root=1, chunk=None, size=None, index_top=None,
-               bad_offset=None):
+               bad_offset=None, xref_length_delta=0):
     """A file with an xref stream. `packed` {num: body} go into Flate object streams of `chunk`
     objects each (one stream when None); `size` overrides /Size (then /Index still covers every
     object); `bad_offset` {num: offset} writes a wrong offset into an object stream's header."""
@@ -134,7 +134,11 @@ def xrefstream(objs, packed=None, root=1, chunk=None, size=None, index_top=None,
     xref = len(out)
     d = "/Type /XRef /W [1 4 2] /Index [0 %d] /Size %d /Root %d 0 R" % (
         n, n if size is None else size, root)
-    out += b"%d 0 obj\n" % xnum + stream(d, bytes(rows), flate=True) + b"\nendobj\n"
+    xs = stream(d, bytes(rows), flate=True)
+    if xref_length_delta:  # the xref stream's own /Length wrong
+        import re
+        xs = re.sub(rb"/Length (\d+)", lambda m: b"/Length %d" % (int(m.group(1)) + xref_length_delta), xs, 1)
+    out += b"%d 0 obj\n" % xnum + xs + b"\nendobj\n"
     out += b"startxref\n%d\n%%%%EOF\n" % xref
     return bytes(out)
 
@@ -346,6 +350,10 @@ def xref_from_1():
     return classic(base_objects(), first=1)
 
 
+def xref_length_wrong(delta):
+    return xrefstream(base_objects(), xref_length_delta=delta)
+
+
 def length_wrong(delta):
     o = base_objects()
     o[4] = stream("", CONTENT, length=len(CONTENT) + delta)
@@ -454,6 +462,9 @@ CASES = [
      lambda: length_wrong(10)),
     ("ok-length-too-short.pdf", "ok", "content stream /Length 10 bytes too short",
      lambda: length_wrong(-10)),
+    ("damaged-xrefstream-length.pdf", "refuse-damaged",
+     "the xref stream's own /Length 4 bytes short: qpdf recovers it, but the signed file's "
+     "chain of sections would carry it (validators complain)", lambda: xref_length_wrong(-4)),
     ("ok-fields-is-annots.pdf", "ok",
      "AcroForm /Fields is the same indirect array as the page's /Annots", fields_is_annots),
     ("ok-signpdf.pdf", "ok",
