@@ -98,6 +98,7 @@ void config_defaults(struct config *cfg)
 	cfg->pdf_max = 100u << 20;
 	cfg->pdf_parse_mem = 64u << 20;
 	cfg->pdf_parse_cpu = 1;
+	cfg->pdf_parse_parallel = 4;
 }
 
 /* ---- value parsers: return 0 and set *why on failure ---- */
@@ -325,6 +326,7 @@ static int config_kv(struct config *cfg, int line, const char *section, const ch
 	CFG_BOOL("pades", "repair", pdf_repair);
 	CFG_UINT("pades", "parse_memory", pdf_parse_mem, 16u << 20, 1ull << 34, " bytes");
 	CFG_UINT("pades", "parse_cpu", pdf_parse_cpu, 0, 60, " seconds");
+	CFG_UINT("pades", "parse_parallel", pdf_parse_parallel, 1, 256, "");
 	CFG_STR("keyholder", "state_dir", kh_state_dir);
 	CFG_STR("keyholder", "portal_keys", portal_keys);
 	if (strcmp(section, "orders") == 0 && strcmp(key, "portal_signature") == 0) {

@@ -85,6 +85,7 @@ struct config {
 	 * (pdf_probe); parse_cpu 0: no child */
 	size_t pdf_parse_mem;
 	unsigned pdf_parse_cpu;
+	unsigned pdf_parse_parallel; /* documents read at once */
 	int pdf_repair; /* [pades] repair: POST /v1/documents/repair, and orders without the
 	                 * portal's signature repair damaged documents in place */
 	/* [keyholder] */

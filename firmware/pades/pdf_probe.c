@@ -23,6 +23,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -129,6 +130,34 @@ struct probe_req {
 
 static int g_server = -1; /* the control socket to the server */
 static pthread_mutex_t g_server_mu = PTHREAD_MUTEX_INITIALIZER;
+/* documents being read at once: each child may take parse_memory and a core */
+static pthread_cond_t g_slot_cv = PTHREAD_COND_INITIALIZER;
+static unsigned g_busy, g_parallel = 4;
+
+/* A slot within the deadline, or 0 (the caller answers 503 busy). */
+static int slot_take(unsigned wait_s)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += (time_t)wait_s;
+	int ok = 1;
+	pthread_mutex_lock(&g_server_mu);
+	while (g_busy >= g_parallel && ok)
+		ok = pthread_cond_timedwait(&g_slot_cv, &g_server_mu, &until) == 0 ||
+		     g_busy < g_parallel;
+	if (ok)
+		g_busy++;
+	pthread_mutex_unlock(&g_server_mu);
+	return ok;
+}
+
+static void slot_give(void)
+{
+	pthread_mutex_lock(&g_server_mu);
+	g_busy--;
+	pthread_cond_signal(&g_slot_cv);
+	pthread_mutex_unlock(&g_server_mu);
+}
 
 static int io_full(int fd, void *p, size_t n, int writing)
 {
@@ -220,11 +249,12 @@ static void server_loop(int ctl)
 	}
 }
 
-c2s_err pdf_probe_start(void)
+c2s_err pdf_probe_start(unsigned parallel)
 {
 	int sv[2];
 	if (g_server >= 0)
 		return C2S_OK;
+	g_parallel = parallel ? parallel : 1;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
 		return C2S_ERR_NOMEM;
 	pid_t pid = fork();
@@ -286,14 +316,25 @@ static c2s_err probe_via_server(const uint8_t *pdf, size_t len, size_t max_len, 
 	    .len = len, .max_len = max_len, .mem = lim->mem, .cpu_s = lim->cpu_s, .repair = repair};
 	if (len == 0 || len > PDF_MAX_PROBE_LEN)
 		return C2S_OK; /* nothing qpdf reads: the caller's pdf_prepare refuses it */
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) != 0)
+	if (!slot_take(3 * lim->cpu_s + 2)) {
+		if (why && why_cap)
+			snprintf(
+			    why, why_cap,
+			    "%u documents are being read; retry shortly ([pades] parse_parallel)",
+			    g_parallel);
+		return C2S_ERR_BUSY;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) != 0) {
+		slot_give();
 		return C2S_ERR_NOMEM;
+	}
 	pthread_mutex_lock(&g_server_mu);
 	int sent = send_fd(g_server, sp[1]);
 	pthread_mutex_unlock(&g_server_mu);
 	close(sp[1]);
 	if (sent != 0) {
 		close(sp[0]);
+		slot_give();
 		if (why && why_cap)
 			snprintf(why, why_cap, "the PDF reader process is not running");
 		return C2S_ERR_INTERNAL;
@@ -303,6 +344,7 @@ static c2s_err probe_via_server(const uint8_t *pdf, size_t len, size_t max_len, 
 	(void)ok;
 	int answered = io_full(sp[0], &r, sizeof(r), 0) == 0;
 	close(sp[0]);
+	slot_give();
 	r.why[sizeof(r.why) - 1] = 0;
 	return verdict(answered, &r, 0, lim, why, why_cap);
 }
