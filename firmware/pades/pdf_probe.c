@@ -235,6 +235,10 @@ static void serve_one(int fd)
 
 static void server_loop(int ctl)
 {
+	/* none of c2s-web's descriptors (the parent's channel, the listeners): only ours */
+	for (int fd = 3; fd < 1024; fd++)
+		if (fd != ctl)
+			close(fd);
 	signal(SIGCHLD, SIG_IGN); /* children reap themselves */
 	for (;;) {
 		int fd = recv_fd(ctl);

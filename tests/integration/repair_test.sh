@@ -75,6 +75,10 @@ for f in B2_flate2 B3_filter_ref A5_objstm_paren C1_many_objstm D1_shared_T; do
 	fi
 done
 equals "c2s-web survived the attack files (same process)" "$(pgrep -f 'c2s-web' | head -1)" "$web_pid"
+srv=$(pgrep -P "$web_pid" -x c2s-web | head -1)
+check "c2s-web has its PDF probe server" test -n "$srv"
+equals "the probe server holds stdin, stdout, stderr and its socket only" "$(ls "/proc/$srv/fd" 2>/dev/null | wc -l)" 4
+equals "no probe child is left behind" "$(pgrep -P "$srv" | wc -l)" 0
 r=$(repair "$d/dupkey.pdf" "$d/dupkey.rep.pdf")
 equals "harmless defects need no repair" "$r" "200 none"
 r=$(repair "$d/xref.rep.pdf" "$d/xref.rep2.pdf")
