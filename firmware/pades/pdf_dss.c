@@ -73,10 +73,17 @@ static c2s_err read_old(struct pdf_doc *d, qpdf_oh dss, struct dss_list *l, stru
 			long long want =
 			    lo && qpdf_oh_is_integer(q, lo) ? qpdf_oh_get_int_value(q, lo) : -1;
 			int plain = !qpdf_oh_has_key(q, dict, "/Filter"), got = 0;
-			if (plain && want >= 0 &&
+			if (plain && want >= 0 && b->bytes < DSS_MAX_BYTES &&
 			    (unsigned long long)want <= DSS_MAX_BYTES - b->bytes)
 				got = qpdf_oh_get_stream_data(q, it, qpdf_dl_none, NULL, &data,
 				                              &len) == QPDF_SUCCESS;
+			/* Every byte read costs, compared or not: qpdf reads a stream whose
+			 * /Length is wrong to its "endstream" (it warns only the first time), so
+			 * the declared /Length does not bound what one read copies. Charged this
+			 * way, all reads together copy at most the budget plus one stream. */
+			size_t room = DSS_MAX_BYTES - b->bytes;
+			if (data)
+				b->bytes += len < room ? len : room;
 			/* a stream qpdf could not read as it stands is not compared (nor judged:
 			 * this reading is only for duplicates) */
 			if (!got || qpdf_more_warnings(q)) {
@@ -85,9 +92,8 @@ static c2s_err read_old(struct pdf_doc *d, qpdf_oh dss, struct dss_list *l, stru
 				while (qpdf_more_warnings(q))
 					(void)qpdf_next_warning(q);
 			}
-			if (got && len <= DSS_MAX_BYTES - b->bytes) {
+			if (got && len <= room) {
 				struct dss_old *o = &l->old[l->n_old++];
-				b->bytes += len;
 				c2s_sha256_oneshot(data, len, o->h);
 				o->len = len;
 				o->num = qpdf_oh_get_object_id(q, it);
