@@ -130,8 +130,15 @@ struct probe_req {
 
 static int g_server = -1; /* the control socket to the server */
 static pthread_mutex_t g_server_mu = PTHREAD_MUTEX_INITIALIZER;
-/* documents being read at once: each child may take parse_memory and a core */
-static pthread_cond_t g_slot_cv = PTHREAD_COND_INITIALIZER;
+/* documents being read at once: each child may take parse_memory and a core. Slots go to
+ * waiters first come, first served (a condition variable's signal is not): a client that
+ * floods the appliance with slow documents waits in the same line as everybody else. */
+struct slot_waiter {
+	pthread_cond_t cv;
+	int granted;
+	struct slot_waiter *next;
+};
+static struct slot_waiter *g_wait_head, *g_wait_tail;
 static unsigned g_busy, g_parallel = 4;
 
 /* A slot within the deadline, or 0 (the caller answers 503 busy). */
@@ -140,22 +147,50 @@ static int slot_take(unsigned wait_s)
 	struct timespec until;
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += (time_t)wait_s;
-	int ok = 1;
 	pthread_mutex_lock(&g_server_mu);
-	while (g_busy >= g_parallel && ok)
-		ok = pthread_cond_timedwait(&g_slot_cv, &g_server_mu, &until) == 0 ||
-		     g_busy < g_parallel;
-	if (ok)
+	if (g_busy < g_parallel && !g_wait_head) {
 		g_busy++;
+		pthread_mutex_unlock(&g_server_mu);
+		return 1;
+	}
+	struct slot_waiter w = {.granted = 0, .next = NULL};
+	pthread_cond_init(&w.cv, NULL);
+	if (g_wait_tail)
+		g_wait_tail->next = &w;
+	else
+		g_wait_head = &w;
+	g_wait_tail = &w;
+	int timed_out = 0;
+	while (!w.granted && !timed_out)
+		timed_out = pthread_cond_timedwait(&w.cv, &g_server_mu, &until) != 0 && !w.granted;
+	if (!w.granted) { /* out of the line */
+		struct slot_waiter **pp = &g_wait_head, *prev = NULL;
+		while (*pp && *pp != &w)
+			prev = *pp, pp = &(*pp)->next;
+		if (*pp)
+			*pp = w.next;
+		if (g_wait_tail == &w)
+			g_wait_tail = prev;
+	}
 	pthread_mutex_unlock(&g_server_mu);
-	return ok;
+	pthread_cond_destroy(&w.cv);
+	return w.granted;
 }
 
+/* The slot passes to the first waiter, or is freed. */
 static void slot_give(void)
 {
 	pthread_mutex_lock(&g_server_mu);
-	g_busy--;
-	pthread_cond_signal(&g_slot_cv);
+	struct slot_waiter *w = g_wait_head;
+	if (w) {
+		g_wait_head = w->next;
+		if (!g_wait_head)
+			g_wait_tail = NULL;
+		w->granted = 1;
+		pthread_cond_signal(&w->cv);
+	} else {
+		g_busy--;
+	}
 	pthread_mutex_unlock(&g_server_mu);
 }
 
