@@ -28,6 +28,8 @@ struct lex_obj {
 	int objstm;               /* /ObjStm seen in this object's dictionary */
 	int flate;                /* /FlateDecode (or /Fl) */
 	char other[NAME_MAX_CMP]; /* another filter's name, if any */
+	int want_length;          /* the last name was /Length */
+	long long length;         /* a direct /Length (-1: none) */
 };
 
 static int is_ws(uint8_t c)
@@ -91,6 +93,7 @@ static void on_name(struct pdf_doc *d, struct lex_obj *o, const uint8_t *t, size
 	    "/JBIG2Decode",     "/JPXDecode", "/Crypt",          NULL};
 	char nm[NAME_MAX_CMP];
 	name_of(t, n, nm, sizeof(nm));
+	o->want_length = strcmp(nm, "/Length") == 0;
 	if (strcmp(nm, "/ByteRange") == 0)
 		d->byterange = 1; /* a signature dictionary, however its name is escaped */
 	if (strcmp(nm, "/ObjStm") == 0)
@@ -121,16 +124,20 @@ static void name_end(struct pdf_doc *d, struct words *s)
 	s->nlen = 0;
 }
 
-/* Words in inflated object-stream bytes: runs of regular characters, and each delimiter
- * that opens a token. An over-count (words inside strings) only errs on the safe side. */
+/* Words in inflated object-stream bytes: runs of regular characters, each delimiter that
+ * opens a token, each array ("[[[[" is as many objects). An over-count (words inside strings)
+ * only errs on the safe side. */
 static size_t count_words(struct pdf_doc *d, const uint8_t *p, size_t n, struct words *s)
 {
 	size_t w = 0;
 	for (size_t i = 0; i < n; i++) {
 		uint8_t c = p[i];
-		if (is_ws(c) || c == '[' || c == ']' || c == '>' || c == ')' || c == '{' ||
-		    c == '}') {
+		if (is_ws(c) || c == ']' || c == '>' || c == ')' || c == '}') {
 			name_end(d, s);
+			s->in_word = 0;
+		} else if (c == '[' || c == '{') { /* a container: an object of its own for qpdf */
+			name_end(d, s);
+			w++;
 			s->in_word = 0;
 		} else if (is_delim(c)) {
 			name_end(d, s);
@@ -222,20 +229,24 @@ static c2s_err stream(struct pdf_doc *d, struct lex_obj *o, const uint8_t **pp, 
 	*pp = e;
 	if (!o->objstm)
 		return C2S_OK;
-	return objstm(d, o, p, (size_t)(e - p), (size_t)(p - d->pdf));
+	/* qpdf reads /Length bytes when /Length is right: "endstream" may also occur inside
+	 * compressed data. Inflate up to the further of the two ends (inflate stops where the
+	 * deflate stream does) */
+	const uint8_t *data_end = e;
+	if (o->length > 0 && (size_t)o->length <= (size_t)(end - p) && p + o->length > e)
+		data_end = p + o->length;
+	return objstm(d, o, p, (size_t)(data_end - p), (size_t)(p - d->pdf));
 }
 
 c2s_err pdf_doc_prescan(struct pdf_doc *d)
 {
 	c2s_err ret = C2S_ERR_INTERNAL;
 	const uint8_t *p = d->pdf + d->hdr_off, *end = d->pdf + d->len;
-	struct lex_obj o = {0};
+	struct lex_obj o = {.length = -1};
 	while (p < end) {
 		uint8_t c = *p;
-		if (is_ws(c) || c == '[' || c == ']' || c == '{' || c == '}' ||
-		    (c == '<' && p + 1 < end && p[1] == '<') ||
-		    (c == '>' && p + 1 < end && p[1] == '>')) {
-			p += (c == '<' || c == '>') ? 2 : 1;
+		if (is_ws(c) || c == ']' || c == '}' || (c == '>' && p + 1 < end && p[1] == '>')) {
+			p += c == '>' ? 2 : 1;
 			continue;
 		}
 		if (c == '%') {
@@ -243,7 +254,10 @@ c2s_err pdf_doc_prescan(struct pdf_doc *d)
 				p++;
 			continue;
 		}
-		if (c == '(') {
+		if (c == '[' || c == '{' || (c == '<' && p + 1 < end && p[1] == '<')) {
+			p += c == '<' ? 2 : 1; /* a container: an object of its own for qpdf */
+			o.want_length = 0;
+		} else if (c == '(') {
 			p = skip_string(p, end);
 		} else if (c == '<') {
 			const uint8_t *g = memchr(p, '>', (size_t)(end - p));
@@ -253,10 +267,15 @@ c2s_err pdf_doc_prescan(struct pdf_doc *d)
 			while (p < end && !is_ws(*p) && !is_delim(*p))
 				p++;
 			size_t n = (size_t)(p - t);
+			int was_length = o.want_length;
+			o.want_length = 0;
+			if (was_length && c >= '0' && c <= '9' && n < 12)
+				o.length = strtoll((const char *)t, NULL, 10);
 			if (c == '/') {
 				on_name(d, &o, t, n);
 			} else if (kw(t, n, "obj") || kw(t, n, "endobj") || kw(t, n, "trailer")) {
 				memset(&o, 0, sizeof(o));
+				o.length = -1;
 				continue;
 			} else if (kw(t, n, "stream")) {
 				GUARD(stream(d, &o, &p, end));
