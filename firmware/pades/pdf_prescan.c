@@ -269,8 +269,11 @@ c2s_err pdf_doc_prescan(struct pdf_doc *d)
 			size_t n = (size_t)(p - t);
 			int was_length = o.want_length;
 			o.want_length = 0;
-			if (was_length && c >= '0' && c <= '9' && n < 12)
-				o.length = strtoll((const char *)t, NULL, 10);
+			if (was_length && c >= '0' && c <= '9' && n < 12) { /* not NUL-terminated */
+				o.length = 0;
+				for (size_t k = 0; k < n && t[k] >= '0' && t[k] <= '9'; k++)
+					o.length = o.length * 10 + (t[k] - '0');
+			}
 			if (c == '/') {
 				on_name(d, &o, t, n);
 			} else if (kw(t, n, "obj") || kw(t, n, "endobj") || kw(t, n, "trailer")) {
