@@ -99,12 +99,12 @@ struct pdf_probe_limits {
 C2S_MUST_CHECK c2s_err pdf_probe(const uint8_t *pdf, size_t len, size_t max_len, int repair,
                                  const struct pdf_probe_limits *lim, char *why, size_t why_cap);
 /* Starts the probe server: a process forked now, while the caller is still one thread, that
- * forks one child per document for pdf_probe from then on (forking a multi-threaded process
- * leaves other threads' locks held in the child). c2s-web calls it first thing after its
- * sandbox is locked, before it reads its TLS key. Without it pdf_probe forks the caller. At
- * most `parallel` documents are read at once; a caller that waits longer than the child's
- * deadline gets C2S_ERR_BUSY (503). */
-C2S_MUST_CHECK c2s_err pdf_probe_start(unsigned parallel);
+ * keeps `parallel` worker processes under `lim` reading documents for pdf_probe from then on
+ * (forking a multi-threaded process leaves other threads' locks held in the child). c2s-web calls
+ * it first thing after its sandbox is locked, before it reads its TLS key. Without it pdf_probe
+ * forks the caller. At most `parallel` documents are read at once; a caller that waits longer than
+ * the child's deadline gets C2S_ERR_BUSY (503). */
+C2S_MUST_CHECK c2s_err pdf_probe_start(unsigned parallel, const struct pdf_probe_limits *lim);
 
 /* PAdES B-LT: an incremental update over `pdf` (a complete signed file) that adds or extends
  * the catalog's /DSS with /Certs, /CRLs and /OCSPs (DER blobs). `update` is initialised here

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -73,49 +74,73 @@ static size_t vsz_peak(void)
 	return (size_t)kb * 1024;
 }
 
-static void probe_child(int fd, const uint8_t *pdf, size_t len, size_t max_len, int repair,
-                        const struct pdf_probe_limits *lim)
+/* The parent's unflushed stdio buffers are copies here: whatever flushes them (qpdf's streams
+ * do) writes to /dev/null, not twice into c2s-web's log. */
+static void quiet_stdio(void)
 {
-	struct probe_reply r;
-	memset(&r, 0, sizeof(r));
-	/* the parent's unflushed stdio buffers are copies here: whatever flushes them (qpdf's
-	 * streams do) writes to /dev/null, not twice into the parent's log */
 	int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	if (null >= 0) {
 		dup3(null, STDOUT_FILENO, 0);
 		dup3(null, STDERR_FILENO, 0);
 		close(null);
 	}
-	struct rlimit cpu = {lim->cpu_s, lim->cpu_s + 1};
-	setrlimit(RLIMIT_CPU, &cpu); /* SIGXCPU, then SIGKILL */
-	/* and a deadline in wall time: a child that waits (on a lock another thread of the
-	 * parent held at fork) uses no CPU; SIGALRM ends it all the same */
-	struct itimerval wall = {.it_value = {.tv_sec = 3 * (time_t)lim->cpu_s + 2}};
-	setitimer(ITIMER_REAL, &wall, NULL);
-	size_t v = PROBE_ASAN ? 0 : vsz_now();
-	if (v) {
-		struct rlimit as = {v + lim->mem, v + lim->mem};
-		setrlimit(RLIMIT_AS, &as);
-	}
+}
+
+/* One document read under the limits already set (`as_limit`: the address-space limit, 0
+ * when none); fills r. 1 when it ran out of memory. */
+static int probe_read(const uint8_t *pdf, size_t len, size_t max_len, int repair, size_t as_limit,
+                      struct probe_reply *r)
+{
 	c2s_err e;
+	memset(r, 0, sizeof(*r));
 	if (repair) {
 		struct buf out;
 		char what[160];
-		e = pdf_repair(pdf, len, max_len, &out, what, sizeof(what), r.why, sizeof(r.why));
+		e = pdf_repair(pdf, len, max_len, &out, what, sizeof(what), r->why, sizeof(r->why));
 		buf_free(&out);
 	} else {
 		struct pdf_sig_params p = {.name = "probe", .when = 1, .contents_max = 8192};
 		struct pdf_prepared pp;
-		e = pdf_prepare(pdf, len, max_len, &p, &pp, r.why, sizeof(r.why));
+		e = pdf_prepare(pdf, len, max_len, &p, &pp, r->why, sizeof(r->why));
 		pdf_prepared_free(&pp);
 	}
 	/* qpdf catches std::bad_alloc: in its C API (the message says so), or while resolving
 	 * an object, which then reads as null ("no usable catalog"); the address space that
 	 * reached its limit tells */
-	if (e != C2S_OK &&
-	    (strstr(r.why, "bad_alloc") || (v && vsz_peak() + (1u << 20) >= v + lim->mem)))
-		e = C2S_ERR_NOMEM;
-	r.code = (int32_t)e;
+	int nomem = e != C2S_OK && (strstr(r->why, "bad_alloc") ||
+	                            (as_limit && vsz_peak() + (1u << 20) >= as_limit));
+	r->code = (int32_t)(nomem ? C2S_ERR_NOMEM : e);
+	return nomem;
+}
+
+static size_t limit_as(const struct pdf_probe_limits *lim)
+{
+	size_t v = PROBE_ASAN ? 0 : vsz_now();
+	if (!v)
+		return 0;
+	struct rlimit as = {v + lim->mem, v + lim->mem};
+	setrlimit(RLIMIT_AS, &as);
+	return v + lim->mem;
+}
+
+/* A wall-clock deadline: a child that waits uses no CPU; SIGALRM ends it all the same. */
+static void deadline(const struct pdf_probe_limits *lim, int on)
+{
+	struct itimerval wall = {.it_value = {.tv_sec = on ? 3 * (time_t)lim->cpu_s + 2 : 0}};
+	setitimer(ITIMER_REAL, &wall, NULL);
+}
+
+/* Without a server: this forked child reads the one document and exits. */
+static void probe_child(int fd, const uint8_t *pdf, size_t len, size_t max_len, int repair,
+                        const struct pdf_probe_limits *lim)
+{
+	struct probe_reply r;
+	quiet_stdio();
+	struct rlimit cpu = {lim->cpu_s, lim->cpu_s + 1};
+	setrlimit(RLIMIT_CPU, &cpu); /* SIGXCPU, then SIGKILL */
+	deadline(lim, 1);
+	size_t as = limit_as(lim);
+	probe_read(pdf, len, max_len, repair, as, &r);
 	ssize_t w = write(fd, &r, sizeof(r));   /* under PIPE_BUF: one write, never blocks */
 	_exit(w == (ssize_t)sizeof(r) ? 0 : 1); /* no atexit handlers, no leak check */
 }
@@ -254,46 +279,143 @@ static int recv_fd(int ctl)
 	return fd;
 }
 
-/* One document: the request, the bytes, then probe_child (which answers and exits). */
-static void serve_one(int fd)
+/* A worker reads documents one after the other (a fork per document cost 0.7 ms, more than
+ * reading a 34 KB contract): its address space is limited once; before each document its CPU
+ * limit is set one budget above what it has used, and a deadline armed. A worker that ran
+ * out of memory, or has read PROBE_WORKER_DOCS documents or grown by half its budget, exits
+ * and the server starts another; one killed by a limit is replaced the same way. */
+#define PROBE_WORKER_DOCS 1000
+#define PROBE_MAX_WORKERS 256
+
+static void worker_main(int sfd, const struct pdf_probe_limits *lim)
 {
-	struct probe_req q;
-	if (io_full(fd, &q, sizeof(q), 0) != 0 || q.len == 0 || q.len > PDF_MAX_PROBE_LEN ||
-	    q.cpu_s == 0)
-		_exit(1);
-	uint8_t *doc = malloc(q.len);
-	if (!doc || io_full(fd, doc, q.len, 0) != 0)
-		_exit(1);
-	struct pdf_probe_limits lim = {.mem = q.mem, .cpu_s = q.cpu_s};
-	probe_child(fd, doc, q.len, q.max_len, q.repair, &lim);
+	quiet_stdio();
+	size_t as = limit_as(lim), v0 = as ? as - lim->mem : 0;
+	for (unsigned n = 0; n < PROBE_WORKER_DOCS; n++) {
+		int fd = recv_fd(sfd);
+		if (fd < 0)
+			_exit(0); /* the server is gone */
+		struct probe_req q;
+		struct probe_reply r;
+		uint8_t *doc = NULL;
+		int nomem = 0;
+		if (io_full(fd, &q, sizeof(q), 0) == 0 && q.len && q.len <= PDF_MAX_PROBE_LEN &&
+		    (doc = malloc(q.len)) && io_full(fd, doc, q.len, 0) == 0) {
+			struct rusage ru;
+			struct rlimit cpu;
+			getrusage(RUSAGE_SELF, &ru);
+			getrlimit(RLIMIT_CPU,
+			          &cpu); /* the hard limit stays; only the soft one moves */
+			rlim_t want =
+			    (rlim_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + 1) + lim->cpu_s;
+			cpu.rlim_cur = cpu.rlim_max != RLIM_INFINITY && want > cpu.rlim_max
+			                   ? cpu.rlim_max
+			                   : want;
+			setrlimit(RLIMIT_CPU, &cpu);
+			deadline(lim, 1);
+			nomem = probe_read(doc, q.len, q.max_len, q.repair, as, &r);
+			deadline(lim, 0);
+			(void)io_full(fd, &r, sizeof(r), 1);
+		}
+		free(doc);
+		close(fd);
+		if (nomem || (v0 && vsz_now() > v0 + lim->mem / 2))
+			_exit(0); /* a fresh worker for the next document */
+		if (write(sfd, "d", 1) != 1)
+			_exit(0);
+	}
+	_exit(0);
 }
 
-static void server_loop(int ctl)
+struct worker {
+	int fd; /* the server's end; -1: none */
+	int busy;
+};
+
+static void worker_spawn(struct worker *ws, unsigned n, unsigned i, int ctl,
+                         const struct pdf_probe_limits *lim)
 {
+	int sv[2];
+	ws[i].fd = -1;
+	ws[i].busy = 0;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+		return;
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(ctl);
+		close(sv[0]);
+		for (unsigned k = 0; k < n; k++)
+			if (ws[k].fd >= 0)
+				close(ws[k].fd);
+		worker_main(sv[1], lim);
+	}
+	close(sv[1]);
+	if (pid < 0)
+		close(sv[0]);
+	else
+		ws[i].fd = sv[0];
+}
+
+static void server_loop(int ctl, unsigned n, const struct pdf_probe_limits *lim)
+{
+	static struct worker ws[PROBE_MAX_WORKERS];
+	static int queue[PROBE_MAX_WORKERS];
+	struct pollfd pf[PROBE_MAX_WORKERS + 1];
+	size_t head = 0, count = 0;
 	/* none of c2s-web's descriptors (the parent's channel, the listeners): only ours */
 	for (int fd = 3; fd < 1024; fd++)
 		if (fd != ctl)
 			close(fd);
-	signal(SIGCHLD, SIG_IGN); /* children reap themselves */
+	signal(SIGCHLD, SIG_IGN); /* workers reap themselves */
+	for (unsigned i = 0; i < n; i++)
+		ws[i].fd = -1; /* not 0: a new worker closes the others' descriptors */
+	for (unsigned i = 0; i < n; i++)
+		worker_spawn(ws, n, i, ctl, lim);
 	for (;;) {
-		int fd = recv_fd(ctl);
-		if (fd < 0)
-			_exit(0); /* c2s-web is gone */
-		pid_t pid = fork();
-		if (pid == 0) {
-			close(ctl);
-			serve_one(fd);
+		pf[0] = (struct pollfd){.fd = count < n ? ctl : -1, .events = POLLIN};
+		for (unsigned i = 0; i < n; i++)
+			pf[i + 1] = (struct pollfd){.fd = ws[i].fd, .events = POLLIN};
+		if (poll(pf, n + 1, ws[0].fd < 0 ? 1000 : -1) < 0 && errno != EINTR)
+			_exit(1);
+		if (pf[0].revents) {
+			int fd = recv_fd(ctl);
+			if (fd < 0)
+				_exit(0); /* c2s-web is gone */
+			queue[(head + count++) % n] = fd;
 		}
-		close(fd);
+		for (unsigned i = 0; i < n; i++) {
+			char c;
+			if (ws[i].fd >= 0 && !pf[i + 1].revents)
+				continue;
+			if (ws[i].fd >= 0 && read(ws[i].fd, &c, 1) == 1) {
+				ws[i].busy = 0; /* ready for the next */
+				continue;
+			}
+			if (ws[i].fd >= 0) /* exited: its document (if any) saw its socket close */
+				close(ws[i].fd);
+			worker_spawn(ws, n, i, ctl, lim);
+		}
+		for (unsigned i = 0; i < n && count; i++) {
+			if (ws[i].fd < 0 || ws[i].busy)
+				continue;
+			int fd = queue[head];
+			head = (head + 1) % n;
+			count--;
+			if (send_fd(ws[i].fd, fd) == 0)
+				ws[i].busy = 1;
+			close(fd); /* the worker holds it now, or the caller sees it closed */
+		}
 	}
 }
 
-c2s_err pdf_probe_start(unsigned parallel)
+c2s_err pdf_probe_start(unsigned parallel, const struct pdf_probe_limits *lim)
 {
 	int sv[2];
-	if (g_server >= 0)
+	if (g_server >= 0 || !lim || !lim->cpu_s)
 		return C2S_OK;
 	g_parallel = parallel ? parallel : 1;
+	if (g_parallel > PROBE_MAX_WORKERS)
+		g_parallel = PROBE_MAX_WORKERS;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
 		return C2S_ERR_NOMEM;
 	pid_t pid = fork();
@@ -304,7 +426,8 @@ c2s_err pdf_probe_start(unsigned parallel)
 	}
 	if (pid == 0) {
 		close(sv[0]);
-		server_loop(sv[1]);
+		struct pdf_probe_limits l = *lim;
+		server_loop(sv[1], g_parallel, &l);
 	}
 	close(sv[1]);
 	g_server = sv[0];

@@ -24,7 +24,7 @@ gs -q -dBATCH -dNOPAUSE -sDEVICE=pdfwrite -o "$W/doc34k.pdf" "$W/doc.ps"
 start() { # PARSE_CPU
 	c2s_stop "$W/a" 2>/dev/null || true
 	cp "$W/base.conf" "$W/a/c2s.conf"
-	printf '\n[pades]\nparse_cpu = %s\n' "$1" >>"$W/a/c2s.conf"
+	printf '\n[pades]\nparse_cpu = %s\nparse_parallel = %s\n' "$1" "${BENCH_PARALLEL:-4}" >>"$W/a/c2s.conf"
 	c2s_start "$W/a" >/dev/null || { echo "daemon did not start" >&2; exit 1; }
 }
 url() { echo "https://127.0.0.1:$(cat "$W/a/web.port")/v1/seal?level=B-B"; }

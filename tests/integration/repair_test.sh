@@ -77,8 +77,10 @@ done
 equals "c2s-web survived the attack files (same process)" "$(pgrep -f 'c2s-web' | head -1)" "$web_pid"
 srv=$(pgrep -P "$web_pid" -x c2s-web | head -1)
 check "c2s-web has its PDF probe server" test -n "$srv"
-equals "the probe server holds stdin, stdout, stderr and its socket only" "$(ls "/proc/$srv/fd" 2>/dev/null | wc -l)" 4
-equals "no probe child is left behind" "$(pgrep -P "$srv" | wc -l)" 0
+equals "the probe server holds stdin, stdout, stderr, its socket and one per worker only" "$(ls "/proc/$srv/fd" 2>/dev/null | wc -l)" 8
+equals "four workers ([pades] parse_parallel), those the attack files ended replaced" "$(pgrep -P "$srv" | wc -l)" 4
+w=$(pgrep -P "$srv" | head -1)
+equals "a worker holds stdin, stdout, stderr and its socket only" "$(ls "/proc/$w/fd" 2>/dev/null | wc -l)" 4
 r=$(repair "$d/dupkey.pdf" "$d/dupkey.rep.pdf")
 equals "harmless defects need no repair" "$r" "200 none"
 r=$(repair "$d/xref.rep.pdf" "$d/xref.rep2.pdf")
