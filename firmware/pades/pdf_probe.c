@@ -10,9 +10,9 @@
  * other threads: a lock another thread held at the fork stays held in the child (AddressSanitizer's
  * allocator of GCC 12 has no fork handler: 4 of 300 concurrent seals waited for ever). So
  * c2s-web starts a probe server (pdf_probe_start) while it is still one thread, before it reads
- * its TLS key or opens anything; the server stays single-threaded and forks one child per
- * document, which receives the document over its own socket. Without a server (tools, tests)
- * pdf_probe forks the caller directly. */
+ * its TLS key or opens anything; the server stays single-threaded and keeps worker processes
+ * (forked from it) that receive each document over its own socket. Without a server (tools,
+ * tests) pdf_probe forks the caller directly. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
