@@ -285,6 +285,14 @@ static int recv_fd(int ctl)
  * out of memory, or has read PROBE_WORKER_DOCS documents or grown by half its budget, exits
  * and the server starts another; one killed by a limit is replaced the same way. */
 #define PROBE_WORKER_DOCS 1000
+
+static long long cpu_us(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000LL + ru.ru_utime.tv_usec +
+	       ru.ru_stime.tv_usec;
+}
 #define PROBE_MAX_WORKERS 256
 
 static void worker_main(int sfd, const struct pdf_probe_limits *lim)
@@ -313,8 +321,17 @@ static void worker_main(int sfd, const struct pdf_probe_limits *lim)
 			                   : want;
 			setrlimit(RLIMIT_CPU, &cpu);
 			deadline(lim, 1);
+			long long t0 = cpu_us();
 			nomem = probe_read(doc, q.len, q.max_len, q.repair, as, &r);
 			deadline(lim, 0);
+			/* RLIMIT_CPU counts whole seconds of the worker's life: this document may
+			 * have had up to one more than its budget; what it used decides */
+			if (cpu_us() - t0 > (long long)lim->cpu_s * 1000000) {
+				r.code = C2S_ERR_PDF_UNSUPPORTED;
+				snprintf(r.why, sizeof(r.why),
+				         "reading the PDF takes more than %u s of CPU; refused",
+				         lim->cpu_s);
+			}
 			(void)io_full(fd, &r, sizeof(r), 1);
 		}
 		free(doc);
