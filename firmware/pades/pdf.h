@@ -112,7 +112,7 @@ C2S_MUST_CHECK c2s_err pdf_probe_start(unsigned parallel, const struct pdf_probe
  * update; free it with buf_free. Existing /DSS entries are kept, new streams appended; a blob
  * whose bytes equal an unfiltered stream the /DSS already lists (at most 4096 streams and
  * 64 MiB read), or an earlier blob of the same call, is referenced, not written again. With
- * `vri_key`, /VRI gets (or replaces) the entry of that key naming the streams of every blob
+ * `vri_key`, /VRI receives (or has replaced) the entry of that key naming the streams of every blob
  * given here. */
 struct pdf_dss {
 	const uint8_t *const *certs;

@@ -28,34 +28,36 @@ static uint8_t *make_pdf(size_t refs, size_t n, size_t declared, const uint8_t *
 	char *p = malloc(cap);
 	size_t off[6], l = 0;
 	assert_non_null(p);
-	l += (size_t)sprintf(p + l, "%%PDF-1.7\n");
+	l += (size_t)snprintf(p + l, cap - l, "%%PDF-1.7\n");
 	off[1] = l;
-	l += (size_t)sprintf(p + l,
-	                     "1 0 obj\n<< /Type /Catalog /Pages 2 0 R /DSS 4 0 R >>\nendobj\n");
+	l += (size_t)snprintf(p + l, cap - l,
+	                      "1 0 obj\n<< /Type /Catalog /Pages 2 0 R /DSS 4 0 R >>\nendobj\n");
 	off[2] = l;
-	l += (size_t)sprintf(p + l, "2 0 obj\n<< /Type /Pages /Kids [3 0 R] /Count 1 >>\nendobj\n");
+	l += (size_t)snprintf(p + l, cap - l,
+	                      "2 0 obj\n<< /Type /Pages /Kids [3 0 R] /Count 1 >>\nendobj\n");
 	off[3] = l;
-	l += (size_t)sprintf(p + l, "3 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
-	                            ">>\nendobj\n");
+	l += (size_t)snprintf(p + l, cap - l,
+	                      "3 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+	                      ">>\nendobj\n");
 	off[4] = l;
-	l += (size_t)sprintf(p + l, "4 0 obj\n<< /Certs [");
+	l += (size_t)snprintf(p + l, cap - l, "4 0 obj\n<< /Certs [");
 	for (size_t i = 0; i < refs; i++)
-		l += (size_t)sprintf(p + l, "5 0 R ");
-	l += (size_t)sprintf(p + l, "] >>\nendobj\n");
+		l += (size_t)snprintf(p + l, cap - l, "5 0 R ");
+	l += (size_t)snprintf(p + l, cap - l, "] >>\nendobj\n");
 	off[5] = l;
-	l += (size_t)sprintf(p + l, "5 0 obj\n<< /Length %zu >>\nstream\n", declared);
+	l += (size_t)snprintf(p + l, cap - l, "5 0 obj\n<< /Length %zu >>\nstream\n", declared);
 	if (fill)
 		memcpy(p + l, fill, n);
 	else
 		memset(p + l, 'A', n);
 	l += n;
-	l += (size_t)sprintf(p + l, "\nendstream\nendobj\n");
+	l += (size_t)snprintf(p + l, cap - l, "\nendstream\nendobj\n");
 	size_t x = l;
-	l += (size_t)sprintf(p + l, "xref\n0 6\n0000000000 65535 f \n");
+	l += (size_t)snprintf(p + l, cap - l, "xref\n0 6\n0000000000 65535 f \n");
 	for (int i = 1; i < 6; i++)
-		l += (size_t)sprintf(p + l, "%010zu 00000 n \n", off[i]);
-	l += (size_t)sprintf(p + l, "trailer\n<< /Size 6 /Root 1 0 R >>\nstartxref\n%zu\n%%%%EOF\n",
-	                     x);
+		l += (size_t)snprintf(p + l, cap - l, "%010zu 00000 n \n", off[i]);
+	l += (size_t)snprintf(p + l, cap - l,
+	                      "trailer\n<< /Size 6 /Root 1 0 R >>\nstartxref\n%zu\n%%%%EOF\n", x);
 	assert_true(l <= cap);
 	*out_len = l;
 	return (uint8_t *)p;

@@ -301,7 +301,7 @@ static void measure(struct kase *k)
 		free(r.p);
 		return;
 	}
-	k->got = atoi((char *)r.p);
+	k->got = (int)strtol((char *)r.p, NULL, 10);
 	snprintf(k->why, sizeof(k->why), "%s", nl + 1);
 	k->why[strcspn(k->why, "\n")] = 0;
 	free(r.p);
