@@ -434,7 +434,7 @@ static enum MHD_Result api_documents_signable(struct web_req *r, struct web_orde
 		                           .contents_max = PADES_REMOTE_BUDGET + PADES_TST_BUDGET,
 		                           .no_page_annot = 1};
 		struct pdf_prepared pp;
-		char why[300] = "", path[40];
+		char why[512] = "", path[40];
 		struct pdf_probe_limits lim = {.mem = cfg->pdf_parse_mem,
 		                               .cpu_s = cfg->pdf_parse_cpu};
 		c2s_err e = pdf_probe(o->docs[i].data, o->docs[i].len, cfg->pdf_max, 0, &lim, why,
@@ -456,7 +456,7 @@ static enum MHD_Result api_documents_signable(struct web_req *r, struct web_orde
 			}
 		}
 		if (e != C2S_OK) {
-			char d[600];
+			char d[900];
 			snprintf(path, sizeof(path), "$.documents[%zu]", i);
 			snprintf(
 			    d, sizeof(d), "%s: %s%s", path, why[0] ? why : c2s_err_message(e),

@@ -31,6 +31,10 @@
 #include "pdf.h"
 
 #define PDF_MAX_PROBE_LEN (1ull << 34)
+/* What the sender of a refused document can do about it */
+#define PROBE_ADVICE                                                                               \
+	"; refused as too costly to read safely. Resave it with a PDF tool (print to a new PDF); " \
+	"for legitimately large documents the operator can raise [pades] parse_memory, parse_cpu"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define PROBE_ASAN 1
@@ -147,9 +151,8 @@ static void probe_child(int fd, const uint8_t *pdf, size_t len, size_t max_len, 
 
 /* ---- the probe server -------------------------------------------------------------- */
 
-struct probe_req {
-	uint64_t len, max_len, mem;
-	uint32_t cpu_s;
+struct probe_req { /* the limits are the server's, set when it started */
+	uint64_t len, max_len;
 	int32_t repair;
 };
 
@@ -329,7 +332,7 @@ static void worker_main(int sfd, const struct pdf_probe_limits *lim)
 			if (cpu_us() - t0 > (long long)lim->cpu_s * 1000000) {
 				r.code = C2S_ERR_PDF_UNSUPPORTED;
 				snprintf(r.why, sizeof(r.why),
-				         "reading the PDF takes more than %u s of CPU; refused",
+				         "reading the PDF takes more than %u s of CPU" PROBE_ADVICE,
 				         lim->cpu_s);
 			}
 			(void)io_full(fd, &r, sizeof(r), 1);
@@ -458,10 +461,10 @@ static c2s_err verdict(int answered, const struct probe_reply *r, int sig,
 	if (answered) {
 		if (r->code == C2S_ERR_NOMEM) {
 			if (why && why_cap)
-				snprintf(
-				    why, why_cap,
-				    "reading the PDF needs more than %zu MiB of memory; refused",
-				    lim->mem >> 20);
+				snprintf(why, why_cap,
+				         "reading the PDF needs more than %zu MiB of "
+				         "memory" PROBE_ADVICE,
+				         lim->mem >> 20);
 			return C2S_ERR_PDF_UNSUPPORTED;
 		}
 		if (why && why_cap)
@@ -471,16 +474,16 @@ static c2s_err verdict(int answered, const struct probe_reply *r, int sig,
 	if (why && why_cap) {
 		if (sig == SIGXCPU || sig == SIGKILL)
 			snprintf(why, why_cap,
-			         "reading the PDF takes more than %u s of CPU; refused",
+			         "reading the PDF takes more than %u s of CPU" PROBE_ADVICE,
 			         lim->cpu_s);
 		else if (sig == SIGALRM)
 			snprintf(why, why_cap,
-			         "reading the PDF did not finish within %u s; refused",
+			         "reading the PDF did not finish within %u s" PROBE_ADVICE,
 			         3 * lim->cpu_s + 2);
 		else
 			snprintf(why, why_cap,
 			         "reading the PDF exceeded its limits (%zu MiB of memory, %u s of "
-			         "CPU); refused",
+			         "CPU)" PROBE_ADVICE,
 			         lim->mem >> 20, lim->cpu_s);
 	}
 	return C2S_ERR_PDF_UNSUPPORTED;
@@ -491,8 +494,7 @@ static c2s_err probe_via_server(const uint8_t *pdf, size_t len, size_t max_len, 
 {
 	int sp[2];
 	struct probe_reply r;
-	struct probe_req q = {
-	    .len = len, .max_len = max_len, .mem = lim->mem, .cpu_s = lim->cpu_s, .repair = repair};
+	struct probe_req q = {.len = len, .max_len = max_len, .repair = repair};
 	if (len == 0 || len > PDF_MAX_PROBE_LEN)
 		return C2S_OK; /* nothing qpdf reads: the caller's pdf_prepare refuses it */
 	if (!slot_take(3 * lim->cpu_s + 2)) {
@@ -515,7 +517,9 @@ static c2s_err probe_via_server(const uint8_t *pdf, size_t len, size_t max_len, 
 		close(sp[0]);
 		slot_give();
 		if (why && why_cap)
-			snprintf(why, why_cap, "the PDF reader process is not running");
+			snprintf(why, why_cap,
+			         "the PDF reader process of c2s-web is not running; restart "
+			         "click2signd (its log says why the reader ended)");
 		return C2S_ERR_INTERNAL;
 	}
 	/* a child that dies while it reads leaves a broken pipe: its answer (none) tells */
