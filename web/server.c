@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 #include <strings.h>
+#include <gnutls/gnutls.h>
 
 #include "server.h"
 #include "web.h"
@@ -342,6 +343,31 @@ const char *web_tls_priorities(void)
 	       "+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:-SHA1:%SERVER_PRECEDENCE";
 }
 
+/* TLS session resumption (tickets, TLS 1.2 and 1.3): a browser coming back within
+ * [web] tls_resume seconds skips the key exchange and the certificate signature. The master key
+ * is made once per c2s-web start, stays in memory only (the process is not dumpable), and GnuTLS
+ * derives the key that seals each ticket from it and the time, so those keys rotate every
+ * period. libmicrohttpd 0.9.75 has no option for tickets; its connection notice comes after
+ * gnutls_init and before the connection's thread starts the handshake, which is where they are
+ * switched on. Not on the certificate listener: a resumed session would skip the client
+ * certificate's signature, and every login there must prove the key afresh. */
+static gnutls_datum_t web_ticket_key;
+
+static void web_notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                                  enum MHD_ConnectionNotificationCode toe)
+{
+	const struct web_listener *l = cls;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED && !l->cert_listener && web_ticket_key.data) {
+		const union MHD_ConnectionInfo *ti =
+		    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+		gnutls_session_t s = ti ? (gnutls_session_t)ti->tls_session : NULL;
+		if (s &&
+		    gnutls_session_ticket_enable_server(s, &web_ticket_key) == GNUTLS_E_SUCCESS)
+			gnutls_db_set_cache_expiration(s, (int)l->ctx->cfg->tls_resume);
+	}
+	guard_notify_connection((void *)(intptr_t)l->cert_listener, conn, socket_context, toe);
+}
+
 static void web_mhd_log(void *cls, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 static void web_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -373,6 +399,11 @@ struct MHD_Daemon *web_server_start(struct web_listener *l, int fd, const char *
 	 * usage lacks digitalSignature (a signing-only certificate): browsers never offer one,
 	 * and custcert refuses it too, for other clients that get past this. */
 	const char *prio = web_tls_priorities();
+	if (cfg->tls_resume && !web_ticket_key.data &&
+	    gnutls_session_ticket_key_generate(&web_ticket_key) != GNUTLS_E_SUCCESS) {
+		log_warn("no TLS session ticket key: every connection makes a full handshake");
+		web_ticket_key.data = NULL;
+	}
 	return MHD_start_daemon(
 	    flags, 0, cfg->n_trusted_proxies ? guard_accept : NULL, NULL, web_handle, l,
 	    MHD_OPTION_EXTERNAL_LOGGER, web_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
@@ -382,7 +413,6 @@ struct MHD_Daemon *web_server_start(struct web_listener *l, int fd, const char *
 	    cfg->n_trusted_proxies ? 0u : (unsigned)cfg->max_per_ip, /* else guard_accept */
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->request_timeout,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_NOTIFY_COMPLETED,
-	    web_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, guard_notify_connection,
-	    (void *)(intptr_t)l->cert_listener, MHD_OPTION_URI_LOG_CALLBACK, web_uri_log, NULL,
-	    MHD_OPTION_END);
+	    web_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, web_notify_connection, l,
+	    MHD_OPTION_URI_LOG_CALLBACK, web_uri_log, NULL, MHD_OPTION_END);
 }

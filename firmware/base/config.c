@@ -56,6 +56,7 @@ void config_defaults(struct config *cfg)
 	cfg->max_per_ip = 64;
 	cfg->request_timeout = 30;
 	cfg->header_timeout = 30;
+	cfg->tls_resume = 3600;
 	cfg->body_min_rate = 1024;
 	cfg->body_memory = (size_t)256 << 20;
 	cfg->rate_pages = 600;
@@ -279,6 +280,7 @@ static int config_kv(struct config *cfg, int line, const char *section, const ch
 	CFG_UINT("web", "max_per_ip", max_per_ip, 1, 100000, "");
 	CFG_UINT("web", "request_timeout", request_timeout, 1, 3600, " seconds");
 	CFG_UINT("web", "header_timeout", header_timeout, 1, 3600, " seconds");
+	CFG_UINT("web", "tls_resume", tls_resume, 0, 86400, " seconds");
 	CFG_UINT("web", "body_min_rate", body_min_rate, 0, 1u << 30, " bytes per second");
 	CFG_UINT("web", "body_memory", body_memory, 1u << 20, 1ull << 40, " bytes");
 	CFG_UINT("web", "workers", workers, 1, 64, "");

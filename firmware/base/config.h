@@ -43,6 +43,7 @@ struct config {
 	unsigned header_timeout; /* seconds from a request's start to its complete header section */
 	unsigned body_min_rate;  /* bytes per second a body must keep up after a 10 s grace */
 	size_t body_memory;      /* bytes of request bodies buffered at once, all requests */
+	unsigned tls_resume;     /* seconds a TLS session ticket stays valid (0 = no resumption) */
 	unsigned workers;        /* HTTP worker threads = IPC channels to the keyholder */
 	/* reverse proxies whose Forwarded / X-Forwarded-For name the client (limits, logs) */
 	char trusted_proxies[CONFIG_MAX_ALLOW][48];

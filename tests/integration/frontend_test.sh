@@ -86,6 +86,25 @@ check "X25519 over TLS 1.3 is served" tls -tls1_3 -groups X25519
 check "P-384 over TLS 1.3 is served" tls -tls1_3 -groups secp384r1
 check "TLS 1.2 is served" tls -tls1_2
 
+# --- TLS session resumption ([web] tls_resume): tickets on the main listener, none on the
+# certificate listener (every login there signs with the client's key afresh) ---
+resumed() { # PORT VERSION: the second handshake's first line, with the first one's ticket
+	rm -f "$d/sess.pem"
+	timeout 10 openssl s_client -connect "127.0.0.1:$1" "$2" -CAfile "$ca" -sess_out "$d/sess.pem" \
+		-ign_eof </dev/null >/dev/null 2>&1
+	test -s "$d/sess.pem" || { echo "no ticket"; return; }
+	timeout 10 openssl s_client -connect "127.0.0.1:$1" "$2" -CAfile "$ca" -sess_in "$d/sess.pem" \
+		</dev/null 2>/dev/null | grep -E '^(New|Reused),' | head -n1
+}
+contains "TLS 1.3: a second connection resumes with the ticket of the first" "$(resumed "$port" -tls1_3)" "Reused, TLSv1.3"
+contains "TLS 1.2: the same" "$(resumed "$port" -tls1_2)" "Reused, TLSv1.2"
+cport=$(cat "$d/cert.port")
+r=$(resumed "$cport" -tls1_3)
+check "the certificate listener gives TLS 1.3 clients no ticket ($r)" test "$r" = "no ticket"
+r=$(timeout 10 openssl s_client -connect "127.0.0.1:$cport" -tls1_3 -CAfile "$ca" </dev/null 2>/dev/null | grep -E "^(New|Reused),")
+contains "... and serves them with a full handshake" "$r" "New, TLSv1.3"
+contains "... over TLS 1.2 it does not resume" "$(resumed "$cport" -tls1_2)" "New, TLSv1.2"
+
 # --- slowloris: 20 connections trickling their headers; closed at the deadline ---
 slow=()
 for i in $(seq 20); do

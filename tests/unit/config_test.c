@@ -96,6 +96,17 @@ static void rate_limits_have_defaults_and_bounds(void **state)
 	assert_int_equal(c.rate_codes, 6);
 	assert_int_equal(c.rate_api, 30000);
 	assert_int_equal(c.rate_table, 8192);
+	assert_int_equal(c.tls_resume, 3600);
+	write_config(
+	    "[web]\ntls_resume = 0\n[seal]\nkey = c2s-seal\n[tsa]\nurl = http://127.0.0.1:9/\n");
+	assert_int_equal(config_load(path, &c), C2S_OK);
+	assert_int_equal(c.tls_resume, 0);
+	write_config("[web]\ntls_resume = 90000\n[seal]\nkey = c2s-seal\n[tsa]\nurl = "
+	             "http://127.0.0.1:9/\n");
+	assert_int_not_equal(config_load(path, &c), C2S_OK);
+	assert_non_null(find(&c, "tls_resume"));
+	write_config("[seal]\nkey = c2s-seal\n[tsa]\nurl = http://127.0.0.1:9/\n");
+	assert_int_equal(config_load(path, &c), C2S_OK);
 	write_config("[web]\nrate_api = 0\nrate_codes = 12\nrate_codes_burst = 3\n"
 	             "[seal]\nkey = c2s-seal\n[tsa]\nurl = http://127.0.0.1:9/\n");
 	assert_int_equal(config_load(path, &c), C2S_OK);
