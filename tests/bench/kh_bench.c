@@ -4,7 +4,8 @@
  * message digest, re-checked and hashed by the keyholder: the seal path, the only signing
  * message it accepts from c2s-web) from THREADS threads for SECONDS.
  *
- *   kh_bench CLICK2SIGND CONFIG THREADS SECONDS
+ *   kh_bench CLICK2SIGND CONFIG THREADS SECONDS [status]
+ * With "status", the threads send IPC_STATUS_REQ instead: the same hop without the signature.
  * prints: "ipc <threads> threads: <n> signatures in <s> s = <rate>/s, <errors> errors" */
 #include <pthread.h>
 #include <signal.h>
@@ -46,6 +47,8 @@ static int call(int fd, uint8_t *rx, uint32_t type, struct buf *req, struct ipc_
 	return ipc_recv(fd, rx, m, 30000) == C2S_OK ? 0 : -1;
 }
 
+static int status_only; /* round trips without signing: the hop's own cost */
+
 static void *work(void *arg)
 {
 	struct worker *w = arg;
@@ -60,6 +63,15 @@ static void *work(void *arg)
 	buf_init(&attrs, 8192);
 	while (!bench_stop) {
 		struct ipc_msg m;
+		if (status_only) {
+			buf_reset(&req);
+			if (call(w->fd, rx, IPC_STATUS_REQ, &req, &m) == 0 &&
+			    m.type == IPC_STATUS_RESP)
+				w->ok++;
+			else
+				w->err++;
+			continue;
+		}
 		for (unsigned i = 0; i < hash_len; i++)
 			digest[i] = (uint8_t)rand();
 		buf_reset(&req);
@@ -108,10 +120,11 @@ static int wait_ready(int fd)
 
 int main(int argc, char **argv)
 {
-	if (argc != 5) {
-		fprintf(stderr, "usage: kh_bench CLICK2SIGND CONFIG THREADS SECONDS\n");
+	if (argc != 5 && !(argc == 6 && strcmp(argv[5], "status") == 0)) {
+		fprintf(stderr, "usage: kh_bench CLICK2SIGND CONFIG THREADS SECONDS [status]\n");
 		return 2;
 	}
+	status_only = argc == 6;
 	int threads = (int)strtol(argv[3], NULL, 10);
 	double secs = strtod(argv[4], NULL);
 	if (threads < 1 || threads > 32 || config_load(argv[2], &cfg) != C2S_OK) {
@@ -160,8 +173,8 @@ int main(int argc, char **argv)
 		err += w[i].err;
 	}
 	double el = now_s() - t0;
-	printf("ipc %d threads: %lu signatures in %.2f s = %.0f/s, %lu errors\n", threads, ok, el,
-	       (double)ok / el, err);
+	printf("ipc %d threads: %lu %s in %.2f s = %.0f/s, %lu errors\n", threads, ok,
+	       status_only ? "status round trips" : "signatures", el, (double)ok / el, err);
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);
 	return err ? 1 : 0;
