@@ -95,6 +95,8 @@ C2S_MUST_CHECK c2s_err pdf_repair(const uint8_t *pdf, size_t len, size_t max_len
 struct pdf_probe_limits {
 	size_t mem;
 	unsigned cpu_s;
+	unsigned worker_docs; /* documents a server's worker reads before a fresh one takes over
+	                         (0: 1,000) */
 };
 C2S_MUST_CHECK c2s_err pdf_probe(const uint8_t *pdf, size_t len, size_t max_len, int repair,
                                  const struct pdf_probe_limits *lim, char *why, size_t why_cap);

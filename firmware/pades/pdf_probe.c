@@ -297,12 +297,16 @@ static long long cpu_us(void)
 	       ru.ru_stime.tv_usec;
 }
 #define PROBE_MAX_WORKERS 256
+/* the server's descriptors: it closed all others (below 1024) when it started and holds one
+ * per worker and per queued document, at most 3 * PROBE_MAX_WORKERS + a few */
+#define PROBE_MAX_FD 1024
 
 static void worker_main(int sfd, const struct pdf_probe_limits *lim)
 {
 	quiet_stdio();
 	size_t as = limit_as(lim), v0 = as ? as - lim->mem : 0;
-	for (unsigned n = 0; n < PROBE_WORKER_DOCS; n++) {
+	unsigned docs = lim->worker_docs ? lim->worker_docs : PROBE_WORKER_DOCS;
+	for (unsigned n = 0; n < docs; n++) {
 		int fd = recv_fd(sfd);
 		if (fd < 0)
 			_exit(0); /* the server is gone */
@@ -339,8 +343,10 @@ static void worker_main(int sfd, const struct pdf_probe_limits *lim)
 		}
 		free(doc);
 		close(fd);
-		if (nomem || (v0 && vsz_now() > v0 + lim->mem / 2))
-			_exit(0); /* a fresh worker for the next document */
+		/* a fresh worker for the next document; said by exiting, never after "d": the
+		 * server would hand the next document to a worker on its way out */
+		if (nomem || n + 1 == docs || (v0 && vsz_now() > v0 + lim->mem / 2))
+			_exit(0);
 		if (write(sfd, "d", 1) != 1)
 			_exit(0);
 	}
@@ -352,8 +358,7 @@ struct worker {
 	int busy;
 };
 
-static void worker_spawn(struct worker *ws, unsigned n, unsigned i, int ctl,
-                         const struct pdf_probe_limits *lim)
+static void worker_spawn(struct worker *ws, unsigned i, const struct pdf_probe_limits *lim)
 {
 	int sv[2];
 	ws[i].fd = -1;
@@ -362,11 +367,11 @@ static void worker_spawn(struct worker *ws, unsigned n, unsigned i, int ctl,
 		return;
 	pid_t pid = fork();
 	if (pid == 0) {
-		close(ctl);
-		close(sv[0]);
-		for (unsigned k = 0; k < n; k++)
-			if (ws[k].fd >= 0)
-				close(ws[k].fd);
+		/* only its own socket: not the control socket, the other workers' or the
+		 * documents waiting in the server's queue */
+		for (int fd = 3; fd < PROBE_MAX_FD; fd++)
+			if (fd != sv[1])
+				close(fd);
 		worker_main(sv[1], lim);
 	}
 	close(sv[1]);
@@ -383,14 +388,14 @@ static void server_loop(int ctl, unsigned n, const struct pdf_probe_limits *lim)
 	struct pollfd pf[PROBE_MAX_WORKERS + 1];
 	size_t head = 0, count = 0;
 	/* none of c2s-web's descriptors (the parent's channel, the listeners): only ours */
-	for (int fd = 3; fd < 1024; fd++)
+	for (int fd = 3; fd < PROBE_MAX_FD; fd++)
 		if (fd != ctl)
 			close(fd);
 	signal(SIGCHLD, SIG_IGN); /* workers reap themselves */
 	for (unsigned i = 0; i < n; i++)
 		ws[i].fd = -1; /* not 0: a new worker closes the others' descriptors */
 	for (unsigned i = 0; i < n; i++)
-		worker_spawn(ws, n, i, ctl, lim);
+		worker_spawn(ws, i, lim);
 	for (;;) {
 		pf[0] = (struct pollfd){.fd = count < n ? ctl : -1, .events = POLLIN};
 		for (unsigned i = 0; i < n; i++)
@@ -413,17 +418,22 @@ static void server_loop(int ctl, unsigned n, const struct pdf_probe_limits *lim)
 			}
 			if (ws[i].fd >= 0) /* exited: its document (if any) saw its socket close */
 				close(ws[i].fd);
-			worker_spawn(ws, n, i, ctl, lim);
+			worker_spawn(ws, i, lim);
 		}
 		for (unsigned i = 0; i < n && count; i++) {
 			if (ws[i].fd < 0 || ws[i].busy)
 				continue;
 			int fd = queue[head];
+			if (send_fd(ws[i].fd, fd) != 0) {
+				/* the worker is gone: the document waits for its successor */
+				close(ws[i].fd);
+				worker_spawn(ws, i, lim);
+				continue;
+			}
 			head = (head + 1) % n;
 			count--;
-			if (send_fd(ws[i].fd, fd) == 0)
-				ws[i].busy = 1;
-			close(fd); /* the worker holds it now, or the caller sees it closed */
+			ws[i].busy = 1;
+			close(fd); /* the worker holds it now */
 		}
 	}
 }

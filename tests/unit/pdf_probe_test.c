@@ -6,6 +6,7 @@
  * file, a file signed by @signpdf and a 20 MB single-image file accepted. Each probe runs in a
  * child of this test, so that wait4 reports its CPU and memory, its own child included. */
 #include <dirent.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,6 +136,74 @@ static int sh(const char *cmd)
 	return pclose(p);
 }
 
+/* The probe server as c2s-web runs it: 2 workers, each retiring after its 25th document (1,000
+ * in c2s-web) and replaced after a hostile one. 4 threads probe the clean file 700 times each
+ * (2,800 documents: over 100 retirements) with a hostile file (a second Flate layer) in the middle
+ * of each; every clean read must be accepted. A worker's retirement once lost the document handed
+ * to it on its way out (8 of 15,000 seals under load answered 422). */
+struct burst {
+	const uint8_t *clean, *bad;
+	size_t clean_len, bad_len;
+	int ok, refused, bad_ok;
+};
+
+static void *burst_thread(void *arg)
+{
+	struct burst *b = arg;
+	struct pdf_probe_limits lim = {.mem = 64u << 20, .cpu_s = 1};
+	for (int i = 0; i < 700; i++) {
+		char why[400] = "";
+		int hostile = b->bad && i == 350;
+		c2s_err e =
+		    pdf_probe(hostile ? b->bad : b->clean, hostile ? b->bad_len : b->clean_len,
+		              100u << 20, 0, &lim, why, sizeof(why));
+		if (hostile)
+			b->bad_ok += e == C2S_OK;
+		else if (e == C2S_OK)
+			b->ok++;
+		else if (b->refused++ == 0)
+			fprintf(stderr, "clean document refused at %d: %s\n", i, why);
+	}
+	return NULL;
+}
+
+static void server_burst(const char *dir)
+{
+	char path[600], bad[600];
+	snprintf(path, sizeof(path), "%s/clean.pdf", dir);
+	snprintf(bad, sizeof(bad), "%s/B2_flate2.pdf", dir);
+	pid_t pid = fork();
+	if (pid == 0) { /* one thread here, as c2s-web when it starts the server */
+		struct pdf_probe_limits lim = {.mem = 64u << 20, .cpu_s = 1, .worker_docs = 25};
+		struct burst b[4];
+		pthread_t t[4];
+		size_t cl = 0, bl = 0;
+		uint8_t *clean = slurp(path, &cl), *hostile = slurp(bad, &bl);
+		if (!clean || pdf_probe_start(2, &lim) != C2S_OK)
+			_exit(3);
+		for (int i = 0; i < 4; i++) {
+			b[i] = (struct burst){
+			    .clean = clean, .clean_len = cl, .bad = hostile, .bad_len = bl};
+			pthread_create(&t[i], NULL, burst_thread, &b[i]);
+		}
+		int ok = 0, refused = 0, bad_ok = 0;
+		for (int i = 0; i < 4; i++) {
+			pthread_join(t[i], NULL);
+			ok += b[i].ok, refused += b[i].refused, bad_ok += b[i].bad_ok;
+		}
+		printf("probe server, 2 workers: %d clean documents accepted, %d refused; hostile "
+		       "accepted %d of %d\n",
+		       ok, refused, bad_ok, hostile ? 4 : 0);
+		fflush(stdout);
+		_exit(refused || bad_ok || !hostile ? 1 : 0);
+	}
+	int st;
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		printf("FAIL probe server burst (status %d)\n", st);
+		g_fail = 1;
+	}
+}
+
 int main(void)
 {
 	const char *src = getenv("C2S_SOURCE_DIR");
@@ -163,6 +232,7 @@ int main(void)
 	expect(dir, "clean.pdf", 1, base.rss_kb);
 	expect(dir, "signpdf-signed.pdf", 1, base.rss_kb);
 	expect(dir, "big.pdf", 1, base.rss_kb);
+	server_burst(dir);
 	DIR *d = opendir(dir);
 	struct dirent *e;
 	while (d && (e = readdir(d)))
