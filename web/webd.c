@@ -185,7 +185,8 @@ int webd_main(const struct config *cfg)
 	pthread_mutex_init(&ctx.store_mu, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	/* the PDF probe's server: forked while this process is one thread and holds no secret */
-	struct pdf_probe_limits plim = {.mem = cfg->pdf_parse_mem, .cpu_s = cfg->pdf_parse_cpu};
+	struct pdf_probe_limits plim = {
+	    .mem = cfg->pdf_parse_mem, .cpu_s = cfg->pdf_parse_cpu, .doc_max = cfg->pdf_max};
 	if (cfg->pdf_parse_cpu && pdf_probe_start(cfg->pdf_parse_parallel, &plim) != C2S_OK) {
 		log_error("cannot start the PDF reader process");
 		goto out;

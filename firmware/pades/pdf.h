@@ -97,6 +97,9 @@ struct pdf_probe_limits {
 	unsigned cpu_s;
 	unsigned worker_docs; /* documents a server's worker reads before a fresh one takes over
 	                         (0: 1,000) */
+	size_t doc_max; /* the largest document a server's worker may be given: its bytes come on
+	                   top of `mem` (pdf_probe_start; the direct path holds it before the
+	                   limit) */
 };
 C2S_MUST_CHECK c2s_err pdf_probe(const uint8_t *pdf, size_t len, size_t max_len, int repair,
                                  const struct pdf_probe_limits *lim, char *why, size_t why_cap);

@@ -37,7 +37,7 @@ trap cleanup EXIT
 
 c2s_provision "$W/ec" ec:p256 >/dev/null 2>&1 || { echo "provisioning failed" >&2; exit 1; }
 sed -i 's/^\[web\]$/[web]\nmax_body = 400M/' "$W/ec/c2s.conf"
-printf '\n[pades]\npdf_max = 400M\n' >>"$W/ec/c2s.conf"
+printf '\n[pades]\npdf_max = 400M\n%s' "${BENCH_PADES:-}" >>"$W/ec/c2s.conf"
 sed -i 's/^log_level = info$/log_level = warn/' "$W/ec/c2s.conf"
 c2s_start_tsa "$W/ec" || { echo "TSA did not start" >&2; exit 1; }
 

@@ -136,7 +136,8 @@ static int sh(const char *cmd)
 	return pclose(p);
 }
 
-/* The probe server as c2s-web runs it: 2 workers, each retiring after its 25th document (1,000
+/* The probe server as c2s-web runs it (16 MiB to read a document, whose own bytes, up to 32 MiB,
+ * come on top): 2 workers, each retiring after its 25th document (1,000
  * in c2s-web) and replaced after a hostile one. 4 threads probe the clean file 700 times each
  * (2,800 documents: over 100 retirements) with a hostile file (a second Flate layer) in the middle
  * of each; every clean read must be accepted. A worker's retirement once lost the document handed
@@ -174,7 +175,9 @@ static void server_burst(const char *dir)
 	snprintf(bad, sizeof(bad), "%s/B2_flate2.pdf", dir);
 	pid_t pid = fork();
 	if (pid == 0) { /* one thread here, as c2s-web when it starts the server */
-		struct pdf_probe_limits lim = {.mem = 64u << 20, .cpu_s = 1, .worker_docs = 25};
+		/* 16 MiB for reading, documents up to 32 MiB on top: the 20 MB file passes */
+		struct pdf_probe_limits lim = {
+		    .mem = 16u << 20, .cpu_s = 1, .worker_docs = 25, .doc_max = 32u << 20};
 		struct burst b[4];
 		pthread_t t[4];
 		size_t cl = 0, bl = 0;
@@ -191,11 +194,19 @@ static void server_burst(const char *dir)
 			pthread_join(t[i], NULL);
 			ok += b[i].ok, refused += b[i].refused, bad_ok += b[i].bad_ok;
 		}
+		char big[600], why[400] = "";
+		size_t biglen = 0;
+		snprintf(big, sizeof(big), "%s/big.pdf", dir);
+		uint8_t *bigdoc = slurp(big, &biglen);
+		c2s_err be = bigdoc
+		                 ? pdf_probe(bigdoc, biglen, 100u << 20, 0, &lim, why, sizeof(why))
+		                 : C2S_ERR_ARG;
 		printf("probe server, 2 workers: %d clean documents accepted, %d refused; hostile "
-		       "accepted %d of %d\n",
-		       ok, refused, bad_ok, hostile ? 4 : 0);
+		       "accepted %d of %d; a %zu-byte document with 16 MiB to read it: %s %s\n",
+		       ok, refused, bad_ok, hostile ? 4 : 0, biglen,
+		       be == C2S_OK ? "accepted" : "refused", why);
 		fflush(stdout);
-		_exit(refused || bad_ok || !hostile ? 1 : 0);
+		_exit(refused || bad_ok || !hostile || be != C2S_OK ? 1 : 0);
 	}
 	int st;
 	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
