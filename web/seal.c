@@ -206,6 +206,9 @@ enum MHD_Result web_seal(struct web_req *r)
 	job.params.reason = cfg->seal_reason[0] ? cfg->seal_reason : NULL;
 	job.params.location = cfg->seal_location[0] ? cfg->seal_location : NULL;
 	job.params.when = time(NULL);
+	/* the body as it arrived, hashed then (server.c); pades checks that it covers it all */
+	if (o->orig.len && c2s_sha256_length(&r->body_sha) == o->orig.len)
+		job.prefix = &r->body_sha;
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	/* read once in a child under the kernel's limits, then here (bounded by what it took) */

@@ -14,32 +14,32 @@
 #define WEB_FORM_MAX 4096
 
 static const struct web_route web_routes[] = {
-    {"GET", "/v1/health", web_health, 0, 0, 0, WEB_ON_BOTH},
-    {"POST", "/v1/seal", web_seal, 1, 1, 0, WEB_ON_MAIN},
-    {"POST", "/v1/documents/repair", web_document_repair, 1, 1, 0, WEB_ON_MAIN},
-    {"GET", "/metrics", web_metrics, 0, 0, 0, WEB_ON_MAIN},
-    {"POST", "/v1/orders", web_order_create, 1, 1, 0, WEB_ON_MAIN},
-    {"GET", "/v1/orders/*", web_order_get, 1, 0, 0, WEB_ON_MAIN},
-    {"POST", "/v1/orders/*/cancel", web_order_cancel, 1, 0, 0, WEB_ON_MAIN},
-    {"GET", "/v1/orders/*/documents/*", web_order_document, 1, 0, 0, WEB_ON_MAIN},
-    {"GET", "/s/*", web_page_start, 0, 0, 0, WEB_ON_MAIN},
-    {"POST", "/s/*/otp", web_page_otp_send, 0, 1, WEB_FORM_MAX, WEB_ON_MAIN},
-    {"POST", "/s/*/otp/verify", web_page_otp_verify, 0, 1, WEB_FORM_MAX, WEB_ON_MAIN},
-    {"GET", "/s/*/documents", web_page_documents, 0, 0, 0, WEB_ON_MAIN},
-    {"GET", "/s/*/documents/*", web_page_documents, 0, 0, 0, WEB_ON_MAIN},
-    {"POST", "/s/*/documents/*/sign", web_page_sign, 0, 1, WEB_FORM_MAX, WEB_ON_MAIN},
-    {"POST", "/s/*/finish", web_page_finish, 0, 1, WEB_FORM_MAX, WEB_ON_MAIN},
-    {"GET", "/assets/c2s.css", web_asset_css, 0, 0, 0, WEB_ON_BOTH},
-    {"GET", "/v1/accounts/*/certificates", web_account_certs, 1, 0, 0, WEB_ON_MAIN},
-    {"DELETE", "/v1/accounts/*/certificates/*", web_account_cert_delete, 1, 0, 0, WEB_ON_MAIN},
-    {"GET", "/c/register", web_cert_register, 0, 0, 0, WEB_ON_CERT},
-    {"POST", "/c/register", web_cert_register_post, 0, 1, 24 * 1024, WEB_ON_CERT},
-    {"GET", "/c/login", web_cert_login, 0, 0, 0, WEB_ON_CERT},
-    {"GET", "/c/check", web_cert_check, 0, 0, 0, WEB_ON_CERT},
-    {"GET", "/s/*/otp", web_page_to_start, 0, 0, 0, WEB_ON_MAIN},
-    {"GET", "/s/*/otp/verify", web_page_to_start, 0, 0, 0, WEB_ON_MAIN},
-    {"GET", "/s/*/documents/*/sign", web_page_to_start, 0, 0, 0, WEB_ON_MAIN},
-    {"GET", "/s/*/finish", web_page_to_start, 0, 0, 0, WEB_ON_MAIN},
+    {"GET", "/v1/health", web_health, 0, 0, 0, WEB_ON_BOTH, 0},
+    {"POST", "/v1/seal", web_seal, 1, 1, 0, WEB_ON_MAIN, 1},
+    {"POST", "/v1/documents/repair", web_document_repair, 1, 1, 0, WEB_ON_MAIN, 0},
+    {"GET", "/metrics", web_metrics, 0, 0, 0, WEB_ON_MAIN, 0},
+    {"POST", "/v1/orders", web_order_create, 1, 1, 0, WEB_ON_MAIN, 0},
+    {"GET", "/v1/orders/*", web_order_get, 1, 0, 0, WEB_ON_MAIN, 0},
+    {"POST", "/v1/orders/*/cancel", web_order_cancel, 1, 0, 0, WEB_ON_MAIN, 0},
+    {"GET", "/v1/orders/*/documents/*", web_order_document, 1, 0, 0, WEB_ON_MAIN, 0},
+    {"GET", "/s/*", web_page_start, 0, 0, 0, WEB_ON_MAIN, 0},
+    {"POST", "/s/*/otp", web_page_otp_send, 0, 1, WEB_FORM_MAX, WEB_ON_MAIN, 0},
+    {"POST", "/s/*/otp/verify", web_page_otp_verify, 0, 1, WEB_FORM_MAX, WEB_ON_MAIN, 0},
+    {"GET", "/s/*/documents", web_page_documents, 0, 0, 0, WEB_ON_MAIN, 0},
+    {"GET", "/s/*/documents/*", web_page_documents, 0, 0, 0, WEB_ON_MAIN, 0},
+    {"POST", "/s/*/documents/*/sign", web_page_sign, 0, 1, WEB_FORM_MAX, WEB_ON_MAIN, 0},
+    {"POST", "/s/*/finish", web_page_finish, 0, 1, WEB_FORM_MAX, WEB_ON_MAIN, 0},
+    {"GET", "/assets/c2s.css", web_asset_css, 0, 0, 0, WEB_ON_BOTH, 0},
+    {"GET", "/v1/accounts/*/certificates", web_account_certs, 1, 0, 0, WEB_ON_MAIN, 0},
+    {"DELETE", "/v1/accounts/*/certificates/*", web_account_cert_delete, 1, 0, 0, WEB_ON_MAIN, 0},
+    {"GET", "/c/register", web_cert_register, 0, 0, 0, WEB_ON_CERT, 0},
+    {"POST", "/c/register", web_cert_register_post, 0, 1, 24 * 1024, WEB_ON_CERT, 0},
+    {"GET", "/c/login", web_cert_login, 0, 0, 0, WEB_ON_CERT, 0},
+    {"GET", "/c/check", web_cert_check, 0, 0, 0, WEB_ON_CERT, 0},
+    {"GET", "/s/*/otp", web_page_to_start, 0, 0, 0, WEB_ON_MAIN, 0},
+    {"GET", "/s/*/otp/verify", web_page_to_start, 0, 0, 0, WEB_ON_MAIN, 0},
+    {"GET", "/s/*/documents/*/sign", web_page_to_start, 0, 0, 0, WEB_ON_MAIN, 0},
+    {"GET", "/s/*/finish", web_page_to_start, 0, 0, 0, WEB_ON_MAIN, 0},
 };
 
 /* Matches `url` against a route path; '*' takes one non-empty segment into r->param. */
@@ -285,7 +285,15 @@ static enum MHD_Result web_handle(void *cls, struct MHD_Connection *conn, const 
 			}
 			r->mem += more;
 		}
-		if (buf_put(&r->body, upload_data, n) != C2S_OK) {
+		c2s_err put = buf_put(&r->body, upload_data, n);
+		if (put == C2S_OK && r->route->hash_body) {
+			/* hashed while the next bytes are on their way: a 100 MB seal then hashes
+			 * only its update after the upload, not the whole document again */
+			if (r->body.len == n)
+				c2s_sha256_init(&r->body_sha);
+			c2s_sha256_update(&r->body_sha, upload_data, n);
+		}
+		if (put != C2S_OK) {
 			/* over the limit: answered within 2 s, not when the client stops sending
 			 * (an endless chunked body); until then what arrives is discarded, so that
 			 * the client is reading when the answer comes, not reset mid-send */

@@ -10,6 +10,7 @@
 #include "firmware/base/buf.h"
 #include "firmware/base/config.h"
 #include "firmware/base/err.h"
+#include "firmware/base/sha256.h"
 #include "firmware/orders/orders.h"
 #include "firmware/store/store.h"
 #include "ratelimit.h"
@@ -39,6 +40,7 @@ struct web_req {
 	int64_t t0_us;  /* the handler's first call (monotonic), for the latency histogram */
 	int cert_listener;
 	const struct web_route *route;
+	struct c2s_sha256 body_sha; /* the body so far, when route->hash_body */
 	int started;
 	char client[65]; /* authenticated API client name */
 	/* the route's path parameters ('*' segments), percent-decoding not applied */
@@ -66,6 +68,7 @@ struct web_route {
 	int body;        /* accepts a body */
 	size_t body_max; /* 0: [web] max_body */
 	int where;       /* WEB_ON_MAIN (0), WEB_ON_CERT or WEB_ON_BOTH: which listener serves it */
+	int hash_body;   /* SHA-256 of the body taken as it arrives (a seal's document) */
 };
 #define WEB_ON_MAIN 0
 #define WEB_ON_CERT 1

@@ -51,7 +51,7 @@ static void on_chunk(void *ctx, const uint8_t *p, size_t n)
 
 /* Digest of the signed byte ranges of original || update, streamed. */
 static c2s_err hash_ranges(const struct pdf_prepared *pp, const uint8_t *pdf, enum cms_hash hh,
-                           uint8_t *out)
+                           const struct c2s_sha256 *prefix, uint8_t *out)
 {
 	c2s_err ret = C2S_ERR_INTERNAL;
 	struct hasher h = {.use_sha256 = hh == CMS_SHA256, .err = 0};
@@ -59,7 +59,11 @@ static c2s_err hash_ranges(const struct pdf_prepared *pp, const uint8_t *pdf, en
 
 	mbedtls_md_init(&h.md);
 	ENSURE(info != NULL, C2S_ERR_ARG);
-	if (h.use_sha256) {
+	if (h.use_sha256 && prefix && c2s_sha256_length(prefix) == pp->orig_len) {
+		h.sha256 = *prefix; /* the original, hashed as it arrived */
+		pdf_signed_update_ranges(pp, on_chunk, &h);
+		c2s_sha256_final(&h.sha256, out);
+	} else if (h.use_sha256) {
 		c2s_sha256_init(&h.sha256);
 		pdf_signed_ranges(pp, pdf, on_chunk, &h);
 		c2s_sha256_final(&h.sha256, out);
@@ -308,7 +312,7 @@ c2s_err pades_sign(const uint8_t *pdf, size_t len, const struct pades_request *r
 			WHY(C2S_ERR_X509, "signer certificate could not be parsed");
 	}
 	GUARD(pdf_prepare(pdf, len, r->max_len, &params, &pp, why, why_cap));
-	GUARD(hash_ranges(&pp, pdf, r->signer->hash, digest));
+	GUARD(hash_ranges(&pp, pdf, r->signer->hash, r->prefix, digest));
 	GUARD(cms_signed_attrs(r->signer, digest, cms_hash_len(r->signer->hash), &attrs));
 	GUARD(sign_and_fill(r, &attrs, &pp, &tok, why, why_cap));
 	out->update = pp.update;

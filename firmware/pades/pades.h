@@ -14,6 +14,7 @@
 #include "tsa.h"
 #include "firmware/base/buf.h"
 #include "firmware/base/err.h"
+#include "firmware/base/sha256.h"
 
 enum pades_level { PADES_B_B = 1, PADES_B_T = 2, PADES_B_LT = 3 };
 /* "B-B" | "B-T" | "B-LT" → level; -1 when unknown. */
@@ -49,6 +50,10 @@ struct pades_request {
 	 * fetches them before signing too, from the certificates the TSA's last token carried,
 	 * so that here they come from the cache. */
 	long tsa_rev_timeout_ms;
+	/* SHA-256 over the whole input document, taken as it arrived (c2s-web hashes a seal's
+	 * body while receiving it), or NULL. Used when the key hashes with SHA-256 and it covers
+	 * exactly the document; then only the update is hashed here. */
+	const struct c2s_sha256 *prefix;
 };
 
 /* Default token budget: the test TSA's tokens are ~2.1 KB (RSA-2048 TSA key, certificate
@@ -135,10 +140,11 @@ struct pades_keysrc {
 
 struct pades_job {
 	enum pades_level level;
-	const struct tsa_config *tsa; /* NULL: no TSA configured, B-T and B-LT are refused */
-	struct pdf_sig_params params; /* name, reason, location, time */
-	size_t max_len;               /* input size limit, 0 = none */
-	long fetch_timeout_ms;        /* B-LT: fetching revocation data */
+	const struct tsa_config *tsa;    /* NULL: no TSA configured, B-T and B-LT are refused */
+	struct pdf_sig_params params;    /* name, reason, location, time */
+	size_t max_len;                  /* input size limit, 0 = none */
+	long fetch_timeout_ms;           /* B-LT: fetching revocation data */
+	const struct c2s_sha256 *prefix; /* as in pades_request */
 };
 
 /* Sign `pdf` as `job` says with the key of `ks`. On success `out` holds the revisions to

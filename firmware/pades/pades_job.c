@@ -146,7 +146,8 @@ c2s_err pades_run(struct pades_keysrc *ks, const struct pades_job *job, const ui
 	                            .sign_ctx = &sc,
 	                            .tsa = job->tsa,
 	                            .params = job->params,
-	                            .max_len = job->max_len};
+	                            .max_len = job->max_len,
+	                            .prefix = job->prefix};
 	if (job->level == PADES_B_LT)
 		GUARD(pades_prefetch(&key, job, &crls, why, why_cap));
 	req.crls = (const uint8_t *const *)crls.crl;

@@ -224,10 +224,15 @@ void pdf_signed_ranges(const struct pdf_prepared *pp, const uint8_t *orig, pdf_c
                        void *ctx)
 {
 	/* Piece 1: the original, then the update up to '<'. Piece 2: from after '>'. */
-	size_t head = pp->range[1] - pp->orig_len;
-	size_t tail = pp->range[2] - pp->orig_len;
 	if (pp->orig_len)
 		cb(ctx, orig, pp->orig_len);
+	pdf_signed_update_ranges(pp, cb, ctx);
+}
+
+void pdf_signed_update_ranges(const struct pdf_prepared *pp, pdf_chunk_cb cb, void *ctx)
+{
+	size_t head = pp->range[1] - pp->orig_len;
+	size_t tail = pp->range[2] - pp->orig_len;
 	if (head)
 		cb(ctx, pp->update.data, head);
 	if (pp->range[3])

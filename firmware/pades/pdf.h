@@ -71,6 +71,9 @@ C2S_MUST_CHECK c2s_err pdf_set_contents(struct pdf_prepared *pp, const uint8_t *
 
 /* Calls cb for each signed piece of the output in order (for streamed hashing). */
 typedef void (*pdf_chunk_cb)(void *ctx, const uint8_t *p, size_t n);
+/* The same pieces without the original document (pp->orig_len bytes), for a caller that hashed
+ * it already. */
+void pdf_signed_update_ranges(const struct pdf_prepared *pp, pdf_chunk_cb cb, void *ctx);
 void pdf_signed_ranges(const struct pdf_prepared *pp, const uint8_t *orig, pdf_chunk_cb cb,
                        void *ctx);
 

@@ -342,6 +342,57 @@ static void test_sign_twice(void **state)
 	sign_validate(twice, thrice, &g_rsa, PADES_B_B, 3);
 }
 
+/* A document hashed as it arrived (c2s-web's seal path): the SHA-256 state over the whole
+ * input is taken over, only the update is hashed. The right state gives a valid signature; a
+ * state over other bytes of the same length a signature the validator refuses (so it was
+ * used); a state over fewer bytes is ignored. */
+static void prefix_case(const char *in, const char *out, const uint8_t *hashed, size_t hlen,
+                        int valid)
+{
+	struct tsa_config tsa = {.url = g_url, .timeout_ms = 10000};
+	struct pades_request r;
+	struct pades_result res;
+	struct c2s_sha256 pre;
+	char why[256] = "";
+	size_t n = 0;
+	uint8_t *pdf = slurp(in, &n);
+	assert_non_null(pdf);
+	c2s_sha256_init(&pre);
+	c2s_sha256_update(&pre, hashed ? hashed : pdf, hashed ? hlen : n);
+	req_init(&r, &g_p256, PADES_B_B, &tsa);
+	r.prefix = &pre;
+	assert_int_equal(pades_sign(pdf, n, &r, &res, why, sizeof(why)), C2S_OK);
+	assert_int_equal(write_out(out, pdf, n, &res), C2S_OK);
+	int rc =
+	    run("bash %s/tests/tools/validate_pdf.sh --level B-B %s %s %s/root.pem >%s.log 2>&1",
+	        g_src, out, in, g_pki, out);
+	if ((rc == 0) != valid) {
+		run("cat %s.log >&2", out);
+		fail_msg("%s: expected %s", out, valid ? "valid" : "refused");
+	}
+	pades_result_free(&res);
+	free(pdf);
+}
+
+static void test_prefix_hash(void **state)
+{
+	(void)state;
+	char in[400], out[400];
+	size_t n = 0;
+	snprintf(in, sizeof(in), "%s/corpus/gs.pdf", g_dir);
+	uint8_t *other = slurp(in, &n);
+	assert_non_null(other);
+	snprintf(out, sizeof(out), "%s/out/prefix-right.pdf", g_dir);
+	prefix_case(in, out, NULL, 0, 1);
+	other[n / 2] ^= 1; /* one bit of the document differs from what was hashed */
+	snprintf(out, sizeof(out), "%s/out/prefix-wrong.pdf", g_dir);
+	prefix_case(in, out, other, n, 0);
+	other[n / 2] ^= 1;
+	snprintf(out, sizeof(out), "%s/out/prefix-short.pdf", g_dir);
+	prefix_case(in, out, other, n - 1, 1);
+	free(other);
+}
+
 /* Real chain sizes: what the placeholder reserves and what the CMS needs. */
 static void test_sizes(void **state)
 {
@@ -508,7 +559,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_sizes),   cmocka_unit_test(test_refusals),
 	    cmocka_unit_test(test_run_job), cmocka_unit_test(test_sign_twice),
-	    cmocka_unit_test(test_corpus),
+	    cmocka_unit_test(test_corpus),  cmocka_unit_test(test_prefix_hash),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
