@@ -130,9 +130,28 @@ static const char *const kh_sql[S_N] = {
     [S_CODE_DROP] = "DELETE FROM otp_codes WHERE order_id = ?1",
 };
 
+/* A signature waiting for its row (khstore_sig_log): on its caller's stack until `done`. */
+struct kh_sig_pending {
+	int64_t at;
+	const char *key, *caller, *order;
+	const uint8_t *digest;
+	size_t dlen;
+	int doc;
+	int done;
+	c2s_err result;
+	struct kh_sig_pending *next;
+};
+
 struct khstore {
 	pthread_mutex_t mu;
 	int mu_ok;
+	/* group commit of the signature log: rows that arrive while one transaction is being
+	 * written (and synced) go together in the next one */
+	pthread_mutex_t q_mu;
+	pthread_cond_t q_cv;
+	int q_ok, q_writing;
+	struct kh_sig_pending *q_head, *q_tail;
+	uint64_t commits; /* signature-log transactions, for tests and benchmarks */
 	sqlite3 *db;
 	sqlite3_stmt *st[S_N];
 	char path[4096];
@@ -407,6 +426,12 @@ c2s_err khstore_open(const char *dir, struct khstore **out, char *why, size_t wh
 	ENSURE(ks, C2S_ERR_NOMEM);
 	ENSURE(pthread_mutex_init(&ks->mu, NULL) == 0, C2S_ERR_NOMEM);
 	ks->mu_ok = 1;
+	ENSURE(pthread_mutex_init(&ks->q_mu, NULL) == 0, C2S_ERR_NOMEM);
+	if (pthread_cond_init(&ks->q_cv, NULL) != 0) {
+		pthread_mutex_destroy(&ks->q_mu);
+		ENSURE(0, C2S_ERR_NOMEM);
+	}
+	ks->q_ok = 1;
 	snprintf(ks->path, sizeof(ks->path), "%s/%s", dir, KH_DB_NAME);
 	GUARD(kh_check_dir(dir, why, why_cap));
 	GUARD(kh_check_file(ks->path, why, why_cap));
@@ -457,6 +482,10 @@ void khstore_close(struct khstore *ks)
 		log_error("keyholder store: close: %s", sqlite3_errmsg(ks->db));
 	if (ks->mu_ok)
 		pthread_mutex_destroy(&ks->mu);
+	if (ks->q_ok) {
+		pthread_mutex_destroy(&ks->q_mu);
+		pthread_cond_destroy(&ks->q_cv);
+	}
 	free(ks);
 }
 
@@ -623,26 +652,86 @@ out:
 
 /* ---- signature log ---- */
 
+/* One transaction (one sync) for a batch of rows; all or none. */
+static c2s_err kh_sig_write(struct khstore *ks, const struct kh_sig_pending *p)
+{
+	c2s_err ret = C2S_ERR_KHSTORE;
+	int held = 0;
+	GUARD(kh_enter(ks, &held));
+	GUARD(kh_begin(ks));
+	for (; p; p = p->next) {
+		GUARD(kh_bind_i64(ks, S_SIG_INSERT, 1, p->at));
+		GUARD(kh_bind_text(ks, S_SIG_INSERT, 2, p->key));
+		GUARD(kh_bind_blob(ks, S_SIG_INSERT, 3, p->digest, p->dlen));
+		GUARD(kh_bind_text(ks, S_SIG_INSERT, 4, p->caller));
+		GUARD(kh_bind_text(ks, S_SIG_INSERT, 5, p->order));
+		GUARD(kh_bind_i64(ks, S_SIG_INSERT, 6, p->doc));
+		GUARD(kh_run(ks, S_SIG_INSERT));
+	}
+	GUARD(kh_commit(ks));
+	ks->commits++;
+	ret = C2S_OK;
+out:
+	kh_leave(ks, held); /* rolls back what was not committed */
+	return ret;
+}
+
+/* The row is durable when this returns C2S_OK (synchronous = FULL). A caller that finds a
+ * transaction being written queues its row and waits; the writer of the next one takes every
+ * queued row, so concurrent signatures share one sync instead of waiting for one each. */
 c2s_err khstore_sig_log(struct khstore *ks, int64_t at, const char *key, const uint8_t *digest,
                         size_t dlen, const char *caller, const char *order, int doc)
 {
 	c2s_err ret = C2S_ERR_KHSTORE;
-	int held = 0;
+	ENSURE(ks != NULL, C2S_ERR_KHSTORE); /* the keyholder could not open its store */
 	ENSURE(kh_str_ok(key, 1024) && kh_str_ok(caller, 256) && digest && dlen >= 20 &&
 	           dlen <= 64 && doc >= -1 && (!order || kh_order_ok(order)),
 	       C2S_ERR_ARG);
-	GUARD(kh_enter(ks, &held));
-	GUARD(kh_bind_i64(ks, S_SIG_INSERT, 1, at));
-	GUARD(kh_bind_text(ks, S_SIG_INSERT, 2, key));
-	GUARD(kh_bind_blob(ks, S_SIG_INSERT, 3, digest, dlen));
-	GUARD(kh_bind_text(ks, S_SIG_INSERT, 4, caller));
-	GUARD(kh_bind_text(ks, S_SIG_INSERT, 5, order));
-	GUARD(kh_bind_i64(ks, S_SIG_INSERT, 6, doc));
-	GUARD(kh_run(ks, S_SIG_INSERT));
-	ret = C2S_OK;
+	struct kh_sig_pending me = {.at = at,
+	                            .key = key,
+	                            .caller = caller,
+	                            .order = order,
+	                            .digest = digest,
+	                            .dlen = dlen,
+	                            .doc = doc};
+	pthread_mutex_lock(&ks->q_mu);
+	if (ks->q_tail)
+		ks->q_tail->next = &me;
+	else
+		ks->q_head = &me;
+	ks->q_tail = &me;
+	while (!me.done) {
+		if (ks->q_writing) {
+			pthread_cond_wait(&ks->q_cv, &ks->q_mu);
+			continue;
+		}
+		struct kh_sig_pending *batch = ks->q_head;
+		ks->q_head = ks->q_tail = NULL;
+		ks->q_writing = 1;
+		pthread_mutex_unlock(&ks->q_mu);
+		c2s_err e = kh_sig_write(ks, batch);
+		pthread_mutex_lock(&ks->q_mu);
+		while (batch) { /* each waiter's node is valid until it sees done */
+			struct kh_sig_pending *next = batch->next;
+			batch->result = e;
+			batch->done = 1;
+			batch = next;
+		}
+		ks->q_writing = 0;
+		pthread_cond_broadcast(&ks->q_cv);
+	}
+	ret = me.result;
+	pthread_mutex_unlock(&ks->q_mu);
 out:
-	kh_leave(ks, held);
 	return ret;
+}
+
+uint64_t khstore_sig_commits(struct khstore *ks)
+{
+	pthread_mutex_lock(&ks->q_mu);
+	uint64_t n = ks->commits;
+	pthread_mutex_unlock(&ks->q_mu);
+	return n;
 }
 
 c2s_err khstore_sig_log_count(struct khstore *ks, uint64_t *n)

@@ -62,6 +62,8 @@ C2S_MUST_CHECK c2s_err khstore_sig_log(struct khstore *ks, int64_t at, const cha
                                        const uint8_t *digest, size_t dlen, const char *caller,
                                        const char *order, int doc);
 C2S_MUST_CHECK c2s_err khstore_sig_log_count(struct khstore *ks, uint64_t *n);
+/* Transactions the signature log took so far (concurrent rows share one). */
+uint64_t khstore_sig_commits(struct khstore *ks);
 struct kh_sig_row {
 	int64_t id, at;
 	const char *key, *caller, *order; /* order NULL for seals */

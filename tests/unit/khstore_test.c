@@ -405,6 +405,73 @@ static void signature_log(void **state)
 	assert_int_equal(rows.doc[2], -1);
 }
 
+/* Channel threads log signatures at once: every row lands exactly once, and rows that arrive
+ * while a transaction is being synced share the next one (group commit). */
+#define SIG_THREADS 8
+#define SIG_EACH    150
+struct sig_race {
+	struct khstore *ks;
+	int id, failed;
+};
+
+static void *sig_thread(void *arg)
+{
+	struct sig_race *r = arg;
+	for (int i = 0; i < SIG_EACH; i++) {
+		uint8_t d[32] = {(uint8_t)r->id, (uint8_t)(i >> 8), (uint8_t)i, 0x5a};
+		if (khstore_sig_log(r->ks, T0 + i, "seal", d, 32, "web", NULL, -1) != C2S_OK)
+			r->failed++;
+	}
+	return NULL;
+}
+
+struct seen {
+	int count[SIG_THREADS][SIG_EACH];
+	int bad;
+};
+
+static void seen_cb(void *ctx, const struct kh_sig_row *r)
+{
+	struct seen *s = ctx;
+	int id = r->digest[0], i = r->digest[1] << 8 | r->digest[2];
+	if (r->dlen != 32 || id >= SIG_THREADS || i >= SIG_EACH || r->digest[3] != 0x5a ||
+	    r->at != T0 + i)
+		s->bad++;
+	else
+		s->count[id][i]++;
+}
+
+static void signature_log_concurrent(void **state)
+{
+	struct fx *f = *state;
+	struct sig_race r[SIG_THREADS];
+	pthread_t t[SIG_THREADS];
+	static struct seen seen;
+	uint64_t n = 0;
+	fx_open(f);
+	for (int i = 0; i < SIG_THREADS; i++) {
+		r[i] = (struct sig_race){.ks = f->ks, .id = i};
+		assert_int_equal(pthread_create(&t[i], NULL, sig_thread, &r[i]), 0);
+	}
+	for (int i = 0; i < SIG_THREADS; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(r[i].failed, 0);
+	}
+	assert_int_equal(khstore_sig_log_count(f->ks, &n), C2S_OK);
+	assert_int_equal(n, SIG_THREADS * SIG_EACH);
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(khstore_sig_log_last(f->ks, SIG_THREADS * SIG_EACH, seen_cb, &seen),
+	                 C2S_OK);
+	assert_int_equal(seen.bad, 0);
+	for (int id = 0; id < SIG_THREADS; id++)
+		for (int i = 0; i < SIG_EACH; i++)
+			assert_int_equal(seen.count[id][i], 1);
+	uint64_t commits = khstore_sig_commits(f->ks);
+	printf("signature log: %d rows from %d threads in %llu transactions\n",
+	       SIG_THREADS * SIG_EACH, SIG_THREADS, (unsigned long long)commits);
+	assert_true(commits >= 1 && commits <= SIG_THREADS * SIG_EACH);
+}
+
 /* ---- an unusable store ---- */
 
 static void unusable_store_says_so(void **state)
@@ -460,6 +527,7 @@ int main(void)
 	    T(doc_marks),
 	    T(doc_marks_race),
 	    T(signature_log),
+	    T(signature_log_concurrent),
 	    T(unusable_store_says_so),
 	};
 #undef T
