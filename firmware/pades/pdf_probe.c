@@ -21,7 +21,6 @@
 #include <string.h>
 #include <poll.h>
 #include <pthread.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -303,33 +302,8 @@ static long long cpu_us(void)
  * per worker and per queued document, at most 3 * PROBE_MAX_WORKERS + a few */
 #define PROBE_MAX_FD 1024
 
-/* A large document's buffer in 2 MiB pages where the kernel allows it (transparent huge
- * pages, "madvise" on Debian): 50 page faults for 100 MB instead of 25,600. */
-#define PROBE_HUGE (2u << 20)
-static uint8_t *doc_alloc(size_t len)
-{
-	if (len < 4 * PROBE_HUGE)
-		return malloc(len);
-	size_t n = (len + PROBE_HUGE - 1) / PROBE_HUGE * PROBE_HUGE;
-	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		return NULL;
-	(void)madvise(p, n, MADV_HUGEPAGE);
-	return p;
-}
-
-static void doc_free(uint8_t *p, size_t len)
-{
-	if (p && len < 4 * PROBE_HUGE)
-		free(p);
-	else if (p)
-		munmap(p, (len + PROBE_HUGE - 1) / PROBE_HUGE * PROBE_HUGE);
-}
-
-static size_t doc_room(size_t len)
-{
-	return len < 4 * PROBE_HUGE ? len : (len + PROBE_HUGE - 1) / PROBE_HUGE * PROBE_HUGE;
-}
+/* A document this large retires its worker after it (see worker_main). */
+#define PROBE_BIG_DOC (8u << 20)
 
 /* The worker's address space: at most parse_memory over what it had when it started, plus
  * the largest document it may be given (doc_max): parse_memory is for reading, not for the
@@ -340,7 +314,7 @@ static size_t worker_limit(const struct pdf_probe_limits *lim)
 	size_t v = PROBE_ASAN ? 0 : vsz_now();
 	if (!v)
 		return 0;
-	struct rlimit as = {v + lim->mem, v + lim->mem + doc_room(lim->doc_max)};
+	struct rlimit as = {v + lim->mem, v + lim->mem + lim->doc_max};
 	setrlimit(RLIMIT_AS, &as);
 	return v;
 }
@@ -351,7 +325,7 @@ static size_t doc_limit(size_t v0, size_t len, const struct pdf_probe_limits *li
 	struct rlimit as;
 	if (!v0 || getrlimit(RLIMIT_AS, &as) != 0)
 		return 0;
-	size_t want = vsz_now() + doc_room(len) + lim->mem;
+	size_t want = vsz_now() + len + lim->mem;
 	as.rlim_cur = want < as.rlim_max ? want : as.rlim_max;
 	setrlimit(RLIMIT_AS, &as);
 	return as.rlim_cur;
@@ -372,7 +346,7 @@ static void worker_main(int sfd, const struct pdf_probe_limits *lim)
 		int nomem = 0;
 		q.len = 0;
 		if (io_full(fd, &q, sizeof(q), 0) == 0 && q.len && q.len <= PDF_MAX_PROBE_LEN &&
-		    (as = doc_limit(v0, q.len, lim), doc = doc_alloc(q.len)) &&
+		    (as = doc_limit(v0, q.len, lim), doc = malloc(q.len)) &&
 		    io_full(fd, doc, q.len, 0) == 0) {
 			struct rusage ru;
 			struct rlimit cpu;
@@ -399,13 +373,13 @@ static void worker_main(int sfd, const struct pdf_probe_limits *lim)
 			}
 			(void)io_full(fd, &r, sizeof(r), 1);
 		}
-		doc_free(doc, q.len);
+		free(doc);
 		close(fd);
 		/* a fresh worker for the next document; said by exiting, never after "d": the
 		 * server would hand the next document to a worker on its way out. Also after a
 		 * large document: the process's peak (VmPeak, which tells a parse that ran out of
 		 * memory) would stay at its size for the next ones. */
-		if (nomem || n + 1 == docs || q.len >= 4 * PROBE_HUGE ||
+		if (nomem || n + 1 == docs || q.len >= PROBE_BIG_DOC ||
 		    (v0 && vsz_now() > v0 + lim->mem / 2))
 			_exit(0);
 		if (write(sfd, "d", 1) != 1)

@@ -7,7 +7,8 @@
 # Builds alternate round by round so machine noise hits them alike.
 #
 #   tests/bench/seal_hash.sh BUILD_DIR [BUILD_DIR ...]
-# Env: BENCH_MB (document size in MiB, 100), BENCH_ROUNDS (5).
+# Env: BENCH_MB (document size in MiB, 100), BENCH_ROUNDS (5), BENCH_PADES (lines added to
+# [pades]), BENCH_NGINX (1: also nginx answering the same POST with the sealed file).
 # Prints one line per build: median seal, median openssl dgst, their ratio, peak copies of the
 # document in c2s-web. Everything on 127.0.0.1 in a temp dir; servers stopped by PID.
 set -euo pipefail
@@ -30,6 +31,7 @@ export C2S_SEAL_RATE=0 C2S_RATE_API=0
 W=$(mktemp -d /tmp/c2s-sealhash.XXXXXX)
 chmod 711 "$W" # as root, the daemon's users pass through to the appliance below
 cleanup() {
+	[ -f "$W/nginx.pid" ] && kill "$(cat "$W/nginx.pid")" 2>/dev/null
 	[ -d "$W/ec" ] && c2s_stop "$W/ec"
 	rm -rf "$W"
 }
@@ -57,6 +59,45 @@ seal() { # IN OUT -> "HTTP_CODE TIME_TOTAL"
 timed() { { TIMEFORMAT=%R; time "$@" >/dev/null; } 2>&1; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
+# BENCH_NGINX=1: nginx-light as in run.sh (TLS 1.3, P-256, a POST answered with a static file)
+# times the same POST of the document answered with the sealed file: moving the bytes alone.
+ngport=
+if [ -n "${BENCH_NGINX:-}" ]; then
+	ng=$W/nginx
+	mkdir -p "$ng/www/v1" "$ng/tmp"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
+		-addext subjectAltName=IP:127.0.0.1 -keyout "$ng/key.pem" -out "$ng/cert.pem" 2>/dev/null
+	ngport=$(c2s_free_port)
+	cat >"$ng/nginx.conf" <<EOT
+user root;
+worker_processes auto;
+daemon off;
+pid $ng/nginx.pid;
+error_log $ng/error.log warn;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	client_max_body_size 400m;
+	client_body_temp_path $ng/tmp/body;
+	proxy_temp_path $ng/tmp/proxy;
+	fastcgi_temp_path $ng/tmp/fastcgi;
+	uwsgi_temp_path $ng/tmp/uwsgi;
+	scgi_temp_path $ng/tmp/scgi;
+	server {
+		listen 127.0.0.1:$ngport ssl;
+		ssl_certificate $ng/cert.pem;
+		ssl_certificate_key $ng/key.pem;
+		ssl_protocols TLSv1.3;
+		root $ng/www;
+		location / { error_page 405 =200 \$uri; }
+	}
+}
+EOT
+	echo x >"$ng/www/v1/seal"
+	nginx -e "$ng/error.log" -p "$ng" -c "$ng/nginx.conf" &
+	echo $! >"$W/nginx.pid"
+	c2s_wait_http "https://127.0.0.1:$ngport/v1/seal" "$ng/cert.pem" 10 || { echo "nginx did not start" >&2; exit 1; }
+fi
 echo "== $size bytes, $rounds rounds, builds: ${builds[*]}"
 for r in $(seq "$rounds"); do
 	for i in "${!builds[@]}"; do
@@ -77,6 +118,15 @@ for r in $(seq "$rounds"); do
 		awk -v h="$hwm" -v b="$base" -v s="$size" 'BEGIN {printf "%.2f\n", (h - b) * 1024 / s}' >>"$W/copies-$i"
 		printf '  round %d build %d: seal %ss, c2s-web RSS %s kB -> peak %s kB\n' "$r" "$i" "${out#* }" "$base" "$hwm"
 	done
+	if [ -n "$ngport" ]; then # the transfer alone: the same POST, the sealed file back
+		cp "$W/out.pdf" "$W/nginx/www/v1/seal"
+		out=$(curl -s --cacert "$W/nginx/cert.pem" -H 'Content-Type: application/pdf' \
+			--data-binary @"$f" -o "$W/ng.out" -w '%{http_code} %{time_total}' \
+			"https://127.0.0.1:$ngport/v1/seal")
+		[ "${out% *}" = 200 ] && cmp -s "$W/ng.out" "$W/out.pdf" || { echo "nginx: HTTP $out" >&2; exit 1; }
+		echo "${out#* }" >>"$W/nginx-t"
+		printf '  round %d: nginx, the same POST and answer %ss\n' "$r" "${out#* }"
+	fi
 	timed openssl dgst -sha256 "$f" >>"$W/openssl"
 	timed sha256sum "$f" >>"$W/sha256sum"
 	printf '  round %d: openssl dgst %ss, sha256sum %ss\n' "$r" "$(tail -1 "$W/openssl")" "$(tail -1 "$W/sha256sum")"
@@ -89,6 +139,10 @@ fi
 o=$(median <"$W/openssl")
 h=$(median <"$W/sha256sum")
 echo "openssl dgst -sha256: median ${o}s; sha256sum: median ${h}s (same rounds)"
+if [ -n "$ngport" ]; then
+	n=$(median <"$W/nginx-t")
+	awk -v n="$n" -v o="$o" 'BEGIN { printf "nginx, the same POST and answer: median %.3fs, %.2fx openssl dgst\n", n, n / o }'
+fi
 for i in "${!builds[@]}"; do
 	s=$(median <"$W/seal-$i")
 	c=$(median <"$W/copies-$i")
