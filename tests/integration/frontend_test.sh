@@ -104,6 +104,15 @@ check "the certificate listener gives TLS 1.3 clients no ticket ($r)" test "$r" 
 r=$(timeout 10 openssl s_client -connect "127.0.0.1:$cport" -tls1_3 -CAfile "$ca" </dev/null 2>/dev/null | grep -E "^(New|Reused),")
 contains "... and serves them with a full handshake" "$r" "New, TLSv1.3"
 contains "... over TLS 1.2 it does not resume" "$(resumed "$cport" -tls1_2)" "New, TLSv1.2"
+for v in -tls1_3 -tls1_2; do # a ticket of the main listener shown to the certificate listener
+	rm -f "$d/sess.pem"
+	timeout 10 openssl s_client -connect "127.0.0.1:$port" $v -CAfile "$ca" -sess_out "$d/sess.pem" \
+		-ign_eof </dev/null >/dev/null 2>&1
+	r=$(timeout 10 openssl s_client -connect "127.0.0.1:$cport" $v -CAfile "$ca" -sess_in "$d/sess.pem" \
+		</dev/null 2>/dev/null | grep -E '^(New|Reused),' | head -n1)
+	check "a main-listener ticket ($v) is not accepted by the certificate listener ($r)" \
+		test -s "$d/sess.pem" -a "${r%%,*}" = New
+done
 
 # --- slowloris: 20 connections trickling their headers; closed at the deadline ---
 slow=()
