@@ -540,8 +540,9 @@ static c2s_err probe_via_server(const uint8_t *pdf, size_t len, size_t max_len, 
 	int sp[2];
 	struct probe_reply r;
 	struct probe_req q = {.len = len, .max_len = max_len, .repair = repair};
-	if (len == 0 || len > PDF_MAX_PROBE_LEN)
-		return C2S_OK; /* nothing qpdf reads: the caller's pdf_prepare refuses it */
+	if (len == 0 || len > PDF_MAX_PROBE_LEN || (max_len && len > max_len))
+		return C2S_OK; /* nothing qpdf reads: the caller's pdf_prepare refuses it (a
+		                  worker has no room for a document over pdf_max) */
 	if (!slot_take(3 * lim->cpu_s + 2)) {
 		if (why && why_cap)
 			snprintf(
