@@ -345,13 +345,16 @@ static size_t worker_limit(const struct pdf_probe_limits *lim)
 	return v;
 }
 
-/* The soft limit for one document of `len` bytes, about to be allocated; returns it. */
+/* The soft limit for one document of `len` bytes, about to be allocated; returns it. From the
+ * worker's size at its start (v0), not its size now: what earlier documents left (a heap glibc
+ * keeps after free, up to half of parse_memory before the worker retires) is free memory this
+ * document's reading would use on top of parse_memory (pdf_probe_budget_test). */
 static size_t doc_limit(size_t v0, size_t len, const struct pdf_probe_limits *lim)
 {
 	struct rlimit as;
 	if (!v0 || getrlimit(RLIMIT_AS, &as) != 0)
 		return 0;
-	size_t want = vsz_now() + doc_room(len) + lim->mem;
+	size_t want = v0 + doc_room(len) + lim->mem;
 	as.rlim_cur = want < as.rlim_max ? want : as.rlim_max;
 	setrlimit(RLIMIT_AS, &as);
 	return as.rlim_cur;
@@ -405,8 +408,12 @@ static void worker_main(int sfd, const struct pdf_probe_limits *lim)
 		 * server would hand the next document to a worker on its way out. Also after a
 		 * large document: the process's peak (VmPeak, which tells a parse that ran out of
 		 * memory) would stay at its size for the next ones. */
+		/* Also when this one's peak came within 1 MiB of the smallest limit the next
+		 * document can have: a next one refused for any reason would read as out of
+		 * memory (probe_read). */
 		if (nomem || n + 1 == docs || q.len >= 4 * PROBE_HUGE ||
-		    (v0 && vsz_now() > v0 + lim->mem / 2))
+		    (v0 &&
+		     (vsz_now() > v0 + lim->mem / 2 || vsz_peak() + (1u << 20) >= v0 + lim->mem)))
 			_exit(0);
 		if (write(sfd, "d", 1) != 1)
 			_exit(0);
