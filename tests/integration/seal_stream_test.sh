@@ -133,4 +133,5 @@ if [ "$code" = 200 ] && r=$("$C2S_SOURCE_DIR/tests/tools/validate_pdf.sh" --leve
 else
 	fail "after the 413, a chunked seal (curl): $code ${r:-}"
 fi
+no_sanitizer_reports "$d/click2signd.log"
 it_done

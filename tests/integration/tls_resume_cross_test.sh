@@ -95,4 +95,5 @@ check "early data is not accepted" test "$(grep -c 'Early data was accepted' <<<
 
 pgrep -x c2s-web -P "$(cat "$d/click2signd.pid")" >/dev/null
 check "c2s-web is still running" test $? -eq 0
+no_sanitizer_reports "$d/click2signd.log"
 it_done
