@@ -669,7 +669,6 @@ static c2s_err kh_sig_write(struct khstore *ks, const struct kh_sig_pending *p)
 		GUARD(kh_run(ks, S_SIG_INSERT));
 	}
 	GUARD(kh_commit(ks));
-	ks->commits++;
 	ret = C2S_OK;
 out:
 	kh_leave(ks, held); /* rolls back what was not committed */
@@ -711,6 +710,9 @@ c2s_err khstore_sig_log(struct khstore *ks, int64_t at, const char *key, const u
 		pthread_mutex_unlock(&ks->q_mu);
 		c2s_err e = kh_sig_write(ks, batch);
 		pthread_mutex_lock(&ks->q_mu);
+		/* counted under q_mu, which khstore_sig_commits takes (not ks->mu) */
+		if (e == C2S_OK)
+			ks->commits++;
 		while (batch) { /* each waiter's node is valid until it sees done */
 			struct kh_sig_pending *next = batch->next;
 			batch->result = e;

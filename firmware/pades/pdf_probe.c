@@ -319,13 +319,16 @@ static size_t worker_limit(const struct pdf_probe_limits *lim)
 	return v;
 }
 
-/* The soft limit for one document of `len` bytes, about to be allocated; returns it. */
+/* The soft limit for one document of `len` bytes, about to be allocated; returns it. From the
+ * worker's size at its start (v0), not its size now: what earlier documents left (a heap glibc
+ * keeps after free, up to half of parse_memory before the worker retires) is free memory this
+ * document's reading would use on top of parse_memory (pdf_probe_budget_test). */
 static size_t doc_limit(size_t v0, size_t len, const struct pdf_probe_limits *lim)
 {
 	struct rlimit as;
 	if (!v0 || getrlimit(RLIMIT_AS, &as) != 0)
 		return 0;
-	size_t want = vsz_now() + len + lim->mem;
+	size_t want = v0 + len + lim->mem;
 	as.rlim_cur = want < as.rlim_max ? want : as.rlim_max;
 	setrlimit(RLIMIT_AS, &as);
 	return as.rlim_cur;
@@ -343,7 +346,7 @@ static void worker_main(int sfd, const struct pdf_probe_limits *lim)
 		struct probe_req q;
 		struct probe_reply r;
 		uint8_t *doc = NULL;
-		int nomem = 0;
+		int nomem = 0, overran = 0;
 		q.len = 0;
 		if (io_full(fd, &q, sizeof(q), 0) == 0 && q.len && q.len <= PDF_MAX_PROBE_LEN &&
 		    (as = doc_limit(v0, q.len, lim), doc = malloc(q.len)) &&
@@ -366,6 +369,7 @@ static void worker_main(int sfd, const struct pdf_probe_limits *lim)
 			/* RLIMIT_CPU counts whole seconds of the worker's life: this document may
 			 * have had up to one more than its budget; what it used decides */
 			if (cpu_us() - t0 > (long long)lim->cpu_s * 1000000) {
+				overran = 1;
 				r.code = C2S_ERR_PDF_UNSUPPORTED;
 				snprintf(r.why, sizeof(r.why),
 				         "reading the PDF takes more than %u s of CPU" PROBE_ADVICE,
@@ -377,10 +381,14 @@ static void worker_main(int sfd, const struct pdf_probe_limits *lim)
 		close(fd);
 		/* a fresh worker for the next document; said by exiting, never after "d": the
 		 * server would hand the next document to a worker on its way out. Also after a
-		 * large document: the process's peak (VmPeak, which tells a parse that ran out of
-		 * memory) would stay at its size for the next ones. */
-		if (nomem || n + 1 == docs || q.len >= PROBE_BIG_DOC ||
-		    (v0 && vsz_now() > v0 + lim->mem / 2))
+		 * large document, or when this one's peak came within 1 MiB of the smallest limit
+		 * the next document can have: the process's peak (VmPeak) stays, and a next one
+		 * refused for any reason would read as out of memory (probe_read). And after a
+		 * document that overran its CPU: the next one would start with less than its
+		 * budget. */
+		if (nomem || overran || n + 1 == docs || q.len >= PROBE_BIG_DOC ||
+		    (v0 &&
+		     (vsz_now() > v0 + lim->mem / 2 || vsz_peak() + (1u << 20) >= v0 + lim->mem)))
 			_exit(0);
 		if (write(sfd, "d", 1) != 1)
 			_exit(0);
