@@ -56,7 +56,7 @@ static pid_t child_of(pid_t parent)
 		int ppid = 0;
 		char state;
 		if (p && sscanf(p + 1, " %c %d", &state, &ppid) == 2 && ppid == parent)
-			found = (pid_t)atoi(e->d_name);
+			found = (pid_t)strtol(e->d_name, NULL, 10);
 	}
 	if (d)
 		closedir(d);
