@@ -59,13 +59,14 @@ static c2s_err hash_ranges(const struct pdf_prepared *pp, const uint8_t *pdf, en
 
 	mbedtls_md_init(&h.md);
 	ENSURE(info != NULL, C2S_ERR_ARG);
-	if (h.use_sha256 && prefix && c2s_sha256_length(prefix) == pp->orig_len) {
-		h.sha256 = *prefix; /* the original, hashed as it arrived */
-		pdf_signed_update_ranges(pp, on_chunk, &h);
-		c2s_sha256_final(&h.sha256, out);
-	} else if (h.use_sha256) {
-		c2s_sha256_init(&h.sha256);
-		pdf_signed_ranges(pp, pdf, on_chunk, &h);
+	if (h.use_sha256) {
+		if (prefix && c2s_sha256_length(prefix) == pp->orig_len) {
+			h.sha256 = *prefix; /* the original, hashed as it arrived */
+			pdf_signed_update_ranges(pp, on_chunk, &h);
+		} else {
+			c2s_sha256_init(&h.sha256);
+			pdf_signed_ranges(pp, pdf, on_chunk, &h);
+		}
 		c2s_sha256_final(&h.sha256, out);
 	} else {
 		ENSURE(mbedtls_md_setup(&h.md, info, 0) == 0 && mbedtls_md_starts(&h.md) == 0,
