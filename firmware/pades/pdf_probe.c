@@ -121,14 +121,17 @@ static int probe_read(const uint8_t *pdf, size_t len, size_t max_len, int repair
 	return nomem;
 }
 
-static size_t limit_as(const struct pdf_probe_limits *lim)
+/* RLIMIT_AS at parse_memory over the size now, the hard limit `room` higher (room for documents
+ * yet to come, 0 when the document is already here). Returns the size now, 0 when there is no
+ * limit (AddressSanitizer). */
+static size_t limit_as(const struct pdf_probe_limits *lim, size_t room)
 {
 	size_t v = PROBE_ASAN ? 0 : vsz_now();
 	if (!v)
 		return 0;
-	struct rlimit as = {v + lim->mem, v + lim->mem};
+	struct rlimit as = {v + lim->mem, v + lim->mem + room};
 	setrlimit(RLIMIT_AS, &as);
-	return v + lim->mem;
+	return v;
 }
 
 /* A wall-clock deadline: a child that waits uses no CPU; SIGALRM ends it all the same. */
@@ -147,7 +150,7 @@ static void probe_child(int fd, const uint8_t *pdf, size_t len, size_t max_len, 
 	struct rlimit cpu = {lim->cpu_s, lim->cpu_s + 1};
 	setrlimit(RLIMIT_CPU, &cpu); /* SIGXCPU, then SIGKILL */
 	deadline(lim, 1);
-	size_t as = limit_as(lim);
+	size_t v = limit_as(lim, 0), as = v ? v + lim->mem : 0;
 	probe_read(pdf, len, max_len, repair, as, &r);
 	ssize_t w = write(fd, &r, sizeof(r));   /* under PIPE_BUF: one write, never blocks */
 	_exit(w == (ssize_t)sizeof(r) ? 0 : 1); /* no atexit handlers, no leak check */
@@ -309,20 +312,9 @@ static long long cpu_us(void)
 /* A document this large retires its worker after it (see worker_main). */
 #define PROBE_BIG_DOC (8u << 20)
 
-/* The worker's address space: at most parse_memory over what it had when it started, plus
- * the largest document it may be given (doc_max): parse_memory is for reading, not for the
- * document's own bytes. Each document moves the soft limit to its own bytes plus parse_memory;
- * the hard one never moves. Returns the worker's size at the start (0: no limit). */
-static size_t worker_limit(const struct pdf_probe_limits *lim)
-{
-	size_t v = PROBE_ASAN ? 0 : vsz_now();
-	if (!v)
-		return 0;
-	struct rlimit as = {v + lim->mem, v + lim->mem + lim->doc_max};
-	setrlimit(RLIMIT_AS, &as);
-	return v;
-}
-
+/* A worker's address space: parse_memory over its size at its start for reading, plus the
+ * largest document it may be given (doc_max) as the hard limit: parse_memory is for reading,
+ * not for the document's own bytes. Each document moves the soft limit (doc_limit). */
 /* The soft limit for one document of `len` bytes, about to be allocated; returns it. From the
  * worker's size at its start (v0), not its size now: what earlier documents left (a heap glibc
  * keeps after free, up to half of parse_memory before the worker retires) is free memory this
@@ -341,7 +333,7 @@ static size_t doc_limit(size_t v0, size_t len, const struct pdf_probe_limits *li
 static void worker_main(int sfd, const struct pdf_probe_limits *lim)
 {
 	quiet_stdio();
-	size_t v0 = worker_limit(lim), as = 0;
+	size_t v0 = limit_as(lim, lim->doc_max), as = 0;
 	unsigned docs = lim->worker_docs ? lim->worker_docs : PROBE_WORKER_DOCS;
 	for (unsigned n = 0; n < docs; n++) {
 		int fd = recv_fd(sfd);
